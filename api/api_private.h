@@ -1,0 +1,69 @@
+/* api_private.h - private to api/: what the server and the methods share */
+#ifndef DR_API_PRIVATE_H
+#define DR_API_PRIVATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "api/rpc.h"
+
+/* JSON-RPC 2.0 error codes, with ours (PRODUCT.md section 5). */
+enum {
+  DR_RPC_PARSE_ERROR = -32700,
+  DR_RPC_INVALID_REQUEST = -32600,
+  DR_RPC_METHOD_NOT_FOUND = -32601,
+  DR_RPC_INVALID_PARAMS = -32602,
+  DR_RPC_INTERNAL = -32603,
+  DR_RPC_NOT_FOUND = -32004,
+  DR_RPC_TIMEOUT = -32010,
+  DR_RPC_FORBIDDEN = -32011,
+  DR_RPC_LIMIT = -32012,
+};
+
+/* One request being answered. A method must end it exactly once, with
+ * dr_rpc_reply or dr_rpc_fail, now or from a later callback; the call (and
+ * its connection's memory) stays valid until then, even if the client has
+ * gone away in the meantime (the answer is then dropped). */
+typedef struct dr_rpc_call dr_rpc_call;
+
+dr_node *dr_rpc_call_node(const dr_rpc_call *call);
+
+/* Ends the call with result (whose reference it takes). */
+void dr_rpc_reply(dr_rpc_call *call, json_t *result);
+
+/* Ends the call with an error object; message is printf-style. */
+void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ends the call with the JSON-RPC error matching a node error (negative
+ * errno or DR_E*), naming the param in pe when there is one. */
+void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe);
+
+typedef void (*dr_rpc_method_fn)(dr_rpc_call *call, json_t *params);
+
+/* The method of that name, or NULL. */
+dr_rpc_method_fn dr_rpc_find_method(const char *name);
+
+/* ---- params.c: reading params, writing entries ----------------------------- */
+
+/* Each returns 0, or ends the call with -32602 naming the param and
+ * returns -1. Optional getters leave *out unchanged when the param is absent
+ * or null. */
+int dr_param_string(dr_rpc_call *call, json_t *params, const char *name, bool required,
+                    const char **out);
+int dr_param_id(dr_rpc_call *call, json_t *params, const char *name, bool required,
+                uint8_t out[DR_ID_LEN], bool *present);
+int dr_param_uint(dr_rpc_call *call, json_t *params, const char *name, uint64_t min,
+                  uint64_t max, uint64_t *out, bool *present);
+int dr_param_bool(dr_rpc_call *call, json_t *params, const char *name, bool *out);
+/* An array of strings; *out is malloc'd (pointers into params). */
+int dr_param_strings(dr_rpc_call *call, json_t *params, const char *name, size_t max,
+                     char ***out, size_t *count);
+/* Fails the call when params has a member not in the NULL-terminated list. */
+int dr_param_only(dr_rpc_call *call, json_t *params, const char *const *names);
+
+json_t *dr_json_id(const uint8_t id[DR_ID_LEN]);
+json_t *dr_json_resource(const dr_entry *e);
+json_t *dr_json_record(const dr_entry *e);
+
+#endif

@@ -1,0 +1,301 @@
+/* methods.c - the JSON-RPC methods: params in, node operations, results out */
+#include "api/api_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RESOLVE_DEFAULT_LIMIT 100
+#define RESOLVE_MAX_LIMIT 1000
+
+#define ONLY(...)                                                 \
+  do {                                                            \
+    static const char *const names_[] = {__VA_ARGS__, NULL};      \
+    if (dr_param_only(call, params, names_) < 0) return;          \
+  } while (0)
+
+static void m_health(dr_rpc_call *call, json_t *params) {
+  if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
+  dr_rpc_reply(call, json_pack("{s:s, s:I}", "status", "ok", "timestamp", (json_int_t)dr_now()));
+}
+
+static void m_node_info(dr_rpc_call *call, json_t *params) {
+  dr_node_info info;
+  if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
+  dr_node_get_info(dr_rpc_call_node(call), &info);
+  json_t *rej = json_object();
+  for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
+    json_object_set_new(rej, dr_reject_name((dr_reject)r), json_integer((json_int_t)info.rejected[r]));
+  dr_rpc_reply(call, json_pack("{s:o, s:i, s:I, s:s, s:I, s:b, s:i, s:{s:I, s:I, s:I}, s:I, s:o}",
+                               "peer_id", dr_json_id(info.peer_id), "port", (int)info.port,
+                               "network", (json_int_t)info.network, "version", DHTREG_VERSION,
+                               "uptime_s", (json_int_t)info.uptime_s, "connected", info.connected,
+                               "peers", (int)info.peers, "entries", "resources",
+                               (json_int_t)info.resources, "records", (json_int_t)info.records,
+                               "tombstones", (json_int_t)info.tombstones, "advertised",
+                               (json_int_t)info.advertised, "rejected", rej));
+}
+
+static void m_node_bootstrap(dr_rpc_call *call, json_t *params) {
+  char **addrs;
+  size_t n;
+  ONLY("addresses");
+  if (dr_param_strings(call, params, "addresses", 64, &addrs, &n) < 0) return;
+  dr_node *node = dr_rpc_call_node(call);
+  char host[256], port[8];
+  if (n == 0) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param addresses: required, as [\"host:port\", ...]");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (dr_split_hostport(addrs[i], host, sizeof host, port, sizeof port) < 0) {
+      dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param addresses: %.80s is not host:port", addrs[i]);
+      goto out;
+    }
+  for (size_t i = 0; i < n; i++) dr_node_bootstrap(node, addrs[i]);
+  dr_rpc_reply(call, json_pack("{s:b}", "ok", 1));
+out:
+  free(addrs);
+}
+
+static void m_resource_id(dr_rpc_call *call, json_t *params) {
+  const char *label = NULL;
+  uint8_t owner[DR_ID_LEN], rid[DR_ID_LEN];
+  bool have_owner;
+  ONLY("label", "owner");
+  if (dr_param_string(call, params, "label", true, &label) < 0) return;
+  if (dr_param_id(call, params, "owner", false, owner, &have_owner) < 0) return;
+  size_t n = strlen(label);
+  if (n == 0 || n > DR_NAME_MAX) {
+    dr_rpc_fail(call, n ? DR_RPC_LIMIT : DR_RPC_INVALID_PARAMS, "invalid param label: must be 1-128 bytes");
+    return;
+  }
+  if (!have_owner) memcpy(owner, dr_node_identity(dr_rpc_call_node(call))->pk, DR_ID_LEN);
+  dr_resource_id(rid, owner, label, n);
+  dr_rpc_reply(call, json_pack("{s:o}", "resource_id", dr_json_id(rid)));
+}
+
+/* ---- publishing ------------------------------------------------------------- */
+
+static void on_resource_published(void *ctx, int err, const dr_entry *e, bool published) {
+  dr_rpc_call *call = ctx;
+  if (err < 0) {
+    dr_rpc_fail_node(call, err, NULL);
+    return;
+  }
+  json_t *res = dr_json_resource(e);
+  json_object_set_new(res, "published", json_boolean(published));
+  dr_rpc_reply(call, res);
+}
+
+static void m_resource_create(dr_rpc_call *call, json_t *params) {
+  const char *label = NULL, *policy_s = NULL;
+  char **allow_s = NULL;
+  size_t n_allow = 0;
+  uint8_t(*allow)[DR_ID_LEN] = NULL;
+  dr_policy policy = DR_POLICY_OPEN;
+  dr_param_error pe = {0};
+  ONLY("label", "policy", "allow");
+  if (dr_param_string(call, params, "label", true, &label) < 0 ||
+      dr_param_string(call, params, "policy", false, &policy_s) < 0 ||
+      dr_param_strings(call, params, "allow", DR_ALLOW_MAX, &allow_s, &n_allow) < 0)
+    return;
+  if (policy_s && strcmp(policy_s, "owner") == 0) {
+    policy = DR_POLICY_OWNER;
+  } else if (policy_s && strcmp(policy_s, "open") != 0) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param policy: must be \"open\" or \"owner\"");
+    goto out;
+  }
+  if (n_allow && !(allow = calloc(n_allow, DR_ID_LEN))) {
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n_allow; i++)
+    if (dr_id_decode(allow_s[i], allow[i]) < 0) {
+      dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param allow: %.64s is not a peer id", allow_s[i]);
+      goto out;
+    }
+  int r = dr_node_resource_create(dr_rpc_call_node(call), label, policy, allow, n_allow,
+                                  on_resource_published, call, &pe);
+  if (r < 0) dr_rpc_fail_node(call, r, &pe);
+out:
+  free(allow);
+  free(allow_s);
+}
+
+static void on_record_published(void *ctx, int err, const dr_entry *e, bool published) {
+  dr_rpc_call *call = ctx;
+  if (err < 0) {
+    dr_rpc_fail_node(call, err, NULL);
+    return;
+  }
+  dr_rpc_reply(call, json_pack("{s:o, s:s, s:o, s:I, s:I, s:b}", "resource_id", dr_json_id(e->rid),
+                               "service_id", e->name, "peer_id", dr_json_id(e->issuer), "seq",
+                               (json_int_t)e->seq, "expires_at", (json_int_t)e->expires_at,
+                               "published", published));
+}
+
+/* metadata: an object of string values, as Consul's service meta */
+static int read_metadata(dr_rpc_call *call, json_t *params, dr_meta **out, size_t *n) {
+  json_t *m = json_object_get(params, "metadata"), *v;
+  const char *k;
+  *out = NULL;
+  *n = 0;
+  if (!m || json_is_null(m)) return 0;
+  if (!json_is_object(m)) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param metadata: must be an object of strings");
+    return -1;
+  }
+  if (json_object_size(m) > DR_META_ENCODED_MAX / 2) {
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: metadata larger than 2048 bytes encoded");
+    return -1;
+  }
+  if (!json_object_size(m)) return 0;
+  *out = calloc(json_object_size(m), sizeof **out);
+  if (!*out) {
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    return -1;
+  }
+  json_object_foreach(m, k, v) {
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+      free(*out);
+      *out = NULL;
+      dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param metadata: value of %.64s is not a string", k);
+      return -1;
+    }
+    (*out)[*n].key = (char *)k;
+    (*out)[*n].value = (char *)json_string_value(v);
+    (*n)++;
+  }
+  return 0;
+}
+
+static void m_record_advertise(dr_rpc_call *call, json_t *params) {
+  dr_advertise_params p = {0};
+  uint64_t port = 0, ttl = 0;
+  dr_param_error pe = {0};
+  ONLY("resource_id", "service_id", "host", "port", "addresses", "type", "tags", "metadata",
+       "ttl", "lease");
+  if (dr_param_id(call, params, "resource_id", true, p.rid, NULL) < 0 ||
+      dr_param_string(call, params, "service_id", true, &p.service_id) < 0 ||
+      dr_param_string(call, params, "host", false, &p.host) < 0 ||
+      dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
+      dr_param_string(call, params, "type", false, &p.type) < 0 ||
+      dr_param_uint(call, params, "ttl", DR_TTL_MIN, DR_TTL_MAX, &ttl, NULL) < 0 ||
+      dr_param_bool(call, params, "lease", &p.lease) < 0)
+    return;
+  p.port = (uint16_t)port;
+  p.ttl = (uint32_t)ttl;
+  if (dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p.addrs, &p.n_addrs) < 0) return;
+  if (dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p.tags, &p.n_tags) < 0) goto out;
+  if (read_metadata(call, params, &p.meta, &p.n_meta) < 0) goto out;
+  int r = dr_node_advertise(dr_rpc_call_node(call), &p, on_record_published, call, &pe);
+  if (r < 0) dr_rpc_fail_node(call, r, &pe);
+out:
+  free(p.addrs);
+  free(p.tags);
+  free(p.meta);
+}
+
+static void on_withdrawn(void *ctx, int err, const dr_entry *e, bool published) {
+  dr_rpc_call *call = ctx;
+  if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  else dr_rpc_reply(call, json_pack("{s:b, s:b}", "ok", 1, "published", published));
+}
+
+static void m_record_withdraw(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  const char *sid = NULL;
+  ONLY("resource_id", "service_id");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
+      dr_param_string(call, params, "service_id", true, &sid) < 0)
+    return;
+  int r = dr_node_withdraw(dr_rpc_call_node(call), rid, sid, on_withdrawn, call);
+  if (r == DR_ENOTFOUND)
+    dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: this node advertises no %.128s in that resource", sid);
+  else if (r < 0)
+    dr_rpc_fail_node(call, r, NULL);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static void on_resolved(void *ctx, int err, const dr_resolution *res) {
+  dr_rpc_call *call = ctx;
+  if (err < 0) {
+    dr_rpc_fail_node(call, err, NULL);
+    return;
+  }
+  json_t *recs = json_array();
+  for (size_t i = 0; i < res->n_records; i++)
+    json_array_append_new(recs, dr_json_record(res->records[i]));
+  dr_rpc_reply(call, json_pack("{s:o, s:o}", "resource",
+                               res->resource ? dr_json_resource(res->resource) : json_null(),
+                               "records", recs));
+}
+
+static void m_resolve(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  uint64_t limit = RESOLVE_DEFAULT_LIMIT;
+  ONLY("resource_id", "limit");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
+      dr_param_uint(call, params, "limit", 1, RESOLVE_MAX_LIMIT, &limit, NULL) < 0)
+    return;
+  int r = dr_node_resolve(dr_rpc_call_node(call), rid, (size_t)limit, on_resolved, call);
+  if (r < 0) dr_rpc_fail_node(call, r, NULL);
+}
+
+static void on_resource_got(void *ctx, int err, const dr_resolution *res) {
+  dr_rpc_call *call = ctx;
+  if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  else if (!res->resource) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: no such resource");
+  else dr_rpc_reply(call, dr_json_resource(res->resource));
+}
+
+static void m_resource_get(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  ONLY("resource_id");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
+  int r = dr_node_resolve(dr_rpc_call_node(call), rid, 0, on_resource_got, call);
+  if (r < 0) dr_rpc_fail_node(call, r, NULL);
+}
+
+static void m_list(dr_rpc_call *call, json_t *params) {
+  const dr_entry **res;
+  dr_own_ad_view *ads;
+  if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
+  dr_node *node = dr_rpc_call_node(call);
+  size_t n_res = dr_node_own_resources(node, &res);
+  size_t n_ads = dr_node_own_ads(node, &ads);
+  json_t *jres = json_array(), *jads = json_array();
+  for (size_t i = 0; i < n_res; i++) json_array_append_new(jres, dr_json_resource(res[i]));
+  for (size_t i = 0; i < n_ads; i++) {
+    json_t *r = dr_json_record(ads[i].record);
+    json_object_set_new(r, "ttl", json_integer(ads[i].ttl));
+    json_object_set_new(r, "lease", json_boolean(ads[i].lease));
+    json_array_append_new(jads, r);
+  }
+  free(res);
+  free(ads);
+  dr_rpc_reply(call, json_pack("{s:o, s:o}", "resources", jres, "records", jads));
+}
+
+static const struct {
+  const char *name;
+  dr_rpc_method_fn fn;
+} methods[] = {
+    {"health", m_health},
+    {"node.info", m_node_info},
+    {"node.bootstrap", m_node_bootstrap},
+    {"resource.id", m_resource_id},
+    {"resource.create", m_resource_create},
+    {"resource.get", m_resource_get},
+    {"record.advertise", m_record_advertise},
+    {"record.withdraw", m_record_withdraw},
+    {"resolve", m_resolve},
+    {"list", m_list},
+};
+
+dr_rpc_method_fn dr_rpc_find_method(const char *name) {
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+    if (strcmp(methods[i].name, name) == 0) return methods[i].fn;
+  return NULL;
+}

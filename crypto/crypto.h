@@ -1,0 +1,179 @@
+/* crypto.h - the crypto module's API: ids, node identity, signed entries
+ *
+ * Everything here is pure (no I/O but the identity file, no globals) and may
+ * be called from any thread, provided dr_crypto_init() ran once first.
+ * Errors are negative errno values; 0 (or a length) is success.
+ */
+#ifndef DR_CRYPTO_H
+#define DR_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DR_ID_LEN 32       /* peer ids (Ed25519 public keys) and resource ids */
+#define DR_SIG_LEN 64      /* Ed25519 signature */
+#define DR_SEED_LEN 32     /* Ed25519 seed */
+#define DR_DHT_KEY_LEN 20  /* OpenDHT InfoHash */
+#define DR_ID_TEXT_MAX 48  /* base58 of 32 bytes is at most 44 chars, plus NUL */
+
+/* Limits of PRODUCT.md section 2, enforced by encoder and decoder alike. */
+#define DR_NAME_MAX 128          /* label and service id, bytes */
+#define DR_HOST_MAX 253
+#define DR_TYPE_MAX 64
+#define DR_TAGS_MAX 16
+#define DR_TAG_LEN_MAX 64
+#define DR_ADDRS_MAX 16
+#define DR_ADDR_LEN_MAX 128
+#define DR_META_ENCODED_MAX 2048 /* metadata map as encoded */
+#define DR_ALLOW_MAX 64          /* peers on a resource's allow-list */
+#define DR_ENTRY_MAX 4096        /* one encoded entry */
+#define DR_TTL_MIN 30
+#define DR_TTL_MAX 86400
+
+#define DR_ENTRY_VERSION 1
+
+/* Must run once per process before anything else here (libsodium init). */
+int dr_crypto_init(void);
+
+/* ---- ids ---------------------------------------------------------------- */
+
+/* Writes the base58 (Bitcoin alphabet) text of a 32-byte id into out
+ * (DR_ID_TEXT_MAX bytes) and returns its length. */
+int dr_id_encode(const uint8_t id[DR_ID_LEN], char out[DR_ID_TEXT_MAX]);
+
+/* Parses a base58 id: exactly 32 bytes, canonical form only (the text must be
+ * what dr_id_encode gives back). Returns 0, or -EINVAL with out unchanged. */
+int dr_id_decode(const char *text, uint8_t out[DR_ID_LEN]);
+
+/* The resource id of (owner, label): BLAKE2b-256 over a domain-separated,
+ * length-prefixed encoding (docs/PROTOCOL.md). */
+void dr_resource_id(uint8_t out[DR_ID_LEN], const uint8_t owner[DR_ID_LEN],
+                    const char *label, size_t label_len);
+
+/* The DHT key under which every entry of a resource is stored. netkey is the
+ * 32-byte private-network key, or NULL on the public registry. */
+void dr_dht_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN],
+                const uint8_t *netkey);
+
+/* ---- identity ----------------------------------------------------------- */
+
+typedef struct dr_identity {
+  uint8_t pk[DR_ID_LEN]; /* the peer id */
+  uint8_t sk[64];        /* libsodium's seed || pk form */
+} dr_identity;
+
+void dr_identity_from_seed(dr_identity *id, const uint8_t seed[DR_SEED_LEN]);
+void dr_identity_generate(dr_identity *id);
+
+/* Loads the identity key file at path, or creates it (mode 0600, written
+ * atomically) when it does not exist. Refuses a file readable or writable by
+ * group or others, as ssh does. On error returns a negative errno and writes
+ * a one-line reason (naming the file and the fix) into err. */
+int dr_identity_load_or_create(dr_identity *id, const char *path, char *err,
+                               size_t errlen);
+
+/* Writes data to path durably and atomically (a temporary file in the same
+ * directory, fsync, rename, fsync of the directory), with the given mode:
+ * a reader sees the old file or the new one, never a half-written one.
+ * Returns 0 or a negative errno. Used for the key file and state files. */
+int dr_write_file_atomic(const char *path, const void *data, size_t len,
+                         unsigned mode);
+
+/* ---- entries ------------------------------------------------------------ */
+
+typedef enum dr_kind {
+  DR_KIND_RESOURCE = 1,
+  DR_KIND_RECORD = 2,
+  DR_KIND_TOMBSTONE = 3,
+} dr_kind;
+
+typedef enum dr_policy { DR_POLICY_OPEN = 0, DR_POLICY_OWNER = 1 } dr_policy;
+
+/* Why a reader dropped an entry; counted in node.info's "rejected". */
+typedef enum dr_reject {
+  DR_REJ_NONE = 0,
+  DR_REJ_MALFORMED,     /* not our msgpack layout, or an unknown version */
+  DR_REJ_TOO_LARGE,     /* over DR_ENTRY_MAX or a field limit */
+  DR_REJ_BAD_SIGNATURE, /* signature does not verify */
+  DR_REJ_WRONG_SIGNER,  /* signer is not the entry's issuer/owner */
+  DR_REJ_WRONG_KEY,     /* entry of another resource (cross-key replay) */
+  DR_REJ_EXPIRED,
+  DR_REJ_FUTURE,        /* issued further in the future than the skew allows */
+  DR_REJ_REPLAYED,      /* older than an entry already seen */
+  DR_REJ_POLICY,        /* forbidden by the resource's policy */
+  DR_REJ__COUNT
+} dr_reject;
+
+const char *dr_reject_name(dr_reject r);
+
+typedef struct dr_meta {
+  char *key;
+  char *value;
+} dr_meta;
+
+/* One entry, decoded. Strings are NUL-terminated, heap-owned by the entry
+ * and freed by dr_entry_clear(). Which fields apply depends on kind:
+ *   resource:  rid, issuer (the owner), name (label), issued_at (created_at),
+ *              seq, policy, allow
+ *   record:    rid, issuer, name (service id), seq, issued_at, expires_at,
+ *              host, port, addrs, type, tags, meta
+ *   tombstone: rid, issuer, name (service id), seq, issued_at, expires_at */
+typedef struct dr_entry {
+  dr_kind kind;
+  uint8_t rid[DR_ID_LEN];
+  uint8_t issuer[DR_ID_LEN];
+  char *name;
+  uint64_t seq;
+  uint64_t issued_at;
+  uint64_t expires_at;
+  char *host;
+  uint16_t port;
+  char **addrs;
+  size_t n_addrs;
+  char *type;
+  char **tags;
+  size_t n_tags;
+  dr_meta *meta;
+  size_t n_meta;
+  dr_policy policy;
+  uint8_t (*allow)[DR_ID_LEN];
+  size_t n_allow;
+  uint8_t sig[DR_SIG_LEN];
+  uint8_t *raw; /* the signed, encoded entry (set by sign and decode) */
+  size_t raw_len;
+} dr_entry;
+
+/* Frees what the entry owns and zeroes it. Safe on a zeroed entry. */
+void dr_entry_clear(dr_entry *e);
+
+/* Deep copy. Returns 0 or -ENOMEM (dst zeroed). */
+int dr_entry_copy(dr_entry *dst, const dr_entry *src);
+
+/* Checks every field against the limits. On failure returns -EINVAL (a
+ * malformed field) or -EMSGSIZE (a limit exceeded), and points *field at the
+ * offending field's name and *why at a short reason. */
+int dr_entry_validate(const dr_entry *e, const char **field, const char **why);
+
+/* Validates, encodes and signs e with id, filling e->issuer, e->sig and
+ * e->raw. Returns 0, or what dr_entry_validate returns (also -EMSGSIZE when
+ * the whole entry exceeds DR_ENTRY_MAX), or -ENOMEM. */
+int dr_entry_sign(dr_entry *e, const dr_identity *id, const char **field,
+                  const char **why);
+
+/* Decodes and verifies one entry from untrusted bytes: size, layout, version,
+ * limits, signer and signature. Fills out (which the caller clears) and
+ * returns DR_REJ_NONE, or the reason with out cleared. */
+dr_reject dr_entry_decode(const uint8_t *buf, size_t len, dr_entry *out);
+
+/* The checks that depend on where and when an entry was read: it belongs to
+ * rid (and a resource's rid is derived from its owner and label), it has not
+ * expired at now, and it was not issued more than skew seconds ahead. */
+dr_reject dr_entry_check(const dr_entry *e, const uint8_t rid[DR_ID_LEN],
+                         uint64_t now, uint64_t skew);
+
+/* The message an entry's signature covers, for docs and test vectors:
+ * writes into out (at most cap bytes) and returns its length or -EMSGSIZE. */
+int dr_entry_signed_message(dr_kind kind, const uint8_t *body, size_t body_len,
+                            uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,98 @@
+/* ids.c - the text encoding of ids (base58) and the derivation of ids and DHT keys */
+#include "crypto/crypto.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+static const char b58_alphabet[] =
+    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+int dr_crypto_init(void) {
+  return sodium_init() < 0 ? -EIO : 0;
+}
+
+int dr_id_encode(const uint8_t id[DR_ID_LEN], char out[DR_ID_TEXT_MAX]) {
+  uint8_t digits[DR_ID_TEXT_MAX]; /* base-58 digits, least significant first */
+  size_t n = 0, zeros = 0;
+  while (zeros < DR_ID_LEN && id[zeros] == 0) zeros++;
+  for (size_t i = zeros; i < DR_ID_LEN; i++) {
+    unsigned carry = id[i];
+    for (size_t j = 0; j < n; j++) {
+      carry += (unsigned)digits[j] << 8;
+      digits[j] = (uint8_t)(carry % 58);
+      carry /= 58;
+    }
+    while (carry) {
+      digits[n++] = (uint8_t)(carry % 58);
+      carry /= 58;
+    }
+  }
+  size_t len = 0;
+  for (size_t i = 0; i < zeros; i++) out[len++] = '1';
+  while (n) out[len++] = b58_alphabet[digits[--n]];
+  out[len] = '\0';
+  return (int)len;
+}
+
+int dr_id_decode(const char *text, uint8_t out[DR_ID_LEN]) {
+  if (!text) return -EINVAL;
+  size_t len = strnlen(text, DR_ID_TEXT_MAX);
+  if (len == 0 || len >= DR_ID_TEXT_MAX) return -EINVAL;
+  uint8_t bytes[DR_ID_TEXT_MAX]; /* big number, least significant first */
+  size_t n = 0, zeros = 0;
+  while (zeros < len && text[zeros] == '1') zeros++;
+  for (size_t i = zeros; i < len; i++) {
+    const char *pos = strchr(b58_alphabet, text[i]);
+    if (!pos || text[i] == '\0') return -EINVAL;
+    unsigned carry = (unsigned)(pos - b58_alphabet);
+    for (size_t j = 0; j < n; j++) {
+      carry += (unsigned)bytes[j] * 58;
+      bytes[j] = (uint8_t)(carry & 0xff);
+      carry >>= 8;
+    }
+    while (carry) {
+      if (n >= sizeof bytes) return -EINVAL;
+      bytes[n++] = (uint8_t)(carry & 0xff);
+      carry >>= 8;
+    }
+  }
+  if (zeros + n != DR_ID_LEN) return -EINVAL;
+  uint8_t id[DR_ID_LEN];
+  memset(id, 0, zeros);
+  for (size_t i = 0; i < n; i++) id[DR_ID_LEN - 1 - i] = bytes[i];
+  /* Canonical form only: one id, one text. */
+  char back[DR_ID_TEXT_MAX];
+  dr_id_encode(id, back);
+  if (strcmp(back, text) != 0) return -EINVAL;
+  memcpy(out, id, DR_ID_LEN);
+  return 0;
+}
+
+static const char rid_domain[] = "dhtreg/v1/resource-id";
+static const char key_domain[] = "dhtreg/v1/dht-key";
+
+void dr_resource_id(uint8_t out[DR_ID_LEN], const uint8_t owner[DR_ID_LEN],
+                    const char *label, size_t label_len) {
+  crypto_generichash_state st;
+  uint8_t zero = 0;
+  uint8_t lenbe[2] = {(uint8_t)(label_len >> 8), (uint8_t)label_len};
+  crypto_generichash_init(&st, NULL, 0, DR_ID_LEN);
+  crypto_generichash_update(&st, (const uint8_t *)rid_domain, sizeof rid_domain - 1);
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, owner, DR_ID_LEN);
+  crypto_generichash_update(&st, lenbe, 2);
+  crypto_generichash_update(&st, (const uint8_t *)label, label_len);
+  crypto_generichash_final(&st, out, DR_ID_LEN);
+}
+
+void dr_dht_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN],
+                const uint8_t *netkey) {
+  crypto_generichash_state st;
+  uint8_t zero = 0;
+  crypto_generichash_init(&st, netkey, netkey ? 32 : 0, DR_DHT_KEY_LEN);
+  crypto_generichash_update(&st, (const uint8_t *)key_domain, sizeof key_domain - 1);
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, rid, DR_ID_LEN);
+  crypto_generichash_final(&st, out, DR_DHT_KEY_LEN);
+}

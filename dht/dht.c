@@ -1,0 +1,532 @@
+/* dht.c - OpenDHT runner, bounded operation queue, hand-off from OpenDHT's thread to libuv */
+#include "dht/dht.h"
+#include "dht/dht_stats.h"
+
+#include <errno.h>
+#include <opendht/opendht_c.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_INFLIGHT 64
+#define STATS_PERIOD_MS 500
+#define SHUTDOWN_WAIT_MS 3000
+
+typedef enum op_type { OP_GET, OP_PUT, OP_LISTEN } op_type;
+typedef enum op_state { OP_WAITING, OP_INFLIGHT, OP_SETTLED } op_state;
+
+/* One operation. OpenDHT holds its address as user data and only ever
+ * passes it back to us through the event queue; its fields are read and
+ * written on the loop thread alone. It is freed on the loop once OpenDHT
+ * will not call back with it any more: after a get's or put's done, after a
+ * listen's end. */
+typedef struct dr_dht_op {
+  struct dr_dht_op *next_wait;           /* FIFO of operations not started */
+  struct dr_dht_op *prev_live, *next_live; /* every operation not yet freed */
+  dr_dht *d;
+  op_type type;
+  op_state state;
+  bool cancelled; /* the owner let go: no more callbacks to it */
+  bool permanent;
+  dht_infohash key;
+  dht_value *value;      /* puts */
+  dht_op_token *token;   /* listens */
+  dr_dht_value_cb on_value;
+  dr_dht_done_cb on_done;
+  dr_dht_listen_cb on_listen;
+  void *ctx;
+} dr_dht_op;
+
+struct dr_dht_put {
+  dr_dht_op op;
+};
+struct dr_dht_listen {
+  dr_dht_op op;
+};
+
+typedef enum ev_kind { EV_VALUE, EV_DONE, EV_LISTEN_VALUE, EV_LISTEN_END, EV_STATS, EV_SHUTDOWN } ev_kind;
+
+typedef struct event {
+  struct event *next;
+  ev_kind kind;
+  dr_dht_op *op;
+  bool flag; /* ok for EV_DONE, expired for EV_LISTEN_VALUE */
+  unsigned good, dubious;
+  size_t len;
+  uint8_t data[];
+} event;
+
+struct dr_dht {
+  uv_loop_t *loop;
+  dht_runner *runner;
+  uv_async_t wake;
+  uv_timer_t stats_timer;
+  uv_timer_t shutdown_timer;
+  unsigned handles_open;
+  /* the hand-off queue: the only state both threads touch */
+  pthread_mutex_t lock;
+  event *q_head, *q_tail;
+  /* loop-thread state */
+  dr_dht_op *wait_head, *wait_tail;
+  dr_dht_op *live;
+  size_t n_waiting, n_inflight, max_inflight;
+  unsigned good, dubious;
+  uint16_t port;
+  bool closing, runner_gone;
+  void (*close_done)(void *);
+  void *close_ctx;
+  void (*log)(void *, int, const char *);
+  void *log_ctx;
+};
+
+static void dlog(dr_dht *d, int level, const char *fmt, ...) {
+  if (!d->log) return;
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  d->log(d->log_ctx, level, buf);
+}
+
+/* ---- OpenDHT's thread: copy, enqueue, wake ------------------------------ */
+
+static void push(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag,
+                 const uint8_t *data, size_t len) {
+  event *ev = malloc(sizeof *ev + len);
+  if (!ev) return; /* out of memory: a lost value, as if its packet was lost */
+  ev->next = NULL;
+  ev->kind = kind;
+  ev->op = op;
+  ev->flag = flag;
+  ev->good = ev->dubious = 0;
+  ev->len = len;
+  if (len) memcpy(ev->data, data, len);
+  pthread_mutex_lock(&d->lock);
+  if (d->q_tail) d->q_tail->next = ev;
+  else d->q_head = ev;
+  d->q_tail = ev;
+  pthread_mutex_unlock(&d->lock);
+  uv_async_send(&d->wake);
+}
+
+/* Done and end events must arrive, or their operation would never be
+ * freed: they are small, and out of memory we wait for some rather than
+ * lose one. */
+static void push_final(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag) {
+  event *ev;
+  while (!(ev = malloc(sizeof *ev))) sched_yield();
+  ev->next = NULL;
+  ev->kind = kind;
+  ev->op = op;
+  ev->flag = flag;
+  ev->good = ev->dubious = 0;
+  ev->len = 0;
+  pthread_mutex_lock(&d->lock);
+  if (d->q_tail) d->q_tail->next = ev;
+  else d->q_head = ev;
+  d->q_tail = ev;
+  pthread_mutex_unlock(&d->lock);
+  uv_async_send(&d->wake);
+}
+
+static bool on_get_value(const dht_value *v, void *ud) {
+  dr_dht_op *op = ud;
+  dht_data_view dv = dht_value_get_data(v);
+  push(op->d, EV_VALUE, op, false, dv.data, dv.size);
+  return true;
+}
+
+static void on_op_done(bool ok, void *ud) {
+  dr_dht_op *op = ud;
+  push_final(op->d, EV_DONE, op, ok);
+}
+
+static bool on_listen_value(const dht_value *v, bool expired, void *ud) {
+  dr_dht_op *op = ud;
+  dht_data_view dv = dht_value_get_data(v);
+  push(op->d, EV_LISTEN_VALUE, op, expired, dv.data, dv.size);
+  return true;
+}
+
+static void on_listen_end(void *ud) {
+  dr_dht_op *op = ud;
+  push_final(op->d, EV_LISTEN_END, op, false);
+}
+
+static void on_stats(void *ud, unsigned good, unsigned dubious) {
+  dr_dht *d = ud;
+  event *ev = malloc(sizeof *ev);
+  if (!ev) return;
+  memset(ev, 0, sizeof *ev);
+  ev->kind = EV_STATS;
+  ev->good = good;
+  ev->dubious = dubious;
+  pthread_mutex_lock(&d->lock);
+  if (d->q_tail) d->q_tail->next = ev;
+  else d->q_head = ev;
+  d->q_tail = ev;
+  pthread_mutex_unlock(&d->lock);
+  uv_async_send(&d->wake);
+}
+
+static void on_shutdown(void *ud) {
+  push_final(ud, EV_SHUTDOWN, NULL, true);
+}
+
+/* ---- loop thread -------------------------------------------------------- */
+
+static void live_add(dr_dht *d, dr_dht_op *op) {
+  op->prev_live = NULL;
+  op->next_live = d->live;
+  if (d->live) d->live->prev_live = op;
+  d->live = op;
+}
+
+static void op_free(dr_dht_op *op) {
+  dr_dht *d = op->d;
+  if (op->prev_live) op->prev_live->next_live = op->next_live;
+  else d->live = op->next_live;
+  if (op->next_live) op->next_live->prev_live = op->prev_live;
+  if (op->value) dht_value_unref(op->value);
+  if (op->token) dht_op_token_delete(op->token);
+  free(op);
+}
+
+static void launch(dr_dht_op *op) {
+  dr_dht *d = op->d;
+  op->state = OP_INFLIGHT;
+  d->n_inflight++;
+  switch (op->type) {
+  case OP_GET:
+    dht_runner_get(d->runner, &op->key, on_get_value, on_op_done, op);
+    break;
+  case OP_PUT:
+    dht_runner_put(d->runner, &op->key, op->value, on_op_done, op, op->permanent);
+    break;
+  case OP_LISTEN:
+    /* a listen holds no slot: it is long-lived and its start is cheap */
+    d->n_inflight--;
+    op->state = OP_SETTLED;
+    op->token = dht_runner_listen(d->runner, &op->key, on_listen_value, on_listen_end, op);
+    break;
+  }
+}
+
+static void pump(dr_dht *d) {
+  while (!d->closing && d->wait_head && d->n_inflight < d->max_inflight) {
+    dr_dht_op *op = d->wait_head;
+    d->wait_head = op->next_wait;
+    if (!d->wait_head) d->wait_tail = NULL;
+    d->n_waiting--;
+    launch(op);
+  }
+}
+
+static void enqueue(dr_dht *d, dr_dht_op *op) {
+  op->state = OP_WAITING;
+  op->next_wait = NULL;
+  if (d->wait_tail) d->wait_tail->next_wait = op;
+  else d->wait_head = op;
+  d->wait_tail = op;
+  d->n_waiting++;
+  pump(d);
+}
+
+static void unqueue(dr_dht *d, dr_dht_op *op) {
+  dr_dht_op **pp = &d->wait_head, *prev = NULL;
+  while (*pp && *pp != op) {
+    prev = *pp;
+    pp = &(*pp)->next_wait;
+  }
+  if (!*pp) return;
+  *pp = op->next_wait;
+  if (d->wait_tail == op) d->wait_tail = prev;
+  d->n_waiting--;
+}
+
+static void handle_done(dr_dht *d, dr_dht_op *op, bool ok) {
+  if (op->state == OP_INFLIGHT) d->n_inflight--;
+  op->state = OP_SETTLED;
+  if (op->type == OP_GET) {
+    if (op->on_done) op->on_done(op->ctx, ok);
+    op_free(op);
+  } else if (op->cancelled) {
+    /* the owner let go while the first announce was under way: its value id
+     * is known only now */
+    if (op->permanent && !d->runner_gone)
+      dht_runner_cancel_put(d->runner, &op->key, dht_value_get_id(op->value));
+    op_free(op);
+  } else if (op->on_done) {
+    dr_dht_done_cb cb = op->on_done;
+    op->on_done = NULL;
+    cb(op->ctx, ok);
+  }
+}
+
+static void dispatch(dr_dht *d, event *ev) {
+  dr_dht_op *op = ev->op;
+  switch (ev->kind) {
+  case EV_VALUE:
+    if (!op->cancelled && op->on_value) op->on_value(op->ctx, ev->data, ev->len);
+    break;
+  case EV_DONE:
+    handle_done(d, op, ev->flag);
+    break;
+  case EV_LISTEN_VALUE:
+    if (!op->cancelled && op->on_listen) op->on_listen(op->ctx, ev->data, ev->len, ev->flag);
+    break;
+  case EV_LISTEN_END:
+    op_free(op);
+    break;
+  case EV_STATS:
+    d->good = ev->good;
+    d->dubious = ev->dubious;
+    break;
+  case EV_SHUTDOWN:
+    break;
+  }
+}
+
+static void finish_close(dr_dht *d);
+
+static void on_wake(uv_async_t *h) {
+  dr_dht *d = h->data;
+  pthread_mutex_lock(&d->lock);
+  event *ev = d->q_head;
+  d->q_head = d->q_tail = NULL;
+  pthread_mutex_unlock(&d->lock);
+  bool shutdown = false;
+  while (ev) {
+    event *next = ev->next;
+    if (ev->kind == EV_SHUTDOWN) shutdown = true;
+    else if (!d->runner_gone) dispatch(d, ev);
+    free(ev);
+    ev = next;
+  }
+  pump(d);
+  if (shutdown && d->closing && !d->runner_gone) finish_close(d);
+}
+
+static void on_stats_timer(uv_timer_t *t) {
+  dr_dht *d = t->data;
+  if (!d->closing) dr__dht_request_stats(d->runner, on_stats, d);
+}
+
+int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
+  dr_dht *d = calloc(1, sizeof *d);
+  if (!d) return -ENOMEM;
+  d->loop = loop;
+  d->max_inflight = cfg->max_inflight ? cfg->max_inflight : DEFAULT_MAX_INFLIGHT;
+  d->log = cfg->log;
+  d->log_ctx = cfg->log_ctx;
+  int err = -ENOMEM;
+  if (pthread_mutex_init(&d->lock, NULL) != 0) goto err_free;
+  if ((err = uv_async_init(loop, &d->wake, on_wake)) < 0) goto err_mutex;
+  d->wake.data = d;
+  uv_timer_init(loop, &d->stats_timer);
+  uv_timer_init(loop, &d->shutdown_timer);
+  d->stats_timer.data = d->shutdown_timer.data = d;
+  d->handles_open = 3;
+
+  d->runner = dht_runner_new();
+  if (!d->runner) {
+    err = -ENOMEM;
+    goto err_handles;
+  }
+  dht_runner_config rc;
+  dht_runner_config_default(&rc);
+  rc.dht_config.node_config.network = cfg->network;
+  if (cfg->node_id) dht_infohash_get(&rc.dht_config.node_config.node_id, cfg->node_id, 20);
+  else dht_infohash_random(&rc.dht_config.node_config.node_id);
+  rc.threaded = true;
+  rc.log = false;
+  int rerr = dht_runner_run_config(d->runner, cfg->port, &rc);
+  if (rerr != 0) {
+    err = rerr > 0 ? -rerr : rerr;
+    if (err == 0) err = -EIO;
+    dht_runner_delete(d->runner);
+    d->runner = NULL;
+    goto err_handles;
+  }
+  d->port = dht_runner_get_bound_port(d->runner, AF_INET);
+  uv_timer_start(&d->stats_timer, on_stats_timer, 0, STATS_PERIOD_MS);
+  *out = d;
+  return 0;
+
+err_handles:
+  /* no callback can reference d yet: close the handles and free in their cb */
+  d->closing = d->runner_gone = true;
+  d->close_done = NULL;
+  finish_close(d);
+  return err;
+err_mutex:
+  pthread_mutex_destroy(&d->lock);
+err_free:
+  free(d);
+  return err;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  dr_dht *d = h->data;
+  if (--d->handles_open) return;
+  void (*done)(void *) = d->close_done;
+  void *ctx = d->close_ctx;
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+  if (done) done(ctx);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t) {
+  dr_dht *d = t->data;
+  dlog(d, DR_DHT_LOG_WARN, "OpenDHT did not confirm shutdown in %d ms; stopping it anyway",
+       SHUTDOWN_WAIT_MS);
+  finish_close(d);
+}
+
+/* The runner has shut down (or would not say so in time): stop its threads,
+ * fail what is left, free everything once the libuv handles are closed. */
+static void finish_close(dr_dht *d) {
+  if (d->runner) {
+    dht_runner_delete(d->runner); /* joins OpenDHT's threads */
+    d->runner = NULL;
+  }
+  d->runner_gone = true;
+  /* nothing can be pushed any more: drop what is queued */
+  event *ev = d->q_head;
+  d->q_head = d->q_tail = NULL;
+  while (ev) {
+    event *next = ev->next;
+    free(ev);
+    ev = next;
+  }
+  while (d->live) {
+    dr_dht_op *op = d->live;
+    if (!op->cancelled && op->on_done) {
+      dr_dht_done_cb cb = op->on_done;
+      op->on_done = NULL;
+      cb(op->ctx, false);
+    }
+    op->token = NULL; /* the runner that issued it is gone */
+    op_free(op);
+  }
+  d->wait_head = d->wait_tail = NULL;
+  d->n_waiting = d->n_inflight = 0;
+  uv_close((uv_handle_t *)&d->wake, on_handle_closed);
+  uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&d->shutdown_timer, on_handle_closed);
+}
+
+void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx) {
+  if (d->closing) return;
+  d->closing = true;
+  d->close_done = done;
+  d->close_ctx = ctx;
+  uv_timer_stop(&d->stats_timer);
+  uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, SHUTDOWN_WAIT_MS, 0);
+  dht_runner_shutdown(d->runner, on_shutdown, d);
+}
+
+void dr_dht_bootstrap(dr_dht *d, const char *host, const char *port) {
+  if (d->closing) return;
+  dht_runner_bootstrap(d->runner, host, port);
+}
+
+uint16_t dr_dht_port(const dr_dht *d) {
+  return d->port;
+}
+
+void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious) {
+  *good = d->good;
+  *dubious = d->dubious;
+}
+
+size_t dr_dht_pending(const dr_dht *d) {
+  return d->n_waiting + d->n_inflight;
+}
+
+static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_SIZE]) {
+  dr_dht_op *op = calloc(1, sizeof(struct dr_dht_put));
+  if (!op) return NULL;
+  op->d = d;
+  op->type = type;
+  memcpy(op->key.d, key, DR_DHT_KEY_SIZE);
+  live_add(d, op);
+  return op;
+}
+
+int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
+               dr_dht_done_cb on_done, void *ctx) {
+  if (d->closing) return -ESHUTDOWN;
+  dr_dht_op *op = op_new(d, OP_GET, key);
+  if (!op) return -ENOMEM;
+  op->on_value = on_value;
+  op->on_done = on_done;
+  op->ctx = ctx;
+  enqueue(d, op);
+  return 0;
+}
+
+dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+                             const uint8_t *data, size_t len, bool permanent,
+                             dr_dht_done_cb on_done, void *ctx) {
+  if (d->closing) return NULL;
+  dr_dht_op *op = op_new(d, OP_PUT, key);
+  if (!op) return NULL;
+  op->value = dht_value_new(data, len);
+  if (!op->value) {
+    op_free(op);
+    return NULL;
+  }
+  op->permanent = permanent;
+  op->on_done = on_done;
+  op->ctx = ctx;
+  enqueue(d, op);
+  return (dr_dht_put *)op;
+}
+
+void dr_dht_cancel(dr_dht *d, dr_dht_put *p) {
+  dr_dht_op *op = &p->op;
+  op->cancelled = true;
+  op->on_done = NULL;
+  switch (op->state) {
+  case OP_WAITING:
+    unqueue(d, op);
+    op_free(op);
+    break;
+  case OP_INFLIGHT:
+    break; /* handle_done cancels and frees it */
+  case OP_SETTLED:
+    if (op->permanent && !d->runner_gone)
+      dht_runner_cancel_put(d->runner, &op->key, dht_value_get_id(op->value));
+    op_free(op);
+    break;
+  }
+}
+
+dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+                                   dr_dht_listen_cb on_value, void *ctx) {
+  if (d->closing) return NULL;
+  dr_dht_op *op = op_new(d, OP_LISTEN, key);
+  if (!op) return NULL;
+  op->on_listen = on_value;
+  op->ctx = ctx;
+  launch(op);
+  if (!op->token) {
+    op_free(op);
+    return NULL;
+  }
+  return (dr_dht_listen *)op;
+}
+
+void dr_dht_unlisten(dr_dht *d, dr_dht_listen *l) {
+  dr_dht_op *op = &l->op;
+  op->cancelled = true;
+  op->on_listen = NULL;
+  if (d->runner_gone) return;
+  /* OpenDHT calls on_listen_end once the listen is gone; we free it then */
+  dht_runner_cancel_listen(d->runner, &op->key, op->token);
+}

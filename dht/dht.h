@@ -1,0 +1,96 @@
+/* dht.h - the OpenDHT adapter's API: one runner, its operations handed to a libuv loop
+ *
+ * OpenDHT runs on its own threads and calls back from there. This module is
+ * the only place that sees those threads: its callbacks copy what they get
+ * into events on a locked queue and wake the loop with uv_async_send. Every
+ * dr_dht_* function and every callback given to them runs on the loop
+ * thread, and nothing else here may be called from any other thread.
+ *
+ * Operations in flight are bounded (config.max_inflight); the rest wait in a
+ * FIFO on the loop side and start as earlier ones finish, so a burst of
+ * requests queues up instead of swamping OpenDHT.
+ */
+#ifndef DR_DHT_H
+#define DR_DHT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define DR_DHT_KEY_SIZE 20
+
+typedef struct dr_dht dr_dht;
+typedef struct dr_dht_put dr_dht_put;
+typedef struct dr_dht_listen dr_dht_listen;
+
+enum { DR_DHT_LOG_ERROR = 0, DR_DHT_LOG_WARN, DR_DHT_LOG_INFO, DR_DHT_LOG_DEBUG };
+
+typedef struct dr_dht_config {
+  uint16_t port;         /* UDP port; 0 picks a free one */
+  uint32_t network;      /* OpenDHT network id */
+  const uint8_t *node_id; /* 20 bytes, or NULL for a random one */
+  unsigned max_inflight; /* 0: default (64) */
+  /* optional logger, called on the loop thread */
+  void (*log)(void *log_ctx, int level, const char *msg);
+  void *log_ctx;
+} dr_dht_config;
+
+/* Starts a runner bound to cfg->port and ties it to loop. On success *out is
+ * the adapter (free it with dr_dht_close) and 0 is returned; otherwise a
+ * negative errno (-EADDRINUSE when the port is taken). */
+int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg);
+
+/* Stops the runner, fails every operation still queued or in flight (their
+ * done callbacks run with ok=false, value callbacks no more), and frees the
+ * adapter; done(ctx) runs on the loop once all of it is over. Every
+ * dr_dht_put and dr_dht_listen handle is invalid after this returns. */
+void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx);
+
+/* Joins the network through host:port (name resolution happens on OpenDHT's
+ * thread). */
+void dr_dht_bootstrap(dr_dht *d, const char *host, const char *port);
+
+/* The UDP port the runner is bound to. */
+uint16_t dr_dht_port(const dr_dht *d);
+
+/* Routing-table counts (IPv4 and IPv6 together), as last sampled. Never
+ * blocks: the adapter refreshes them on OpenDHT's thread. */
+void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious);
+
+/* Operations waiting and in flight, for node.info and tests. */
+size_t dr_dht_pending(const dr_dht *d);
+
+typedef void (*dr_dht_value_cb)(void *ctx, const uint8_t *data, size_t len);
+typedef void (*dr_dht_done_cb)(void *ctx, bool ok);
+
+/* Gets every value stored under key. on_value runs once per value received
+ * (duplicates from several nodes included), then on_done exactly once. ctx
+ * must stay valid until on_done has run. Returns 0 or -ENOMEM (then no
+ * callback runs). */
+int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
+               dr_dht_done_cb on_done, void *ctx);
+
+/* Puts data under key. With permanent, OpenDHT keeps re-announcing it until
+ * dr_dht_cancel. on_done (may be NULL) runs once, when the first announce
+ * completes. Returns a handle the caller owns until dr_dht_cancel, or NULL
+ * on allocation failure. */
+dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+                             const uint8_t *data, size_t len, bool permanent,
+                             dr_dht_done_cb on_done, void *ctx);
+
+/* Stops announcing a value and releases its handle: its on_done will not run
+ * any more. Safe while the put is still queued or in flight. */
+void dr_dht_cancel(dr_dht *d, dr_dht_put *p);
+
+/* Listens to key: on_value(ctx, data, len, expired) for every value stored
+ * or expiring there, until dr_dht_unlisten. Returns NULL on failure. */
+typedef void (*dr_dht_listen_cb)(void *ctx, const uint8_t *data, size_t len,
+                                 bool expired);
+dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+                                   dr_dht_listen_cb on_value, void *ctx);
+
+/* Stops a listen; on_value does not run again after this returns. */
+void dr_dht_unlisten(dr_dht *d, dr_dht_listen *l);
+
+#endif

@@ -1,0 +1,265 @@
+/* main.c - dhtregd: flags and environment, start a node and its JSON-RPC server, stop on signals */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/rpc.h"
+#include "crypto/crypto.h"
+#include "node/node.h"
+
+#define MAX_BOOTSTRAP 64
+
+static const char usage_text[] =
+    "usage: dhtregd [options]\n"
+    "\n"
+    "Runs a dhtreg node: joins the DHT, serves JSON-RPC on a Unix socket.\n"
+    "\n"
+    "  --port N                UDP port of the DHT (default 4222; 0: any free port)\n"
+    "  --bootstrap HOST:PORT   node to join through (repeatable; env DHTREG_BOOTSTRAP,\n"
+    "                          space- or comma-separated); none: start a new network\n"
+    "  --data-dir DIR          identity key and state (env DHTREG_HOME; default ~/.dhtreg)\n"
+    "  --rpc-socket PATH       JSON-RPC Unix socket (env DHTREG_SOCKET; default DIR/rpc.sock)\n"
+    "  --rpc-listen ADDR:PORT  also serve JSON-RPC over TCP, loopback addresses only\n"
+    "  --network ID            OpenDHT network id (default 0)\n"
+    "  --ephemeral             a fresh identity for this run, nothing written\n"
+    "  --log-level LEVEL       error, warn, info (default) or debug\n"
+    "  --clock-skew S          tolerated clock skew in seconds (default 60)\n"
+    "  --op-timeout-ms MS      time limit of one DHT operation (default 10000)\n"
+    "  --max-connections N     JSON-RPC connections at once (default 256)\n"
+    "  --max-inflight N        DHT operations in flight (default 64)\n"
+    "  -h, --help              this help\n"
+    "  --version               print the version\n";
+
+typedef struct options {
+  dr_node_config node;
+  dr_rpc_config rpc;
+  char *bootstrap[MAX_BOOTSTRAP];
+  size_t n_bootstrap;
+  char data_dir[PATH_MAX];
+  char socket_path[PATH_MAX + 16];
+  char *env_bootstrap; /* owned copy the bootstrap entries point into */
+} options;
+
+typedef struct daemon_state {
+  uv_loop_t *loop;
+  dr_node *node;
+  dr_rpc_server *rpc;
+  uv_signal_t sigint, sigterm;
+  int stops; /* signals received */
+} daemon_state;
+
+static int fail_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "dhtregd: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n\n%s", usage_text);
+  return 2;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out) {
+  char *end;
+  if (!s || !*s || *s == '-' || *s == '+') return -EINVAL;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *end || v > max) return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+static int add_bootstrap(options *o, char *addr) {
+  char host[256], port[8];
+  if (dr_split_hostport(addr, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
+  if (o->n_bootstrap >= MAX_BOOTSTRAP) return -E2BIG;
+  o->bootstrap[o->n_bootstrap++] = addr;
+  return 0;
+}
+
+enum {
+  OPT_PORT = 256, OPT_BOOTSTRAP, OPT_DATA_DIR, OPT_SOCKET, OPT_LISTEN, OPT_NETWORK, OPT_PSK,
+  OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
+  OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"port", required_argument, NULL, OPT_PORT},
+    {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"rpc-socket", required_argument, NULL, OPT_SOCKET},
+    {"rpc-listen", required_argument, NULL, OPT_LISTEN},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"psk", required_argument, NULL, OPT_PSK},
+    {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"clock-skew", required_argument, NULL, OPT_SKEW},
+    {"op-timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(options *o, int argc, char **argv) {
+  unsigned long v;
+  const char *data_dir = getenv("DHTREG_HOME"), *sock = getenv("DHTREG_SOCKET");
+  const char *psk = getenv("DHTREG_PSK");
+  bool cli_bootstrap = false;
+  int c;
+  o->node.port = 4222;
+  o->node.log_level = DR_LOG_INFO;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_PORT:
+      if (parse_uint(optarg, 65535, &v) < 0) return fail_usage("--port: '%s' is not a port (0-65535)", optarg);
+      o->node.port = (uint16_t)v;
+      break;
+    case OPT_BOOTSTRAP:
+      cli_bootstrap = true;
+      if (add_bootstrap(o, optarg) < 0) return fail_usage("--bootstrap: '%s' is not HOST:PORT", optarg);
+      break;
+    case OPT_DATA_DIR: data_dir = optarg; break;
+    case OPT_SOCKET: sock = optarg; break;
+    case OPT_LISTEN:
+      if (dr_rpc_check_loopback(optarg) < 0)
+        return fail_usage("--rpc-listen: '%s' is not a loopback ADDR:PORT (127.0.0.1:PORT or [::1]:PORT)", optarg);
+      o->rpc.tcp_listen = optarg;
+      break;
+    case OPT_NETWORK:
+      if (parse_uint(optarg, UINT32_MAX, &v) < 0) return fail_usage("--network: '%s' is not a number (0-4294967295)", optarg);
+      o->node.network = (uint32_t)v;
+      break;
+    case OPT_PSK: psk = optarg; break;
+    case OPT_EPHEMERAL: o->node.ephemeral = true; break;
+    case OPT_LOG_LEVEL:
+      if (dr_log_parse_level(optarg, &o->node.log_level) < 0)
+        return fail_usage("--log-level: '%s' is not one of error, warn, info, debug", optarg);
+      break;
+    case OPT_SKEW:
+      if (parse_uint(optarg, 86400, &v) < 0) return fail_usage("--clock-skew: '%s' is not a number of seconds (0-86400)", optarg);
+      o->node.clock_skew = v;
+      break;
+    case OPT_TIMEOUT:
+      if (parse_uint(optarg, 600000, &v) < 0 || v == 0) return fail_usage("--op-timeout-ms: '%s' is not 1-600000", optarg);
+      o->node.op_timeout_ms = (unsigned)v;
+      break;
+    case OPT_MAX_CONNS:
+      if (parse_uint(optarg, 65536, &v) < 0 || v == 0) return fail_usage("--max-connections: '%s' is not 1-65536", optarg);
+      o->rpc.max_conns = (unsigned)v;
+      break;
+    case OPT_MAX_INFLIGHT:
+      if (parse_uint(optarg, 4096, &v) < 0 || v == 0) return fail_usage("--max-inflight: '%s' is not 1-4096", optarg);
+      o->node.max_inflight = (unsigned)v;
+      break;
+    case 'h': fputs(usage_text, stdout); return 0;
+    case OPT_VERSION: printf("dhtregd %s\n", DHTREG_VERSION); return 0;
+    case ':': return fail_usage("%s needs a value", argv[optind - 1]);
+    default: return fail_usage("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
+  if (psk && *psk)
+    return fail_usage("%s: private registries are not available in this version", "--psk/DHTREG_PSK");
+
+  const char *env_bs = getenv("DHTREG_BOOTSTRAP");
+  if (!cli_bootstrap && env_bs && *env_bs) {
+    if (!(o->env_bootstrap = strdup(env_bs))) return 1;
+    char *save = NULL;
+    for (char *tok = strtok_r(o->env_bootstrap, " ,\t\n", &save); tok;
+         tok = strtok_r(NULL, " ,\t\n", &save))
+      if (add_bootstrap(o, tok) < 0) return fail_usage("DHTREG_BOOTSTRAP: '%s' is not HOST:PORT", tok);
+  }
+  o->node.bootstrap = o->bootstrap;
+  o->node.n_bootstrap = o->n_bootstrap;
+
+  if (!data_dir || !*data_dir) {
+    const char *home = getenv("HOME");
+    struct passwd *pw = (!home || !*home) ? getpwuid(getuid()) : NULL;
+    if (pw) home = pw->pw_dir;
+    if (!home) return fail_usage("%s", "no home directory: give --data-dir");
+    snprintf(o->data_dir, sizeof o->data_dir, "%s/.dhtreg", home);
+  } else if (snprintf(o->data_dir, sizeof o->data_dir, "%s", data_dir) >= (int)sizeof o->data_dir) {
+    return fail_usage("--data-dir: path too long%s", "");
+  }
+  o->node.data_dir = o->data_dir;
+  if (sock && *sock) snprintf(o->socket_path, sizeof o->socket_path, "%s", sock);
+  else snprintf(o->socket_path, sizeof o->socket_path, "%s/rpc.sock", o->data_dir);
+  o->rpc.unix_path = o->socket_path;
+  return -1;
+}
+
+/* ---- stopping ------------------------------------------------------------------- */
+
+static void on_node_stopped(void *ctx) {
+  daemon_state *d = ctx;
+  d->node = NULL;
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+static void on_rpc_stopped(void *ctx) {
+  daemon_state *d = ctx;
+  d->rpc = NULL;
+  if (d->node) dr_node_stop(d->node, on_node_stopped, d);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  daemon_state *d = h->data;
+  if (++d->stops > 1) {
+    fprintf(stderr, "dhtregd: second signal, exiting now\n");
+    _exit(1);
+  }
+  if (d->node) DR_INFO(dr_node_logger(d->node), "%s: stopping", strsignal(signum));
+  if (d->rpc) dr_rpc_server_stop(d->rpc, on_rpc_stopped, d);
+  else if (d->node) dr_node_stop(d->node, on_node_stopped, d);
+}
+
+int main(int argc, char **argv) {
+  options o = {0};
+  daemon_state d = {0};
+  char err[512];
+  int status = parse_args(&o, argc, argv);
+  if (status >= 0) goto out;
+  status = 1;
+  if (dr_crypto_init() < 0) {
+    fprintf(stderr, "dhtregd: cannot initialise libsodium\n");
+    goto out;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  d.loop = &loop;
+  if (dr_node_start(&d.node, &loop, &o.node, err, sizeof err) < 0) {
+    fprintf(stderr, "dhtregd: %s\n", err);
+    goto out_loop;
+  }
+  if (dr_rpc_server_start(&d.rpc, &loop, d.node, &o.rpc, err, sizeof err) < 0) {
+    fprintf(stderr, "dhtregd: %s\n", err);
+    d.rpc = NULL;
+    dr_node_stop(d.node, NULL, NULL);
+    d.node = NULL;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    goto out_loop;
+  }
+  uv_signal_init(&loop, &d.sigint);
+  uv_signal_init(&loop, &d.sigterm);
+  d.sigint.data = d.sigterm.data = &d;
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+  DR_INFO(dr_node_logger(d.node), "serving JSON-RPC on %s%s%s", o.socket_path,
+          o.rpc.tcp_listen ? " and " : "", o.rpc.tcp_listen ? o.rpc.tcp_listen : "");
+  uv_run(&loop, UV_RUN_DEFAULT);
+  status = 0;
+out_loop:
+  if (uv_loop_close(&loop) != 0) fprintf(stderr, "dhtregd: handles left open at exit\n");
+out:
+  free(o.env_bootstrap);
+  return status;
+}

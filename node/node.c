@@ -1,0 +1,309 @@
+/* node.c - a node's life: identity, DHT runner, bootstrap, info, deadlines, stop */
+#include "node/node_private.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#define DEFAULT_SKEW 60
+#define DEFAULT_OP_TIMEOUT_MS 10000
+
+uint64_t dr_now(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec;
+}
+
+static uint64_t now_us(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* Sequence numbers are microsecond timestamps, bumped past the last one
+ * given: they grow across restarts without any state, as long as the clock
+ * does not step back further than the node was down. */
+uint64_t dr__next_seq(dr_node *n) {
+  uint64_t s = now_us();
+  if (s <= n->last_seq) s = n->last_seq + 1;
+  n->last_seq = s;
+  return s;
+}
+
+void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN],
+                    uint8_t key[DR_DHT_KEY_SIZE]) {
+  (void)n;
+  dr_dht_key(key, rid, NULL);
+}
+
+size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *service_id) {
+  size_t n = strlen(service_id);
+  memcpy(out, rid, DR_ID_LEN);
+  memcpy(out + DR_ID_LEN, service_id, n);
+  return DR_ID_LEN + n;
+}
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+static void on_deadline_timer(uv_timer_t *t);
+
+static void arm_timer(dr_node *n) {
+  if (!n->dl_head) {
+    uv_timer_stop(&n->deadline_timer);
+    return;
+  }
+  uint64_t now = uv_now(n->loop);
+  uint64_t wait = n->dl_head->at_ms > now ? n->dl_head->at_ms - now : 0;
+  uv_timer_start(&n->deadline_timer, on_deadline_timer, wait, 0);
+}
+
+void dr__deadline_add(dr_node *n, dr_deadline *dl, void (*fire)(dr_deadline *)) {
+  dl->at_ms = uv_now(n->loop) + n->op_timeout_ms;
+  dl->fire = fire;
+  dl->armed = true;
+  dl->next = NULL;
+  dl->prev = n->dl_tail;
+  if (n->dl_tail) n->dl_tail->next = dl;
+  else n->dl_head = dl;
+  n->dl_tail = dl;
+  if (n->dl_head == dl) arm_timer(n);
+}
+
+void dr__deadline_remove(dr_node *n, dr_deadline *dl) {
+  if (!dl->armed) return;
+  dl->armed = false;
+  bool was_head = n->dl_head == dl;
+  if (dl->prev) dl->prev->next = dl->next;
+  else n->dl_head = dl->next;
+  if (dl->next) dl->next->prev = dl->prev;
+  else n->dl_tail = dl->prev;
+  dl->prev = dl->next = NULL;
+  if (was_head && !n->stopping) arm_timer(n);
+}
+
+static void on_deadline_timer(uv_timer_t *t) {
+  dr_node *n = t->data;
+  uint64_t now = uv_now(n->loop);
+  while (n->dl_head && n->dl_head->at_ms <= now) {
+    dr_deadline *dl = n->dl_head;
+    dr__deadline_remove(n, dl);
+    dl->fire(dl);
+  }
+  arm_timer(n);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static void dht_log(void *ctx, int level, const char *msg) {
+  dr_node *n = ctx;
+  DR_LOG(&n->log, (dr_log_level)level, "dht: %s", msg);
+}
+
+static int ensure_dir(const char *dir, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "data dir %s exists and is not a directory", dir);
+      return -ENOTDIR;
+    }
+    return 0;
+  }
+  if (errno != ENOENT) {
+    snprintf(err, errlen, "data dir %s: %s", dir, strerror(errno));
+    return -errno;
+  }
+  /* create missing parents too, as mkdir -p; the last one private */
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+    snprintf(err, errlen, "data dir path too long");
+    return -ENAMETOOLONG;
+  }
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+      snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+      return -errno;
+    }
+    *p = '/';
+  }
+  if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create data dir %s: %s", path, strerror(errno));
+    return -errno;
+  }
+  return 0;
+}
+
+int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, char *err,
+                  size_t errlen) {
+  int r;
+  dr_node *n = calloc(1, sizeof *n);
+  if (!n) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  n->loop = loop;
+  n->log.level = cfg->log_level;
+  snprintf(n->log.name, sizeof n->log.name, "%s", cfg->log_name ? cfg->log_name : "");
+  n->network = cfg->network;
+  n->clock_skew = cfg->clock_skew ? cfg->clock_skew : DEFAULT_SKEW;
+  n->op_timeout_ms = cfg->op_timeout_ms ? cfg->op_timeout_ms : DEFAULT_OP_TIMEOUT_MS;
+  n->started_at = dr_now();
+  dr_map_init(&n->resources);
+  dr_map_init(&n->ads);
+
+  if (cfg->seed) {
+    dr_identity_from_seed(&n->id, cfg->seed);
+  } else if (cfg->ephemeral || !cfg->data_dir) {
+    dr_identity_generate(&n->id);
+  } else {
+    char path[PATH_MAX];
+    if ((r = ensure_dir(cfg->data_dir, err, errlen)) < 0) goto err_free;
+    snprintf(path, sizeof path, "%s/identity.key", cfg->data_dir);
+    if ((r = dr_identity_load_or_create(&n->id, path, err, errlen)) < 0) goto err_free;
+  }
+
+  uint8_t node_id[DR_DHT_KEY_SIZE];
+  crypto_generichash(node_id, sizeof node_id, n->id.pk, DR_ID_LEN, NULL, 0);
+  dr_dht_config dc = {
+      .port = cfg->port,
+      .network = cfg->network,
+      .node_id = cfg->ephemeral ? NULL : node_id,
+      .max_inflight = cfg->max_inflight,
+      .log = dht_log,
+      .log_ctx = n,
+  };
+  if ((r = dr_dht_start(&n->dht, loop, &dc)) < 0) {
+    snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s", cfg->port,
+             strerror(-r));
+    goto err_free;
+  }
+  uv_timer_init(loop, &n->deadline_timer);
+  n->deadline_timer.data = n;
+  for (size_t i = 0; i < cfg->n_bootstrap; i++)
+    if (dr_node_bootstrap(n, cfg->bootstrap[i]) < 0)
+      DR_WARN(&n->log, "ignoring bad bootstrap address %s", cfg->bootstrap[i]);
+
+  char pid[DR_ID_TEXT_MAX];
+  dr_id_encode(n->id.pk, pid);
+  DR_INFO(&n->log, "node %s on UDP port %u, network %u", pid, dr_dht_port(n->dht),
+          n->network);
+  *out = n;
+  return 0;
+
+err_free:
+  sodium_memzero(&n->id, sizeof n->id);
+  dr_map_free(&n->resources);
+  dr_map_free(&n->ads);
+  free(n);
+  return r;
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  dr_node *n = h->data;
+  void (*done)(void *) = n->stop_done;
+  void *ctx = n->stop_ctx;
+  sodium_memzero(&n->id, sizeof n->id);
+  free(n);
+  if (done) done(ctx);
+}
+
+static void on_dht_closed(void *ctx) {
+  dr_node *n = ctx;
+  n->dht = NULL;
+  /* whatever still waits for a deadline is answered now */
+  while (n->dl_head) {
+    dr_deadline *dl = n->dl_head;
+    dr__deadline_remove(n, dl);
+    dl->fire(dl);
+  }
+  dr__own_free_all(n);
+  uv_close((uv_handle_t *)&n->deadline_timer, on_timer_closed);
+}
+
+void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx) {
+  if (n->stopping) return;
+  n->stopping = true;
+  n->stop_done = done;
+  n->stop_ctx = ctx;
+  uv_timer_stop(&n->deadline_timer);
+  dr_dht_close(n->dht, on_dht_closed, n);
+}
+
+/* ---- accessors, info, bootstrap ------------------------------------------ */
+
+const dr_logger *dr_node_logger(const dr_node *n) {
+  return &n->log;
+}
+
+const dr_identity *dr_node_identity(const dr_node *n) {
+  return &n->id;
+}
+
+uint64_t dr_node_op_timeout_ms(const dr_node *n) {
+  return n->op_timeout_ms;
+}
+
+void dr_node_get_info(const dr_node *n, dr_node_info *out) {
+  memset(out, 0, sizeof *out);
+  memcpy(out->peer_id, n->id.pk, DR_ID_LEN);
+  out->network = n->network;
+  out->uptime_s = dr_now() - n->started_at;
+  if (n->dht) {
+    unsigned good, dubious;
+    out->port = dr_dht_port(n->dht);
+    dr_dht_node_counts(n->dht, &good, &dubious);
+    out->peers = good;
+    out->connected = good + dubious > 0;
+  }
+  out->resources = n->resources.count;
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    const own_ad *ad = it->value;
+    if (ad->withdrawn) out->tombstones++;
+    else out->records++;
+  }
+  out->advertised = out->records;
+  memcpy(out->rejected, n->rejected, sizeof out->rejected);
+}
+
+int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen) {
+  const char *colon;
+  size_t hl;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (!close || close[1] != ':') return -EINVAL;
+    hl = (size_t)(close - s - 1);
+    s++;
+    colon = close + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (!colon || strchr(s, ':') != colon) return -EINVAL;
+    hl = (size_t)(colon - s);
+  }
+  const char *p = colon + 1;
+  size_t pl = strlen(p);
+  if (hl == 0 || hl >= hostlen || pl == 0 || pl >= portlen || pl > 5) return -EINVAL;
+  for (size_t i = 0; i < pl; i++)
+    if (p[i] < '0' || p[i] > '9') return -EINVAL;
+  long v = strtol(p, NULL, 10);
+  if (v < 1 || v > 65535) return -EINVAL;
+  memcpy(host, s, hl);
+  host[hl] = '\0';
+  memcpy(port, p, pl + 1);
+  return 0;
+}
+
+int dr_node_bootstrap(dr_node *n, const char *hostport) {
+  char host[256], port[8];
+  if (dr_split_hostport(hostport, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
+  if (n->stopping) return -ESHUTDOWN;
+  DR_INFO(&n->log, "bootstrapping through %s", hostport);
+  dr_dht_bootstrap(n->dht, host, port);
+  return 0;
+}

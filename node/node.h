@@ -1,0 +1,151 @@
+/* node.h - the node module's API: one registry node (identity, DHT runner, store, operations)
+ *
+ * A node lives on one libuv loop; every function here and every callback it
+ * calls runs on that loop's thread. Several nodes may share a process and
+ * even a loop: there is no global state.
+ *
+ * Operations that touch the DHT are asynchronous: they return 0 and later
+ * call their callback exactly once (also when the node stops first), or
+ * return a negative errno and call nothing.
+ */
+#ifndef DR_NODE_H
+#define DR_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "crypto/crypto.h"
+#include "node/log.h"
+
+typedef struct dr_node dr_node;
+
+typedef struct dr_node_config {
+  uint16_t port;           /* DHT UDP port; 0 picks one */
+  uint32_t network;        /* OpenDHT network id */
+  char **bootstrap;        /* "host:port" strings */
+  size_t n_bootstrap;
+  const char *data_dir;    /* NULL with ephemeral */
+  bool ephemeral;          /* fresh identity, nothing written */
+  dr_log_level log_level;
+  const char *log_name;    /* prefix of log lines, may be NULL */
+  uint64_t clock_skew;     /* seconds of tolerated clock skew (default 60) */
+  unsigned op_timeout_ms;  /* how long a DHT operation may take (default 10000) */
+  unsigned max_inflight;   /* DHT operations in flight (default 64) */
+  const uint8_t *seed;     /* tests only: a fixed identity seed, or NULL */
+} dr_node_config;
+
+/* Starts a node: loads or creates its identity, starts the DHT runner,
+ * bootstraps. Returns 0 with *out set, or a negative errno with a one-line
+ * reason in err. */
+int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, char *err,
+                  size_t errlen);
+
+/* Stops the node: withdraws nothing (graceful withdrawal is the caller's
+ * choice, see dr_node_withdraw_all), shuts the runner down, fails pending
+ * operations, frees the node, then calls done(ctx) on the loop. */
+void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx);
+
+const dr_logger *dr_node_logger(const dr_node *n);
+const dr_identity *dr_node_identity(const dr_node *n);
+uint64_t dr_node_op_timeout_ms(const dr_node *n);
+
+typedef struct dr_node_info {
+  uint8_t peer_id[DR_ID_LEN];
+  uint16_t port;
+  uint32_t network;
+  uint64_t uptime_s;
+  bool connected;
+  unsigned peers;
+  size_t resources, records, tombstones; /* entries this node holds */
+  size_t advertised;                     /* its live advertisements */
+  uint64_t rejected[DR_REJ__COUNT];
+} dr_node_info;
+
+void dr_node_get_info(const dr_node *n, dr_node_info *out);
+
+/* Joins through "host:port" (IPv6 as "[addr]:port"). Returns 0 or -EINVAL. */
+int dr_node_bootstrap(dr_node *n, const char *hostport);
+
+/* Splits "host:port" / "[v6]:port" into host and port buffers. */
+int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen);
+
+/* Seconds since the epoch. */
+uint64_t dr_now(void);
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* Errors beyond errno, for the API to map onto its codes. */
+#define DR_ENOTFOUND (-10004)  /* no such resource / record */
+#define DR_ETIMEOUT (-10010)   /* the DHT did not answer in time */
+#define DR_EFORBIDDEN (-10011) /* forbidden by the resource's policy */
+
+/* Where a parameter error lies, for -32602 / -32012 messages. */
+typedef struct dr_param_error {
+  const char *field;
+  const char *why;
+} dr_param_error;
+
+typedef void (*dr_node_publish_cb)(void *ctx, int err, const dr_entry *entry, bool published);
+
+/* Creates (or, when it exists, returns) this node's resource of that label,
+ * signs it and keeps it announced. cb gets the resource entry (valid only
+ * during the callback) once the first announce is over; published says
+ * whether any DHT node confirmed it. Idempotent: the same label gives the
+ * same entry, unless policy or allow changed (then a newer one). Returns 0,
+ * or -EINVAL/-EMSGSIZE with *pe set. */
+int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
+                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow,
+                            dr_node_publish_cb cb, void *ctx, dr_param_error *pe);
+
+typedef struct dr_advertise_params {
+  uint8_t rid[DR_ID_LEN];
+  const char *service_id;
+  const char *host;
+  uint16_t port;
+  char **addrs;
+  size_t n_addrs;
+  const char *type;
+  char **tags;
+  size_t n_tags;
+  dr_meta *meta;
+  size_t n_meta;
+  uint32_t ttl;
+  bool lease;
+} dr_advertise_params;
+
+/* Signs a record with a new seq and keeps it announced. cb gets the record. */
+int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_cb cb,
+                      void *ctx, dr_param_error *pe);
+
+/* Withdraws this node's record (rid, service_id) with a tombstone. Returns
+ * DR_ENOTFOUND when this node has no such live advertisement. */
+int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
+                     dr_node_publish_cb cb, void *ctx);
+
+/* The result of a resolve: valid only during the callback. */
+typedef struct dr_resolution {
+  const dr_entry *resource; /* NULL when no resource entry was found */
+  const dr_entry **records; /* live, verified, merged; sorted by service id */
+  size_t n_records;
+} dr_resolution;
+
+typedef void (*dr_node_resolve_cb)(void *ctx, int err, const dr_resolution *res);
+
+/* Resolves a resource: gets its entries from the DHT, verifies each, merges
+ * them with this node's own, and returns at most limit live records. */
+int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                    dr_node_resolve_cb cb, void *ctx);
+
+/* This node's own resources and live advertisements, for `list`. The
+ * entries are valid until the node's next operation. */
+typedef struct dr_own_ad_view {
+  const dr_entry *record;
+  uint32_t ttl;
+  bool lease;
+} dr_own_ad_view;
+
+size_t dr_node_own_resources(const dr_node *n, const dr_entry ***out);
+size_t dr_node_own_ads(const dr_node *n, dr_own_ad_view **out);
+
+#endif

@@ -1,0 +1,77 @@
+/* node_private.h - private to node/: the node's state and what its files share */
+#ifndef DR_NODE_PRIVATE_H
+#define DR_NODE_PRIVATE_H
+
+#include "dht/dht.h"
+#include "node/map.h"
+#include "node/node.h"
+
+/* An operation with a time limit. All share the node's op timeout, so the
+ * list is in deadline order and one timer serves it. */
+typedef struct dr_deadline {
+  struct dr_deadline *prev, *next;
+  uint64_t at_ms; /* uv_now() time */
+  void (*fire)(struct dr_deadline *dl);
+  bool armed;
+} dr_deadline;
+
+struct dr_pub;
+
+/* An entry of ours kept announced in the DHT. */
+typedef struct dr_announce {
+  dr_dht_put *put;
+  struct dr_pub *pub; /* the caller waiting for the first announce, or NULL */
+  dr_entry *entry;
+} dr_announce;
+
+typedef struct own_resource {
+  dr_entry entry;
+  dr_announce ann;
+} own_resource;
+
+typedef struct own_ad {
+  dr_entry rec;  /* the latest signed record */
+  dr_announce rec_ann;
+  dr_entry tomb; /* the tombstone, once withdrawn */
+  dr_announce tomb_ann;
+  bool withdrawn;
+  bool lease;
+  uint32_t ttl;
+} own_ad;
+
+struct dr_node {
+  uv_loop_t *loop;
+  dr_logger log;
+  dr_identity id;
+  dr_dht *dht;
+  uint32_t network;
+  uint64_t clock_skew;
+  unsigned op_timeout_ms;
+  uint64_t started_at;
+  uint64_t last_seq;
+  dr_map resources; /* rid -> own_resource* */
+  dr_map ads;       /* rid || service id -> own_ad* */
+  uint64_t rejected[DR_REJ__COUNT];
+  uv_timer_t deadline_timer;
+  dr_deadline *dl_head, *dl_tail;
+  bool stopping;
+  void (*stop_done)(void *);
+  void *stop_ctx;
+};
+
+/* node.c */
+void dr__deadline_add(dr_node *n, dr_deadline *dl, void (*fire)(dr_deadline *));
+void dr__deadline_remove(dr_node *n, dr_deadline *dl);
+uint64_t dr__next_seq(dr_node *n);
+void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint8_t key[DR_DHT_KEY_SIZE]);
+size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *service_id);
+
+/* publish.c */
+/* Starts announcing a.entry (permanent); cb, if any, runs once the first
+ * announce is over or the op timeout passed. Returns 0 or -ENOMEM. */
+int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb, void *ctx);
+/* Stops announcing; a caller still waiting hears published=false. */
+void dr__unannounce(dr_node *n, dr_announce *a);
+void dr__own_free_all(dr_node *n);
+
+#endif

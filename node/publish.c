@@ -1,0 +1,290 @@
+/* publish.c - this node's own entries: create resources, advertise, withdraw, keep announced */
+#include "node/node_private.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TTL 300
+
+/* A caller waiting for the first announce of an entry. */
+typedef struct dr_pub {
+  dr_node *n;
+  dr_announce *ann;
+  dr_node_publish_cb cb;
+  void *ctx;
+  dr_deadline dl;
+} dr_pub;
+
+/* Answers the waiting caller and lets go of it. */
+static void pub_finish(dr_pub *pub, bool published) {
+  dr_announce *a = pub->ann;
+  a->pub = NULL;
+  dr__deadline_remove(pub->n, &pub->dl);
+  pub->cb(pub->ctx, 0, a->entry, published);
+  free(pub);
+}
+
+static void on_pub_deadline(dr_deadline *dl) {
+  dr_pub *pub = (dr_pub *)((char *)dl - offsetof(dr_pub, dl));
+  DR_DEBUG(&pub->n->log, "first announce not confirmed within the op timeout");
+  pub_finish(pub, false);
+}
+
+static void on_put_done(void *ctx, bool ok) {
+  dr_announce *a = ctx;
+  if (a->pub) pub_finish(a->pub, ok);
+}
+
+int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb, void *ctx) {
+  uint8_t key[DR_DHT_KEY_SIZE];
+  dr_pub *pub = NULL;
+  if (n->stopping) return -ESHUTDOWN;
+  if (cb) {
+    pub = calloc(1, sizeof *pub);
+    if (!pub) return -ENOMEM;
+    pub->n = n;
+    pub->ann = a;
+    pub->cb = cb;
+    pub->ctx = ctx;
+  }
+  a->entry = e;
+  dr__dht_key_of(n, e->rid, key);
+  a->put = dr_dht_put_value(n->dht, key, e->raw, e->raw_len, true, on_put_done, a);
+  if (!a->put) {
+    free(pub);
+    return -ENOMEM;
+  }
+  a->pub = pub;
+  if (pub) dr__deadline_add(n, &pub->dl, on_pub_deadline);
+  return 0;
+}
+
+void dr__unannounce(dr_node *n, dr_announce *a) {
+  if (a->put && n->dht) dr_dht_cancel(n->dht, a->put);
+  a->put = NULL;
+  if (a->pub) pub_finish(a->pub, false);
+}
+
+/* ---- resources ----------------------------------------------------------- */
+
+static bool same_policy(const dr_entry *e, dr_policy policy, uint8_t (*allow)[DR_ID_LEN],
+                        size_t n_allow) {
+  if (e->policy != policy || e->n_allow != n_allow) return false;
+  return n_allow == 0 || memcmp(e->allow, allow, n_allow * DR_ID_LEN) == 0;
+}
+
+int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
+                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow,
+                            dr_node_publish_cb cb, void *ctx, dr_param_error *pe) {
+  uint8_t rid[DR_ID_LEN];
+  dr_entry e = {0};
+  int r;
+  size_t llen = strlen(label);
+  if (llen == 0 || llen > DR_NAME_MAX) {
+    pe->field = "label";
+    pe->why = llen ? "longer than 128 bytes" : "must not be empty";
+    return llen ? -EMSGSIZE : -EINVAL;
+  }
+  dr_resource_id(rid, n->id.pk, label, llen);
+  own_resource *res = dr_map_get(&n->resources, rid, DR_ID_LEN);
+  if (res && same_policy(&res->entry, policy, allow, n_allow)) {
+    cb(ctx, 0, &res->entry, true);
+    return 0;
+  }
+  e.kind = DR_KIND_RESOURCE;
+  memcpy(e.rid, rid, DR_ID_LEN);
+  e.issued_at = res ? res->entry.issued_at : dr_now();
+  e.seq = dr__next_seq(n);
+  e.policy = policy;
+  e.n_allow = n_allow;
+  e.allow = allow; /* borrowed until the copy below */
+  e.name = (char *)label;
+  r = dr_entry_sign(&e, &n->id, &pe->field, &pe->why);
+  e.allow = NULL;
+  e.n_allow = 0;
+  e.name = NULL;
+  if (r < 0) goto err;
+  if (!(e.name = strdup(label))) goto err_nomem;
+  if (n_allow) {
+    if (!(e.allow = malloc(n_allow * DR_ID_LEN))) goto err_nomem;
+    memcpy(e.allow, allow, n_allow * DR_ID_LEN);
+    e.n_allow = n_allow;
+  }
+  bool fresh = !res;
+  if (fresh) {
+    if (!(res = calloc(1, sizeof *res))) goto err_nomem;
+    if (dr_map_put(&n->resources, rid, DR_ID_LEN, res, NULL) < 0) {
+      free(res);
+      goto err_nomem;
+    }
+  } else {
+    dr__unannounce(n, &res->ann);
+    dr_entry_clear(&res->entry);
+  }
+  res->entry = e;
+  if ((r = dr__announce(n, &res->ann, &res->entry, cb, ctx)) < 0) {
+    dr_map_del(&n->resources, rid, DR_ID_LEN);
+    dr_entry_clear(&res->entry);
+    free(res);
+    return r;
+  }
+  return 0;
+err_nomem:
+  r = -ENOMEM;
+err:
+  dr_entry_clear(&e);
+  return r;
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_cb cb,
+                      void *ctx, dr_param_error *pe) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  uint32_t ttl = p->ttl ? p->ttl : DEFAULT_TTL;
+  uint64_t now = dr_now();
+  dr_entry tmpl = {
+      .kind = DR_KIND_RECORD,
+      .name = (char *)p->service_id,
+      .seq = dr__next_seq(n),
+      .issued_at = now,
+      .expires_at = now + ttl,
+      .host = (char *)p->host,
+      .port = p->port,
+      .addrs = p->addrs,
+      .n_addrs = p->n_addrs,
+      .type = (char *)p->type,
+      .tags = p->tags,
+      .n_tags = p->n_tags,
+      .meta = p->meta,
+      .n_meta = p->n_meta,
+  };
+  dr_entry e;
+  int r;
+  memcpy(tmpl.rid, p->rid, DR_ID_LEN);
+  if (ttl < DR_TTL_MIN || ttl > DR_TTL_MAX) {
+    pe->field = "ttl";
+    pe->why = "must be between 30 and 86400 seconds";
+    return ttl < DR_TTL_MIN ? -EINVAL : -EMSGSIZE;
+  }
+  /* sign a template that borrows the caller's strings, then keep a copy */
+  r = dr_entry_sign(&tmpl, &n->id, &pe->field, &pe->why);
+  if (r < 0) {
+    free(tmpl.raw);
+    return r;
+  }
+  r = dr_entry_copy(&e, &tmpl);
+  free(tmpl.raw);
+  if (r < 0) return r;
+
+  size_t klen = dr__ad_key(key, p->rid, p->service_id);
+  own_ad *ad = dr_map_get(&n->ads, key, klen);
+  if (!ad) {
+    if (!(ad = calloc(1, sizeof *ad)) || dr_map_put(&n->ads, key, klen, ad, NULL) < 0) {
+      free(ad);
+      dr_entry_clear(&e);
+      return -ENOMEM;
+    }
+  } else {
+    /* the new record's seq beats the old one and any tombstone of it */
+    dr__unannounce(n, &ad->rec_ann);
+    dr__unannounce(n, &ad->tomb_ann);
+    dr_entry_clear(&ad->rec);
+    dr_entry_clear(&ad->tomb);
+  }
+  ad->rec = e;
+  ad->withdrawn = false;
+  ad->lease = p->lease;
+  ad->ttl = ttl;
+  if ((r = dr__announce(n, &ad->rec_ann, &ad->rec, cb, ctx)) < 0) {
+    dr_map_del(&n->ads, key, klen);
+    dr_entry_clear(&ad->rec);
+    free(ad);
+    return r;
+  }
+  return 0;
+}
+
+int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
+                     dr_node_publish_cb cb, void *ctx) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
+  size_t klen = dr__ad_key(key, rid, service_id);
+  own_ad *ad = dr_map_get(&n->ads, key, klen);
+  if (!ad || ad->withdrawn) return DR_ENOTFOUND;
+  uint64_t now = dr_now();
+  dr_entry t = {
+      .kind = DR_KIND_TOMBSTONE,
+      .name = ad->rec.name,
+      .seq = dr__next_seq(n),
+      .issued_at = now,
+      /* the tombstone lives as long as the record it hides could */
+      .expires_at = ad->rec.expires_at > now ? ad->rec.expires_at : now + 1,
+  };
+  memcpy(t.rid, rid, DR_ID_LEN);
+  int r = dr_entry_sign(&t, &n->id, NULL, NULL);
+  t.name = NULL;
+  if (r < 0 || !(t.name = strdup(ad->rec.name))) {
+    dr_entry_clear(&t);
+    return r < 0 ? r : -ENOMEM;
+  }
+  dr__unannounce(n, &ad->rec_ann);
+  dr_entry_clear(&ad->tomb);
+  ad->tomb = t;
+  ad->withdrawn = true;
+  if ((r = dr__announce(n, &ad->tomb_ann, &ad->tomb, cb, ctx)) < 0) {
+    DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
+    return r;
+  }
+  return 0;
+}
+
+/* ---- listing and teardown ------------------------------------------------- */
+
+size_t dr_node_own_resources(const dr_node *n, const dr_entry ***out) {
+  size_t i = 0, b;
+  *out = malloc((n->resources.count + 1) * sizeof **out);
+  if (!*out) return 0;
+  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it;
+       it = dr_map_next(&n->resources, it, &b))
+    (*out)[i++] = &((own_resource *)it->value)->entry;
+  return i;
+}
+
+size_t dr_node_own_ads(const dr_node *n, dr_own_ad_view **out) {
+  size_t i = 0, b;
+  *out = malloc((n->ads.count + 1) * sizeof **out);
+  if (!*out) return 0;
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    const own_ad *ad = it->value;
+    if (ad->withdrawn) continue;
+    (*out)[i++] = (dr_own_ad_view){&ad->rec, ad->ttl, ad->lease};
+  }
+  return i;
+}
+
+/* After the DHT adapter closed: its put handles are gone already. */
+void dr__own_free_all(dr_node *n) {
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it;
+       it = dr_map_next(&n->resources, it, &b)) {
+    own_resource *res = it->value;
+    res->ann.put = NULL;
+    dr__unannounce(n, &res->ann);
+    dr_entry_clear(&res->entry);
+    free(res);
+  }
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    ad->rec_ann.put = ad->tomb_ann.put = NULL;
+    dr__unannounce(n, &ad->rec_ann);
+    dr__unannounce(n, &ad->tomb_ann);
+    dr_entry_clear(&ad->rec);
+    dr_entry_clear(&ad->tomb);
+    free(ad);
+  }
+  dr_map_free(&n->resources);
+  dr_map_free(&n->ads);
+}
