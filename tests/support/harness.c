@@ -1,0 +1,313 @@
+/* harness.c - integration-test support: real dhtregd processes on loopback, their sockets, waits */
+#include "tests/support/harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define MAX_NODES 256
+#define START_TIMEOUT_MS 20000
+#define CALL_TIMEOUT_MS 30000
+
+static char tmpdir[128];
+static pid_t started[MAX_NODES];
+static size_t n_started;
+static bool cleanup_registered;
+
+static void cleanup(void) {
+  for (size_t i = 0; i < n_started; i++)
+    if (started[i] > 0) kill(started[i], SIGKILL);
+  for (size_t i = 0; i < n_started; i++)
+    if (started[i] > 0) waitpid(started[i], NULL, 0);
+  const char *keep = getenv("DR_KEEP_TMP");
+  if (tmpdir[0] && !(keep && *keep == '1')) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", tmpdir);
+  }
+}
+
+uint64_t h_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+const char *h_tmpdir(void) {
+  if (!tmpdir[0]) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dhtreg-it-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+      fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+      abort();
+    }
+  }
+  if (!cleanup_registered) {
+    cleanup_registered = true;
+    atexit(cleanup);
+  }
+  return tmpdir;
+}
+
+bool h_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms) {
+  uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+  for (;;) {
+    if (pred(ctx)) return true;
+    if (h_now_ms() >= end) return false;
+    nap_ms(20);
+  }
+}
+
+/* ---- raw sockets ----------------------------------------------------------- */
+
+int h_connect(const h_node *n) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(n->sock) >= sizeof sa.sun_path) return -1;
+  memcpy(sa.sun_path, n->sock, strlen(n->sock) + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void h_send(int fd, const char *data, size_t len) {
+  while (len) {
+    ssize_t w = send(fd, data, len, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    data += w;
+    len -= (size_t)w;
+  }
+}
+
+char *h_read_line(int fd, int timeout_ms) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+  if (!buf) return NULL;
+  for (;;) {
+    /* byte at a time: a line must not swallow the start of the next one */
+    uint64_t now = h_now_ms();
+    if (now >= end) break;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, (int)(end - now));
+    if (r <= 0) break;
+    char c;
+    ssize_t got = recv(fd, &c, 1, 0);
+    if (got <= 0) break;
+    if (c == '\n') {
+      buf[len] = '\0';
+      return buf;
+    }
+    if (len + 2 > cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) break;
+      buf = nb;
+    }
+    buf[len++] = c;
+  }
+  free(buf);
+  return NULL;
+}
+
+/* ---- calls ------------------------------------------------------------------- */
+
+json_t *h_call(const h_node *n, const char *method, json_t *params) {
+  json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", 7, "method", method);
+  if (params) json_object_set_new(req, "params", params);
+  char *text = json_dumps(req, JSON_COMPACT);
+  json_decref(req);
+  int fd = h_connect(n);
+  if (fd < 0) {
+    free(text);
+    return NULL;
+  }
+  h_send(fd, text, strlen(text));
+  h_send(fd, "\n", 1);
+  free(text);
+  char *line = h_read_line(fd, CALL_TIMEOUT_MS);
+  close(fd);
+  if (!line) return NULL;
+  json_t *resp = json_loads(line, 0, NULL);
+  if (!resp) fprintf(stderr, "harness: unparsable response: %s\n", line);
+  free(line);
+  return resp;
+}
+
+json_t *h_ok(const h_node *n, const char *method, json_t *params) {
+  json_t *resp = h_call(n, method, params);
+  if (!resp) fail_msg("%s: no answer from node %s", method, n->name);
+  json_t *res = json_object_get(resp, "result");
+  if (!res) {
+    char *t = json_dumps(resp, JSON_COMPACT);
+    fail_msg("%s on %s failed: %s", method, n->name, t);
+  }
+  json_incref(res);
+  json_decref(resp);
+  return res;
+}
+
+int h_err(const h_node *n, const char *method, json_t *params) {
+  json_t *resp = h_call(n, method, params);
+  if (!resp) fail_msg("%s: no answer from node %s", method, n->name);
+  json_t *code = json_object_get(json_object_get(resp, "error"), "code");
+  if (!json_is_integer(code)) {
+    char *t = json_dumps(resp, JSON_COMPACT);
+    fail_msg("%s on %s: expected an error, got %s", method, n->name, t);
+  }
+  int c = (int)json_integer_value(code);
+  json_decref(resp);
+  return c;
+}
+
+int h_resolve_count(const h_node *n, const char *rid) {
+  json_t *resp = h_call(n, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", 1000));
+  json_t *recs = json_object_get(json_object_get(resp, "result"), "records");
+  int count = json_is_array(recs) ? (int)json_array_size(recs) : -1;
+  json_decref(resp);
+  return count;
+}
+
+bool h_resolve_has(const h_node *n, const char *rid, const char *service_id) {
+  json_t *resp = h_call(n, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", 1000));
+  json_t *recs = json_object_get(json_object_get(resp, "result"), "records"), *r;
+  size_t i;
+  bool found = false;
+  json_array_foreach(recs, i, r) {
+    const char *sid = json_string_value(json_object_get(r, "service_id"));
+    if (sid && strcmp(sid, service_id) == 0) found = true;
+  }
+  json_decref(resp);
+  return found;
+}
+
+/* ---- processes ------------------------------------------------------------------ */
+
+void h_addr(const h_node *n, char *out, size_t len) {
+  snprintf(out, len, "127.0.0.1:%u", n->port);
+}
+
+static bool node_answers(void *ctx) {
+  h_node *n = ctx;
+  int status;
+  if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
+    n->pid = -status - 1; /* exited: remember how */
+    return true;
+  }
+  json_t *resp = h_call(n, "node.info", NULL);
+  json_t *res = json_object_get(resp, "result");
+  if (!res) {
+    json_decref(resp);
+    return false;
+  }
+  n->port = (uint16_t)json_integer_value(json_object_get(res, "port"));
+  snprintf(n->peer_id, sizeof n->peer_id, "%s",
+           json_string_value(json_object_get(res, "peer_id")));
+  json_decref(resp);
+  return true;
+}
+
+int h_node_try_start(h_node *n, const char *name, const char *const *args, int *status) {
+  const char *dir = h_tmpdir();
+  char *argv[64];
+  size_t argc = 0;
+  memset(n, 0, sizeof *n);
+  snprintf(n->name, sizeof n->name, "%s", name);
+  snprintf(n->dir, sizeof n->dir, "%s/%s", dir, name);
+  snprintf(n->sock, sizeof n->sock, "%s/%s.sock", dir, name);
+  snprintf(n->log, sizeof n->log, "%s/%s.log", dir, name);
+  static char bin[] = DR_BIN_DIR "/dhtregd";
+  argv[argc++] = bin;
+  argv[argc++] = "--port";
+  argv[argc++] = "0";
+  argv[argc++] = "--data-dir";
+  argv[argc++] = n->dir;
+  argv[argc++] = "--rpc-socket";
+  argv[argc++] = n->sock;
+  argv[argc++] = "--log-level";
+  argv[argc++] = "debug";
+  for (size_t i = 0; args && args[i] && argc < 63; i++) argv[argc++] = (char *)args[i];
+  argv[argc] = NULL;
+  unlink(n->sock);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int fd = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 2);
+      dup2(fd, 1);
+      close(fd);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  n->pid = pid;
+  if (n_started < MAX_NODES) started[n_started++] = pid;
+  if (!h_wait_for(node_answers, n, START_TIMEOUT_MS)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    n->pid = 0;
+    if (status) *status = -1;
+    return -1;
+  }
+  if (n->pid < 0) { /* it exited */
+    if (status) *status = -(n->pid + 1);
+    n->pid = 0;
+    return -1;
+  }
+  return 0;
+}
+
+void h_node_start(h_node *n, const char *name, const char *const *args) {
+  int status = 0;
+  if (h_node_try_start(n, name, args, &status) < 0) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", n->log);
+    if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
+    fail_msg("node %s did not start (status %d)", name, status);
+  }
+}
+
+void h_node_signal(h_node *n, int sig) {
+  if (n->pid > 0) kill(n->pid, sig);
+}
+
+int h_node_wait(h_node *n, int timeout_ms) {
+  uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+  int status;
+  while (n->pid > 0) {
+    pid_t r = waitpid(n->pid, &status, WNOHANG);
+    if (r == n->pid) {
+      for (size_t i = 0; i < n_started; i++)
+        if (started[i] == n->pid) started[i] = 0;
+      n->pid = 0;
+      return status;
+    }
+    if (h_now_ms() >= end) return -1;
+    nap_ms(10);
+  }
+  return -1;
+}

@@ -1,0 +1,76 @@
+/* harness.h - integration-test support: real dhtregd processes on loopback, their sockets, waits
+ *
+ * Every wait here is a bounded poll of a condition (a socket answering, a
+ * resolve showing a record), never a fixed sleep. Nodes started by a test
+ * are killed at exit, and their directories removed unless the test failed
+ * (DR_KEEP_TMP=1 keeps them always).
+ */
+#ifndef DR_HARNESS_H
+#define DR_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct h_node {
+  pid_t pid;
+  char name[32];
+  char dir[256];
+  char sock[300];
+  char log[300];
+  uint16_t port;
+  char peer_id[64];
+} h_node;
+
+/* The directory of this test process (created on first use). */
+const char *h_tmpdir(void);
+
+/* Starts dhtregd --port 0 --data-dir DIR/name --log-level debug plus args
+ * (NULL-terminated), waits until it answers health (at most 20 s) and reads
+ * its port and peer id. Aborts the test on failure. */
+void h_node_start(h_node *n, const char *name, const char *const *args);
+
+/* Same, but returns -1 instead of aborting when the process exits early; its
+ * exit status goes to *status and its stderr is in n->log. */
+int h_node_try_start(h_node *n, const char *name, const char *const *args, int *status);
+
+/* "127.0.0.1:PORT" of a node, in a static buffer per call site's copy. */
+void h_addr(const h_node *n, char *out, size_t len);
+
+/* Sends a signal; h_node_wait waits (at most timeout_ms) for the exit and
+ * returns the wait status, or -1 on timeout. */
+void h_node_signal(h_node *n, int sig);
+int h_node_wait(h_node *n, int timeout_ms);
+
+/* One JSON-RPC call over a fresh connection: returns the whole response
+ * object (caller decrefs), or NULL when the node did not answer within
+ * timeout (30 s). params is stolen (may be NULL). */
+json_t *h_call(const h_node *n, const char *method, json_t *params);
+
+/* h_call that asserts success and returns a new reference to the result. */
+json_t *h_ok(const h_node *n, const char *method, json_t *params);
+
+/* h_call that asserts an error and returns its code. */
+int h_err(const h_node *n, const char *method, json_t *params);
+
+/* Raw socket access, for framing tests. */
+int h_connect(const h_node *n);
+void h_send(int fd, const char *data, size_t len);
+/* Reads one line (without the newline) within timeout_ms; NULL on EOF or
+ * timeout. Caller frees. */
+char *h_read_line(int fd, int timeout_ms);
+
+/* Polls pred every 20 ms until it returns true or timeout_ms passes. */
+bool h_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
+
+/* Monotonic milliseconds. */
+uint64_t h_now_ms(void);
+
+/* Number of records resolve returns for rid on n (-1 on an error). */
+int h_resolve_count(const h_node *n, const char *rid);
+
+/* Whether resolve on n returns a record with that service id. */
+bool h_resolve_has(const h_node *n, const char *rid, const char *service_id);
+
+#endif
