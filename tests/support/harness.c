@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,6 +232,40 @@ static bool node_answers(void *ctx) {
   return true;
 }
 
+pid_t h_spawn(char *const *argv, const char *log) {
+  h_tmpdir();
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int in = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 2);
+      dup2(fd, 1);
+      close(fd);
+    }
+    if (in >= 0) {
+      dup2(in, 0);
+      close(in);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  if (n_started < MAX_NODES) started[n_started++] = pid;
+  return pid;
+}
+
+uint16_t h_free_udp_port(void) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+      getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+    fail_msg("no free UDP port");
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
 int h_node_try_start(h_node *n, const char *name, const char *const *args, int *status) {
   const char *dir = h_tmpdir();
   char *argv[64];
@@ -252,20 +288,9 @@ int h_node_try_start(h_node *n, const char *name, const char *const *args, int *
   for (size_t i = 0; args && args[i] && argc < 63; i++) argv[argc++] = (char *)args[i];
   argv[argc] = NULL;
   unlink(n->sock);
-  pid_t pid = fork();
+  pid_t pid = h_spawn(argv, n->log);
   if (pid < 0) return -1;
-  if (pid == 0) {
-    int fd = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 2);
-      dup2(fd, 1);
-      close(fd);
-    }
-    execv(argv[0], argv);
-    _exit(127);
-  }
   n->pid = pid;
-  if (n_started < MAX_NODES) started[n_started++] = pid;
   if (!h_wait_for(node_answers, n, START_TIMEOUT_MS)) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);

@@ -35,6 +35,14 @@ void h_node_start(h_node *n, const char *name, const char *const *args);
  * exit status goes to *status and its stderr is in n->log. */
 int h_node_try_start(h_node *n, const char *name, const char *const *args, int *status);
 
+/* Starts any program (argv[0] a path) with stdout and stderr to log; it is
+ * killed at exit like the nodes. Returns its pid. */
+pid_t h_spawn(char *const *argv, const char *log);
+
+/* A UDP port that was free a moment ago on 127.0.0.1 (for programs that
+ * cannot take port 0 and report the one they got). */
+uint16_t h_free_udp_port(void);
+
 /* "127.0.0.1:PORT" of a node, in a static buffer per call site's copy. */
 void h_addr(const h_node *n, char *out, size_t len);
 
