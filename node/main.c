@@ -238,6 +238,7 @@ int main(int argc, char **argv) {
   d.loop = &loop;
   if (dr_node_start(&d.node, &loop, &o.node, err, sizeof err) < 0) {
     fprintf(stderr, "dhtregd: %s\n", err);
+    uv_run(&loop, UV_RUN_DEFAULT); /* lets what was opened close */
     goto out_loop;
   }
   if (dr_rpc_server_start(&d.rpc, &loop, d.node, &o.rpc, err, sizeof err) < 0) {

@@ -179,8 +179,8 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .log_ctx = n,
   };
   if ((r = dr_dht_start(&n->dht, loop, &dc)) < 0) {
-    snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s", cfg->port,
-             strerror(-r));
+    snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s (is another program using it?)",
+             cfg->port, strerror(-r));
     goto err_free;
   }
   uv_timer_init(loop, &n->deadline_timer);

@@ -30,17 +30,67 @@ static pid_t started[MAX_NODES];
 static size_t n_started;
 static bool cleanup_registered;
 
+static uint64_t h_now_ms_(void);
+static void nap_ms(int ms);
+
+/* Whether a log holds a sanitizer report (the node stopped dirty). */
+static bool log_is_dirty(const char *path) {
+  static const char *const marks[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                      "runtime error:", NULL};
+  char line[1024];
+  bool dirty = false;
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  while (!dirty && fgets(line, sizeof line, f))
+    for (const char *const *m = marks; *m; m++)
+      if (strstr(line, *m)) dirty = true;
+  fclose(f);
+  return dirty;
+}
+
+/* At exit: every process still running is asked to stop (SIGTERM), then
+ * killed if it does not within 10 s; a sanitizer report in any log in the
+ * test's directory fails the test. */
 static void cleanup(void) {
   for (size_t i = 0; i < n_started; i++)
-    if (started[i] > 0) kill(started[i], SIGKILL);
-  for (size_t i = 0; i < n_started; i++)
-    if (started[i] > 0) waitpid(started[i], NULL, 0);
+    if (started[i] > 0) kill(started[i], SIGTERM);
+  uint64_t end = h_now_ms_() + 10000;
+  for (size_t i = 0; i < n_started; i++) {
+    while (started[i] > 0 && waitpid(started[i], NULL, WNOHANG) == 0) {
+      if (h_now_ms_() >= end) {
+        kill(started[i], SIGKILL);
+        waitpid(started[i], NULL, 0);
+        break;
+      }
+      nap_ms(10);
+    }
+    started[i] = 0;
+  }
+  bool dirty = false;
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "grep -l -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' "
+           "-e 'runtime error:' '%s'/*.log 2>/dev/null", tmpdir);
+  FILE *p = tmpdir[0] ? popen(cmd, "r") : NULL;
+  char path[512];
+  while (p && fgets(path, sizeof path, p)) {
+    path[strcspn(path, "\n")] = '\0';
+    if (!log_is_dirty(path)) continue;
+    dirty = true;
+    fprintf(stderr, "harness: sanitizer report in %s:\n", path);
+    snprintf(cmd, sizeof cmd, "head -60 '%s' >&2", path);
+    if (system(cmd) != 0) fprintf(stderr, "(cannot show it)\n");
+  }
+  if (p) pclose(p);
   const char *keep = getenv("DR_KEEP_TMP");
-  if (tmpdir[0] && !(keep && *keep == '1')) {
-    char cmd[256];
+  if (tmpdir[0] && !dirty && !(keep && *keep == '1')) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", tmpdir);
   }
+  if (dirty) _exit(1);
+}
+
+static uint64_t h_now_ms_(void) {
+  return h_now_ms();
 }
 
 uint64_t h_now_ms(void) {
