@@ -1,0 +1,135 @@
+/* test_cli.c - the dhtreg command line against real nodes: output, --json, exit codes, error messages */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "tests/support/harness.h"
+
+static h_node a, b;
+static char out[65536];
+
+/* Runs dhtreg with the given arguments (a shell fragment) against socket;
+ * stdout and stderr land in out; returns the exit status. */
+static int cli(const h_node *n, const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "%s/dhtreg --socket '%s' %s 2>&1", DR_BIN_DIR, n ? n->sock : "/nonexistent/x.sock", args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t len = fread(out, 1, sizeof out - 1, p);
+  out[len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect_out(const char *text) {
+  if (!strstr(out, text)) fail_msg("expected \"%s\" in:\n%s", text, out);
+}
+
+static bool b_resolves(void *rid) {
+  char args[200];
+  snprintf(args, sizeof args, "--json resolve %s", (char *)rid);
+  return cli(&b, args) == 0 && strstr(out, "\"api-1\"");
+}
+
+static void test_cli_round_trip(void **state) {
+  char boot[32], rid[64], args[400];
+  h_node_start(&a, "a", NULL);
+  h_addr(&a, boot, sizeof boot);
+  h_node_start(&b, "b", (const char *[]){"--bootstrap", boot, NULL});
+
+  assert_int_equal(cli(&a, "status"), 0);
+  expect_out(a.peer_id);
+  expect_out("rejected");
+  assert_int_equal(cli(&a, "health"), 0);
+  expect_out("ok");
+
+  assert_int_equal(cli(&a, "create api"), 0);
+  expect_out("label");
+  assert_int_equal(cli(&a, "id api"), 0);
+  snprintf(rid, sizeof rid, "%.*s", (int)strcspn(out, "\n"), out);
+  assert_true(strlen(rid) > 40);
+  snprintf(args, sizeof args, "id api --owner %s", a.peer_id);
+  assert_int_equal(cli(&b, args), 0);
+  assert_int_equal(strncmp(out, rid, strlen(rid)), 0);
+
+  snprintf(args, sizeof args,
+           "advertise %s api-1 --host 10.2.3.4 --port 9000 --type grpc --tag blue --tag v3 --meta owner=team-x --ttl 120",
+           rid);
+  assert_int_equal(cli(&a, args), 0);
+  expect_out("api-1");
+  assert_true(h_wait_for(b_resolves, rid, 10000));
+
+  snprintf(args, sizeof args, "resolve %s", rid);
+  assert_int_equal(cli(&b, args), 0);
+  expect_out("resource api owned by");
+  expect_out("SERVICE_ID");
+  expect_out("10.2.3.4:9000");
+  expect_out("grpc");
+  expect_out("blue,v3");
+  expect_out("passing");
+  expect_out("1 record");
+
+  assert_int_equal(cli(&a, "list"), 0);
+  expect_out("RESOURCES");
+  expect_out("api-1");
+
+  snprintf(args, sizeof args, "--json get %s", rid);
+  assert_int_equal(cli(&b, args), 0);
+  expect_out("\"label\": \"api\"");
+
+  snprintf(args, sizeof args, "withdraw %s api-1", rid);
+  assert_int_equal(cli(&a, args), 0);
+  expect_out("withdrawn");
+  snprintf(args, sizeof args, "resolve %s", rid);
+  assert_int_equal(cli(&a, args), 0);
+  expect_out("no records");
+
+  /* errors: the node's message, non-zero */
+  assert_int_equal(cli(&a, args), 0);
+  snprintf(args, sizeof args, "withdraw %s api-1", rid);
+  assert_int_equal(cli(&a, args), 1);
+  expect_out("error -32004");
+  assert_int_equal(cli(&a, "get not-an-id"), 1);
+  expect_out("resource_id");
+  assert_int_equal(cli(&a, "bootstrap nowhere"), 1);
+  expect_out("addresses");
+}
+
+static void test_cli_usage_errors(void **state) {
+  assert_int_equal(cli(NULL, "status"), 1);
+  expect_out("no node at /nonexistent/x.sock: is dhtregd running?");
+  assert_int_equal(cli(NULL, "frobnicate"), 2);
+  expect_out("unknown command 'frobnicate'");
+  assert_int_equal(cli(NULL, "advertise onlyone"), 2);
+  expect_out("missing argument");
+  assert_int_equal(cli(NULL, "advertise r s --port 70000"), 2);
+  expect_out("--port");
+  assert_int_equal(cli(NULL, "advertise r s --meta novalue"), 2);
+  expect_out("KEY=VALUE");
+  assert_int_equal(cli(NULL, "resolve r --bogus"), 2);
+  expect_out("unknown option '--bogus'");
+  static const char *const cmds[] = {"status", "health", "id", "create", "get", "advertise", "renew",
+                                     "withdraw", "resolve", "discover", "list", "watch", "pin",
+                                     "unpin", "bootstrap", NULL};
+  for (const char *const *c = cmds; *c; c++) {
+    char args[64];
+    snprintf(args, sizeof args, "%s --help", *c);
+    assert_int_equal(cli(NULL, args), 0);
+    expect_out("usage: dhtreg");
+    expect_out("example:");
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cli_round_trip),
+      cmocka_unit_test(test_cli_usage_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
