@@ -205,10 +205,9 @@ int dr_entry_validate(const dr_entry *e, const char **field, const char **why) {
   if (e->expires_at <= e->issued_at) FAIL(-EINVAL, "expires_at", "not after issued_at");
   uint64_t life = e->expires_at - e->issued_at;
   if (life > DR_TTL_MAX) FAIL(-EMSGSIZE, "ttl", "longer than 86400 s");
-  if (e->kind == DR_KIND_RECORD) {
-    if (life < DR_TTL_MIN) FAIL(-EINVAL, "ttl", "shorter than 30 s");
-    return validate_record_fields(e, field, why);
-  }
+  /* the 30 s floor is the advertiser's (dr_node_advertise): a short-lived
+   * record harms nobody but its issuer, so readers accept it */
+  if (e->kind == DR_KIND_RECORD) return validate_record_fields(e, field, why);
   return 0;
 }
 
