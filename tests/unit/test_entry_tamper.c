@@ -85,7 +85,10 @@ static void m_issued(dr_entry *e) { e->issued_at--; }
 static void m_expires(dr_entry *e) { e->expires_at += 3600; }
 static void m_host(dr_entry *e) { e->host[1] = '1'; }
 static void m_port(dr_entry *e) { e->port = 8081; }
-static void m_addrs(dr_entry *e) { e->n_addrs = 1; }
+static void m_addrs(dr_entry *e) {
+  free(e->addrs[1]);
+  e->n_addrs = 1;
+}
 static void m_type(dr_entry *e) { e->type[0] = 'H'; }
 static void m_tags(dr_entry *e) { e->tags[1][1] = '3'; }
 static void m_meta(dr_entry *e) { e->meta[0].value[0] = 'u'; }
