@@ -1,6 +1,8 @@
 /* methods.c - the JSON-RPC methods: params in, node operations, results out */
 #include "api/api_private.h"
 
+#include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,7 +182,7 @@ static void m_record_advertise(dr_rpc_call *call, json_t *params) {
       dr_param_string(call, params, "host", false, &p.host) < 0 ||
       dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
       dr_param_string(call, params, "type", false, &p.type) < 0 ||
-      dr_param_uint(call, params, "ttl", DR_TTL_MIN, DR_TTL_MAX, &ttl, NULL) < 0 ||
+      dr_param_uint(call, params, "ttl", 1, DR_TTL_MAX, &ttl, NULL) < 0 ||
       dr_param_bool(call, params, "lease", &p.lease) < 0)
     return;
   p.port = (uint16_t)port;
@@ -194,6 +196,28 @@ out:
   free(p.addrs);
   free(p.tags);
   free(p.meta);
+}
+
+static void on_renewed(void *ctx, int err, const dr_entry *e, bool published) {
+  dr_rpc_call *call = ctx;
+  if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  else
+    dr_rpc_reply(call, json_pack("{s:I, s:I, s:b}", "seq", (json_int_t)e->seq, "expires_at",
+                                 (json_int_t)e->expires_at, "published", published));
+}
+
+static void m_record_renew(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  const char *sid = NULL;
+  ONLY("resource_id", "service_id");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
+      dr_param_string(call, params, "service_id", true, &sid) < 0)
+    return;
+  int r = dr_node_renew(dr_rpc_call_node(call), rid, sid, on_renewed, call);
+  if (r == DR_ENOTFOUND)
+    dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: this node has no live %.128s in that resource", sid);
+  else if (r < 0)
+    dr_rpc_fail_node(call, r, NULL);
 }
 
 static void on_withdrawn(void *ctx, int err, const dr_entry *e, bool published) {
@@ -243,6 +267,56 @@ static void m_resolve(dr_rpc_call *call, json_t *params) {
   if (r < 0) dr_rpc_fail_node(call, r, NULL);
 }
 
+/* discover: the call plus the type asked for */
+typedef struct discover_req {
+  dr_rpc_call *call;
+  char *type;
+} discover_req;
+
+static void on_discovered(void *ctx, int err, const dr_resolution *res) {
+  discover_req *d = ctx;
+  size_t n = 0;
+  const dr_entry **pick = NULL;
+  if (err == 0 && res->n_records && !(pick = malloc(res->n_records * sizeof *pick))) err = -ENOMEM;
+  if (err < 0) {
+    dr_rpc_fail_node(d->call, err, NULL);
+  } else {
+    for (size_t i = 0; i < res->n_records; i++)
+      if (!d->type || strcmp(res->records[i]->type ? res->records[i]->type : "", d->type) == 0)
+        pick[n++] = res->records[i];
+    if (!n)
+      dr_rpc_fail(d->call, DR_RPC_NOT_FOUND, "not found: no live record%s%.64s", d->type ? " of type " : "",
+                  d->type ? d->type : "");
+    else /* a random one: load spreads over the providers */
+      dr_rpc_reply(d->call, dr_json_record(pick[randombytes_uniform((uint32_t)n)]));
+  }
+  free(pick);
+  free(d->type);
+  free(d);
+}
+
+static void m_discover(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  const char *type = NULL;
+  ONLY("resource_id", "type");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
+      dr_param_string(call, params, "type", false, &type) < 0)
+    return;
+  discover_req *d = calloc(1, sizeof *d);
+  if (!d || (type && !(d->type = strdup(type)))) {
+    free(d);
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    return;
+  }
+  d->call = call;
+  int r = dr_node_resolve(dr_rpc_call_node(call), rid, RESOLVE_MAX_LIMIT, on_discovered, d);
+  if (r < 0) {
+    free(d->type);
+    free(d);
+    dr_rpc_fail_node(call, r, NULL);
+  }
+}
+
 static void on_resource_got(void *ctx, int err, const dr_resolution *res) {
   dr_rpc_call *call = ctx;
   if (err < 0) dr_rpc_fail_node(call, err, NULL);
@@ -290,6 +364,8 @@ static const struct {
     {"resource.get", m_resource_get},
     {"record.advertise", m_record_advertise},
     {"record.withdraw", m_record_withdraw},
+    {"record.renew", m_record_renew},
+    {"discover", m_discover},
     {"resolve", m_resolve},
     {"list", m_list},
 };

@@ -34,6 +34,9 @@ static const char usage_text[] =
     "  --op-timeout-ms MS      time limit of one DHT operation (default 10000)\n"
     "  --max-connections N     JSON-RPC connections at once (default 256)\n"
     "  --max-inflight N        DHT operations in flight (default 64)\n"
+    "  --min-ttl S             shortest record TTL clients may ask for (default 30;\n"
+    "                          lower only in tests)\n"
+    "  --tick-ms MS            period of the maintenance task (default 1000)\n"
     "  -h, --help              this help\n"
     "  --version               print the version\n";
 
@@ -83,7 +86,7 @@ static int add_bootstrap(options *o, char *addr) {
 enum {
   OPT_PORT = 256, OPT_BOOTSTRAP, OPT_DATA_DIR, OPT_SOCKET, OPT_LISTEN, OPT_NETWORK, OPT_PSK,
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
-  OPT_VERSION,
+  OPT_VERSION, OPT_MIN_TTL, OPT_TICK,
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +103,8 @@ static const struct option long_opts[] = {
     {"op-timeout-ms", required_argument, NULL, OPT_TIMEOUT},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
     {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+    {"min-ttl", required_argument, NULL, OPT_MIN_TTL},
+    {"tick-ms", required_argument, NULL, OPT_TICK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -158,6 +163,14 @@ static int parse_args(options *o, int argc, char **argv) {
       if (parse_uint(optarg, 4096, &v) < 0 || v == 0) return fail_usage("--max-inflight: '%s' is not 1-4096", optarg);
       o->node.max_inflight = (unsigned)v;
       break;
+    case OPT_MIN_TTL:
+      if (parse_uint(optarg, 86400, &v) < 0 || v == 0) return fail_usage("--min-ttl: '%s' is not 1-86400 seconds", optarg);
+      o->node.min_ttl = (uint32_t)v;
+      break;
+    case OPT_TICK:
+      if (parse_uint(optarg, 60000, &v) < 0 || v < 10) return fail_usage("--tick-ms: '%s' is not 10-60000", optarg);
+      o->node.tick_ms = (unsigned)v;
+      break;
     case 'h': fputs(usage_text, stdout); return 0;
     case OPT_VERSION: printf("dhtregd %s\n", DHTREG_VERSION); return 0;
     case ':': return fail_usage("%s needs a value", argv[optind - 1]);
@@ -204,10 +217,17 @@ static void on_node_stopped(void *ctx) {
   uv_close((uv_handle_t *)&d->sigterm, NULL);
 }
 
+static void on_withdrawn_all(void *ctx) {
+  daemon_state *d = ctx;
+  if (d->node) dr_node_stop(d->node, on_node_stopped, d);
+}
+
+/* Graceful stop: no more clients, every advertisement withdrawn (as goto
+ * workers deregister at shutdown; bounded by the op timeout), then the node. */
 static void on_rpc_stopped(void *ctx) {
   daemon_state *d = ctx;
   d->rpc = NULL;
-  if (d->node) dr_node_stop(d->node, on_node_stopped, d);
+  if (d->node) dr_node_withdraw_all(d->node, on_withdrawn_all, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {

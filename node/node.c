@@ -153,6 +153,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   n->network = cfg->network;
   n->clock_skew = cfg->clock_skew ? cfg->clock_skew : DEFAULT_SKEW;
   n->op_timeout_ms = cfg->op_timeout_ms ? cfg->op_timeout_ms : DEFAULT_OP_TIMEOUT_MS;
+  n->min_ttl = cfg->min_ttl ? cfg->min_ttl : DR_TTL_MIN;
   n->started_at = dr_now();
   dr_map_init(&n->resources);
   dr_map_init(&n->ads);
@@ -185,6 +186,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   }
   uv_timer_init(loop, &n->deadline_timer);
   n->deadline_timer.data = n;
+  dr__tick_start(n, cfg->tick_ms ? cfg->tick_ms : 1000);
   for (size_t i = 0; i < cfg->n_bootstrap; i++)
     if (dr_node_bootstrap(n, cfg->bootstrap[i]) < 0)
       DR_WARN(&n->log, "ignoring bad bootstrap address %s", cfg->bootstrap[i]);
@@ -206,6 +208,7 @@ err_free:
 
 static void on_timer_closed(uv_handle_t *h) {
   dr_node *n = h->data;
+  if (--n->handles_open) return;
   void (*done)(void *) = n->stop_done;
   void *ctx = n->stop_ctx;
   sodium_memzero(&n->id, sizeof n->id);
@@ -223,7 +226,9 @@ static void on_dht_closed(void *ctx) {
     dl->fire(dl);
   }
   dr__own_free_all(n);
+  n->handles_open = 2;
   uv_close((uv_handle_t *)&n->deadline_timer, on_timer_closed);
+  uv_close((uv_handle_t *)&n->tick_timer, on_timer_closed);
 }
 
 void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx) {
@@ -232,6 +237,7 @@ void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx) {
   n->stop_done = done;
   n->stop_ctx = ctx;
   uv_timer_stop(&n->deadline_timer);
+  uv_timer_stop(&n->tick_timer);
   dr_dht_close(n->dht, on_dht_closed, n);
 }
 

@@ -32,6 +32,8 @@ typedef struct dr_node_config {
   uint64_t clock_skew;     /* seconds of tolerated clock skew (default 60) */
   unsigned op_timeout_ms;  /* how long a DHT operation may take (default 10000) */
   unsigned max_inflight;   /* DHT operations in flight (default 64) */
+  uint32_t min_ttl;        /* shortest TTL a client may ask for (default 30) */
+  unsigned tick_ms;        /* period of the maintenance task (default 1000) */
   const uint8_t *seed;     /* tests only: a fixed identity seed, or NULL */
 } dr_node_config;
 
@@ -136,6 +138,17 @@ typedef void (*dr_node_resolve_cb)(void *ctx, int err, const dr_resolution *res)
  * them with this node's own, and returns at most limit live records. */
 int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
                     dr_node_resolve_cb cb, void *ctx);
+
+/* Re-signs this node's record with a new seq and expiry now (what a lease
+ * needs before its TTL ends). cb gets the new record. DR_ENOTFOUND when
+ * there is no such live advertisement. */
+int dr_node_renew(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
+                  dr_node_publish_cb cb, void *ctx);
+
+/* Withdraws every live advertisement of this node (graceful shutdown) and
+ * calls done(ctx) once each tombstone's first announce is over or timed
+ * out. Returns how many were withdrawn. */
+size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx);
 
 /* This node's own resources and live advertisements, for `list`. The
  * entries are valid until the node's next operation. */

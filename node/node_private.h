@@ -47,6 +47,9 @@ struct dr_node {
   uint32_t network;
   uint64_t clock_skew;
   unsigned op_timeout_ms;
+  uint32_t min_ttl;
+  uv_timer_t tick_timer;
+  unsigned handles_open; /* while stopping: timers not yet closed */
   uint64_t started_at;
   uint64_t last_seq;
   dr_map resources; /* rid -> own_resource* */
@@ -66,7 +69,16 @@ uint64_t dr__next_seq(dr_node *n);
 void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint8_t key[DR_DHT_KEY_SIZE]);
 size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *service_id);
 
+/* lifecycle.c */
+void dr__tick_start(dr_node *n, unsigned period_ms);
+
 /* publish.c */
+/* Re-signs ad's record with a new seq, issued now, expiring after its TTL,
+ * and announces it in place of the old one. */
+int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx);
+/* Stops announcing everything of ad and frees it (it must be removed from
+ * n->ads by the caller first). */
+void dr__ad_free(dr_node *n, own_ad *ad);
 /* Starts announcing a.entry (permanent); cb, if any, runs once the first
  * announce is over or the op timeout passed. Returns 0 or -ENOMEM. */
 int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb, void *ctx);

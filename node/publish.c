@@ -164,10 +164,11 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
   dr_entry e;
   int r;
   memcpy(tmpl.rid, p->rid, DR_ID_LEN);
-  if (ttl < DR_TTL_MIN || ttl > DR_TTL_MAX) {
+  if (ttl < n->min_ttl || ttl > DR_TTL_MAX) {
     pe->field = "ttl";
-    pe->why = "must be between 30 and 86400 seconds";
-    return ttl < DR_TTL_MIN ? -EINVAL : -EMSGSIZE;
+    pe->why = n->min_ttl == DR_TTL_MIN ? "must be between 30 and 86400 seconds"
+                                       : "must be between the node's --min-ttl and 86400 seconds";
+    return ttl < n->min_ttl ? -EINVAL : -EMSGSIZE;
   }
   /* sign a template that borrows the caller's strings, then keep a copy */
   r = dr_entry_sign(&tmpl, &n->id, &pe->field, &pe->why);
@@ -241,6 +242,45 @@ int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *servi
   return 0;
 }
 
+int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
+  dr_entry e;
+  int r = dr_entry_copy(&e, &ad->rec);
+  if (r < 0) return r;
+  uint64_t now = dr_now();
+  free(e.raw);
+  e.raw = NULL;
+  e.seq = dr__next_seq(n);
+  e.issued_at = now;
+  e.expires_at = now + ad->ttl;
+  if ((r = dr_entry_sign(&e, &n->id, NULL, NULL)) < 0) {
+    dr_entry_clear(&e);
+    return r;
+  }
+  dr__unannounce(n, &ad->rec_ann);
+  dr_entry_clear(&ad->rec);
+  ad->rec = e;
+  return dr__announce(n, &ad->rec_ann, &ad->rec, cb, ctx);
+}
+
+int dr_node_renew(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
+                  dr_node_publish_cb cb, void *ctx) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
+  own_ad *ad = dr_map_get(&n->ads, key, dr__ad_key(key, rid, service_id));
+  /* an expired lease is over even before the maintenance task collects it:
+   * its client must advertise again */
+  if (!ad || ad->withdrawn || ad->rec.expires_at <= dr_now()) return DR_ENOTFOUND;
+  return dr__ad_resign(n, ad, cb, ctx);
+}
+
+void dr__ad_free(dr_node *n, own_ad *ad) {
+  dr__unannounce(n, &ad->rec_ann);
+  dr__unannounce(n, &ad->tomb_ann);
+  dr_entry_clear(&ad->rec);
+  dr_entry_clear(&ad->tomb);
+  free(ad);
+}
+
 /* ---- listing and teardown ------------------------------------------------- */
 
 size_t dr_node_own_resources(const dr_node *n, const dr_entry ***out) {
@@ -279,11 +319,7 @@ void dr__own_free_all(dr_node *n) {
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     ad->rec_ann.put = ad->tomb_ann.put = NULL;
-    dr__unannounce(n, &ad->rec_ann);
-    dr__unannounce(n, &ad->tomb_ann);
-    dr_entry_clear(&ad->rec);
-    dr_entry_clear(&ad->tomb);
-    free(ad);
+    dr__ad_free(n, ad);
   }
   dr_map_free(&n->resources);
   dr_map_free(&n->ads);

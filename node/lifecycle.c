@@ -1,0 +1,107 @@
+/* lifecycle.c - the maintenance task: renew before half the TTL, end leases, collect tombstones; withdraw all */
+#include "node/node_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What the tick does to one advertisement. */
+typedef enum ad_due { AD_KEEP, AD_RENEW, AD_DROP } ad_due;
+
+static ad_due due(const own_ad *ad, uint64_t now) {
+  if (ad->withdrawn) /* the tombstone outlived every copy of the record */
+    return now >= ad->tomb.expires_at ? AD_DROP : AD_KEEP;
+  if (ad->lease) /* nobody renewed it in time: it expires, as a TTL check */
+    return now >= ad->rec.expires_at ? AD_DROP : AD_KEEP;
+  /* re-sign before half the TTL has passed */
+  return now >= ad->rec.issued_at + ad->ttl / 2 ? AD_RENEW : AD_KEEP;
+}
+
+static void on_tick(uv_timer_t *t) {
+  dr_node *n = t->data;
+  uint64_t now = dr_now();
+  size_t b, n_drop = 0;
+  own_ad **drop = NULL;
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    switch (due(ad, now)) {
+    case AD_KEEP:
+      break;
+    case AD_RENEW:
+      if (dr__ad_resign(n, ad, NULL, NULL) < 0)
+        DR_WARN(&n->log, "could not renew %s; will retry", ad->rec.name);
+      break;
+    case AD_DROP: {
+      own_ad **grown = realloc(drop, (n_drop + 1) * sizeof *drop);
+      if (!grown) break; /* next tick */
+      drop = grown;
+      drop[n_drop++] = ad;
+      break;
+    }
+    }
+  }
+  /* removed after the walk: the map may not change under its iterator */
+  for (size_t i = 0; i < n_drop; i++) {
+    own_ad *ad = drop[i];
+    uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    DR_DEBUG(&n->log, "%s %s", ad->withdrawn ? "collected the tombstone of" : "lease ended for",
+             e->name);
+    dr_map_del(&n->ads, key, dr__ad_key(key, e->rid, e->name));
+    dr__ad_free(n, ad);
+  }
+  free(drop);
+}
+
+void dr__tick_start(dr_node *n, unsigned period_ms) {
+  uv_timer_init(n->loop, &n->tick_timer);
+  n->tick_timer.data = n;
+  uv_timer_start(&n->tick_timer, on_tick, period_ms, period_ms);
+}
+
+/* ---- withdraw all ----------------------------------------------------------- */
+
+typedef struct withdraw_all {
+  size_t left;
+  void (*done)(void *);
+  void *ctx;
+} withdraw_all;
+
+static void on_one_withdrawn(void *ctx, int err, const dr_entry *e, bool published) {
+  withdraw_all *w = ctx;
+  if (--w->left) return;
+  w->done(w->ctx);
+  free(w);
+}
+
+size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx) {
+  size_t b, count = 0, n_live = 0;
+  withdraw_all *w = calloc(1, sizeof *w);
+  struct {
+    uint8_t rid[DR_ID_LEN];
+    char *sid;
+  } *live = malloc((n->ads.count + 1) * sizeof *live);
+  if (!w || !live) {
+    free(w);
+    free(live);
+    done(ctx);
+    return 0;
+  }
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    if (ad->withdrawn) continue;
+    memcpy(live[n_live].rid, ad->rec.rid, DR_ID_LEN);
+    live[n_live++].sid = ad->rec.name;
+  }
+  w->done = done;
+  w->ctx = ctx;
+  w->left = 1; /* held until every withdrawal has started */
+  for (size_t i = 0; i < n_live; i++) {
+    w->left++;
+    if (dr_node_withdraw(n, live[i].rid, live[i].sid, on_one_withdrawn, w) == 0) count++;
+    else w->left--;
+  }
+  free(live);
+  if (count) DR_INFO(&n->log, "withdrew %zu advertisement%s", count, count == 1 ? "" : "s");
+  on_one_withdrawn(w, 0, NULL, false);
+  return count;
+}
