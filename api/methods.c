@@ -78,6 +78,36 @@ static void m_resource_id(dr_rpc_call *call, json_t *params) {
 
 /* ---- publishing ------------------------------------------------------------- */
 
+/* Changes to this node's entries are answered once they are on disk: an
+ * acknowledged advertisement survives a crash. */
+typedef struct durable {
+  dr_rpc_call *call;
+  json_t *result;
+} durable;
+
+static void on_durable(void *ctx, int err) {
+  durable *d = ctx;
+  if (err < 0) {
+    json_decref(d->result);
+    dr_rpc_fail(d->call, DR_RPC_INTERNAL, "cannot write the node's state: %s", strerror(-err));
+  } else {
+    dr_rpc_reply(d->call, d->result);
+  }
+  free(d);
+}
+
+static void reply_durable(dr_rpc_call *call, json_t *result) {
+  durable *d = malloc(sizeof *d);
+  if (!d) {
+    json_decref(result);
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    return;
+  }
+  d->call = call;
+  d->result = result;
+  dr_node_sync(dr_rpc_call_node(call), on_durable, d);
+}
+
 static void on_resource_published(void *ctx, int err, const dr_entry *e, bool published) {
   dr_rpc_call *call = ctx;
   if (err < 0) {
@@ -86,7 +116,7 @@ static void on_resource_published(void *ctx, int err, const dr_entry *e, bool pu
   }
   json_t *res = dr_json_resource(e);
   json_object_set_new(res, "published", json_boolean(published));
-  dr_rpc_reply(call, res);
+  reply_durable(call, res);
 }
 
 static void m_resource_create(dr_rpc_call *call, json_t *params) {
@@ -130,7 +160,7 @@ static void on_record_published(void *ctx, int err, const dr_entry *e, bool publ
     dr_rpc_fail_node(call, err, NULL);
     return;
   }
-  dr_rpc_reply(call, json_pack("{s:o, s:s, s:o, s:I, s:I, s:b}", "resource_id", dr_json_id(e->rid),
+  reply_durable(call, json_pack("{s:o, s:s, s:o, s:I, s:I, s:b}", "resource_id", dr_json_id(e->rid),
                                "service_id", e->name, "peer_id", dr_json_id(e->issuer), "seq",
                                (json_int_t)e->seq, "expires_at", (json_int_t)e->expires_at,
                                "published", published));
@@ -202,7 +232,7 @@ static void on_renewed(void *ctx, int err, const dr_entry *e, bool published) {
   dr_rpc_call *call = ctx;
   if (err < 0) dr_rpc_fail_node(call, err, NULL);
   else
-    dr_rpc_reply(call, json_pack("{s:I, s:I, s:b}", "seq", (json_int_t)e->seq, "expires_at",
+    reply_durable(call, json_pack("{s:I, s:I, s:b}", "seq", (json_int_t)e->seq, "expires_at",
                                  (json_int_t)e->expires_at, "published", published));
 }
 
@@ -223,7 +253,7 @@ static void m_record_renew(dr_rpc_call *call, json_t *params) {
 static void on_withdrawn(void *ctx, int err, const dr_entry *e, bool published) {
   dr_rpc_call *call = ctx;
   if (err < 0) dr_rpc_fail_node(call, err, NULL);
-  else dr_rpc_reply(call, json_pack("{s:b, s:b}", "ok", 1, "published", published));
+  else reply_durable(call, json_pack("{s:b, s:b}", "ok", 1, "published", published));
 }
 
 static void m_record_withdraw(dr_rpc_call *call, json_t *params) {

@@ -46,7 +46,9 @@ static void on_tick(uv_timer_t *t) {
     const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
     DR_DEBUG(&n->log, "%s %s", ad->withdrawn ? "collected the tombstone of" : "lease ended for",
              e->name);
-    dr_map_del(&n->ads, key, dr__ad_key(key, e->rid, e->name));
+    size_t klen = dr__ad_key(key, e->rid, e->name);
+    dr_map_del(&n->ads, key, klen);
+    dr__persist_drop(n, key, klen);
     dr__ad_free(n, ad);
   }
   free(drop);

@@ -55,6 +55,8 @@ typedef struct daemon_state {
   dr_node *node;
   dr_rpc_server *rpc;
   uv_signal_t sigint, sigterm;
+  uv_timer_t stop_timer; /* bounds the withdrawal at shutdown */
+  bool node_stopping;
   int stops; /* signals received */
 } daemon_state;
 
@@ -217,9 +219,25 @@ static void on_node_stopped(void *ctx) {
   uv_close((uv_handle_t *)&d->sigterm, NULL);
 }
 
-static void on_withdrawn_all(void *ctx) {
-  daemon_state *d = ctx;
+#define STOP_WAIT_MS 2000
+
+static void stop_node(daemon_state *d) {
+  if (d->node_stopping) return;
+  d->node_stopping = true;
+  uv_close((uv_handle_t *)&d->stop_timer, NULL);
   if (d->node) dr_node_stop(d->node, on_node_stopped, d);
+}
+
+static void on_withdrawn_all(void *ctx) {
+  stop_node(ctx);
+}
+
+/* The tombstones were not all confirmed in time (the network may be going
+ * down with us): they were put, and the records expire at their TTL anyway. */
+static void on_stop_timeout(uv_timer_t *t) {
+  daemon_state *d = t->data;
+  if (d->node) DR_WARN(dr_node_logger(d->node), "stopping before every withdrawal was confirmed");
+  stop_node(d);
 }
 
 /* Graceful stop: no more clients, every advertisement withdrawn (as goto
@@ -227,7 +245,9 @@ static void on_withdrawn_all(void *ctx) {
 static void on_rpc_stopped(void *ctx) {
   daemon_state *d = ctx;
   d->rpc = NULL;
-  if (d->node) dr_node_withdraw_all(d->node, on_withdrawn_all, d);
+  if (!d->node) return;
+  uv_timer_start(&d->stop_timer, on_stop_timeout, STOP_WAIT_MS, 0);
+  dr_node_withdraw_all(d->node, on_withdrawn_all, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -238,7 +258,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   }
   if (d->node) DR_INFO(dr_node_logger(d->node), "%s: stopping", strsignal(signum));
   if (d->rpc) dr_rpc_server_stop(d->rpc, on_rpc_stopped, d);
-  else if (d->node) dr_node_stop(d->node, on_node_stopped, d);
+  else stop_node(d);
 }
 
 int main(int argc, char **argv) {
@@ -269,6 +289,8 @@ int main(int argc, char **argv) {
     uv_run(&loop, UV_RUN_DEFAULT);
     goto out_loop;
   }
+  uv_timer_init(&loop, &d.stop_timer);
+  d.stop_timer.data = &d;
   uv_signal_init(&loop, &d.sigint);
   uv_signal_init(&loop, &d.sigterm);
   d.sigint.data = d.sigterm.data = &d;

@@ -139,6 +139,10 @@ static int ensure_dir(const char *dir, char *err, size_t errlen) {
   return 0;
 }
 
+static void persist_closed_early(dr_node *n) {
+  (void)n;
+}
+
 int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, char *err,
                   size_t errlen) {
   int r;
@@ -167,6 +171,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
     if ((r = ensure_dir(cfg->data_dir, err, errlen)) < 0) goto err_free;
     snprintf(path, sizeof path, "%s/identity.key", cfg->data_dir);
     if ((r = dr_identity_load_or_create(&n->id, path, err, errlen)) < 0) goto err_free;
+    if ((r = dr__persist_open(n, cfg->data_dir, err, errlen)) < 0) goto err_free;
   }
 
   uint8_t node_id[DR_DHT_KEY_SIZE];
@@ -182,7 +187,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   if ((r = dr_dht_start(&n->dht, loop, &dc)) < 0) {
     snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s (is another program using it?)",
              cfg->port, strerror(-r));
-    goto err_free;
+    goto err_persist;
   }
   uv_timer_init(loop, &n->deadline_timer);
   n->deadline_timer.data = n;
@@ -195,9 +200,13 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr_id_encode(n->id.pk, pid);
   DR_INFO(&n->log, "node %s on UDP port %u, network %u", pid, dr_dht_port(n->dht),
           n->network);
+  dr__announce_loaded(n);
   *out = n;
   return 0;
 
+err_persist:
+  dr__own_free_all(n);
+  if (n->persist) dr__persist_close(n, persist_closed_early);
 err_free:
   sodium_memzero(&n->id, sizeof n->id);
   dr_map_free(&n->resources);
@@ -216,6 +225,13 @@ static void on_timer_closed(uv_handle_t *h) {
   if (done) done(ctx);
 }
 
+static void on_persist_closed(dr_node *n) {
+  dr__own_free_all(n);
+  n->handles_open = 2;
+  uv_close((uv_handle_t *)&n->deadline_timer, on_timer_closed);
+  uv_close((uv_handle_t *)&n->tick_timer, on_timer_closed);
+}
+
 static void on_dht_closed(void *ctx) {
   dr_node *n = ctx;
   n->dht = NULL;
@@ -225,10 +241,7 @@ static void on_dht_closed(void *ctx) {
     dr__deadline_remove(n, dl);
     dl->fire(dl);
   }
-  dr__own_free_all(n);
-  n->handles_open = 2;
-  uv_close((uv_handle_t *)&n->deadline_timer, on_timer_closed);
-  uv_close((uv_handle_t *)&n->tick_timer, on_timer_closed);
+  dr__persist_close(n, on_persist_closed);
 }
 
 void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx) {

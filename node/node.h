@@ -145,6 +145,11 @@ int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
 int dr_node_renew(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
                   dr_node_publish_cb cb, void *ctx);
 
+/* Calls cb(ctx, err) once every change made so far to this node's own
+ * entries is on disk (at once when the node writes nothing). The API
+ * answers advertise, renew, withdraw and create only then. */
+void dr_node_sync(dr_node *n, void (*cb)(void *ctx, int err), void *ctx);
+
 /* Withdraws every live advertisement of this node (graceful shutdown) and
  * calls done(ctx) once each tombstone's first announce is over or timed
  * out. Returns how many were withdrawn. */

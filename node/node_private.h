@@ -50,6 +50,7 @@ struct dr_node {
   uint32_t min_ttl;
   uv_timer_t tick_timer;
   unsigned handles_open; /* while stopping: timers not yet closed */
+  struct dr_persist *persist; /* NULL when nothing is written (ephemeral) */
   uint64_t started_at;
   uint64_t last_seq;
   dr_map resources; /* rid -> own_resource* */
@@ -69,6 +70,15 @@ uint64_t dr__next_seq(dr_node *n);
 void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint8_t key[DR_DHT_KEY_SIZE]);
 size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *service_id);
 
+/* persist.c: every change of this node's own entries is logged here */
+int dr__persist_open(dr_node *n, const char *dir, char *err, size_t errlen);
+void dr__persist_ad(dr_node *n, const own_ad *ad);
+void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen);
+void dr__persist_resource(dr_node *n, const dr_entry *res);
+/* Writes what is pending, frees, then closed(n) (at once, or after the job
+ * under way). */
+void dr__persist_close(dr_node *n, void (*closed)(dr_node *n));
+
 /* lifecycle.c */
 void dr__tick_start(dr_node *n, unsigned period_ms);
 
@@ -85,5 +95,7 @@ int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb,
 /* Stops announcing; a caller still waiting hears published=false. */
 void dr__unannounce(dr_node *n, dr_announce *a);
 void dr__own_free_all(dr_node *n);
+/* After a restart: announces what persist.c loaded (re-signing records). */
+void dr__announce_loaded(dr_node *n);
 
 #endif

@@ -124,6 +124,7 @@ int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
     dr_entry_clear(&res->entry);
   }
   res->entry = e;
+  dr__persist_resource(n, &res->entry);
   if ((r = dr__announce(n, &res->ann, &res->entry, cb, ctx)) < 0) {
     dr_map_del(&n->resources, rid, DR_ID_LEN);
     dr_entry_clear(&res->entry);
@@ -199,6 +200,7 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
   ad->withdrawn = false;
   ad->lease = p->lease;
   ad->ttl = ttl;
+  dr__persist_ad(n, ad);
   if ((r = dr__announce(n, &ad->rec_ann, &ad->rec, cb, ctx)) < 0) {
     dr_map_del(&n->ads, key, klen);
     dr_entry_clear(&ad->rec);
@@ -235,6 +237,7 @@ int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *servi
   dr_entry_clear(&ad->tomb);
   ad->tomb = t;
   ad->withdrawn = true;
+  dr__persist_ad(n, ad);
   if ((r = dr__announce(n, &ad->tomb_ann, &ad->tomb, cb, ctx)) < 0) {
     DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
     return r;
@@ -259,6 +262,7 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   dr__unannounce(n, &ad->rec_ann);
   dr_entry_clear(&ad->rec);
   ad->rec = e;
+  dr__persist_ad(n, ad);
   return dr__announce(n, &ad->rec_ann, &ad->rec, cb, ctx);
 }
 
@@ -303,6 +307,43 @@ size_t dr_node_own_ads(const dr_node *n, dr_own_ad_view **out) {
     (*out)[i++] = (dr_own_ad_view){&ad->rec, ad->ttl, ad->lease};
   }
   return i;
+}
+
+void dr__announce_loaded(dr_node *n) {
+  size_t b, n_drop = 0, n_ads = 0;
+  uint64_t now = dr_now();
+  uint8_t(*drop)[DR_ID_LEN + DR_NAME_MAX + 1] = malloc((n->ads.count + 1) * sizeof *drop);
+  size_t *drop_len = malloc((n->ads.count + 1) * sizeof *drop_len);
+  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b)) {
+    own_resource *res = it->value;
+    dr__announce(n, &res->ann, &res->entry, NULL, NULL);
+  }
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    bool over = ad->withdrawn || ad->lease ? e->expires_at <= now : false;
+    if (over) {
+      if (drop && drop_len && it->key_len <= sizeof *drop) {
+        memcpy(drop[n_drop], it->key, it->key_len);
+        drop_len[n_drop++] = it->key_len;
+      }
+      continue;
+    }
+    n_ads++;
+    if (ad->withdrawn) dr__announce(n, &ad->tomb_ann, &ad->tomb, NULL, NULL);
+    else if (ad->lease) dr__announce(n, &ad->rec_ann, &ad->rec, NULL, NULL);
+    else dr__ad_resign(n, ad, NULL, NULL); /* it may have expired while the node was down */
+  }
+  for (size_t i = 0; i < n_drop; i++) {
+    own_ad *ad = dr_map_del(&n->ads, drop[i], drop_len[i]);
+    if (ad) dr__ad_free(n, ad);
+    dr__persist_drop(n, drop[i], drop_len[i]);
+  }
+  free(drop);
+  free(drop_len);
+  if (n->resources.count || n_ads)
+    DR_INFO(&n->log, "restored %zu resource%s and %zu advertisement%s from the data dir",
+            n->resources.count, n->resources.count == 1 ? "" : "s", n_ads, n_ads == 1 ? "" : "s");
 }
 
 /* After the DHT adapter closed: its put handles are gone already. */

@@ -1,0 +1,435 @@
+/* persist.c - the node's own entries on disk: a checksummed journal, group-committed off the loop, compacted into a snapshot
+ *
+ * Files in the data dir:
+ *   state.snap  the state at the last compaction (written atomically)
+ *   state.log   changes since, appended
+ * Both are sequences of frames: u32be length, 8-byte BLAKE2b of the payload,
+ * the payload. A payload is one op: u8 op, u8 lease, u32be ttl, u32be entry
+ * length, the signed entry (resource, record or tombstone). Loading replays
+ * the snapshot, then the journal; the newest seq of each entry wins, as in
+ * the DHT. A torn frame at the end of the journal (a crash mid-write) is cut
+ * off; anything else unreadable is an error that names the file.
+ *
+ * Writes never block the loop: ops are appended to a buffer; dr_node_sync
+ * queues a job on libuv's threadpool that writes the buffer and fsyncs, and
+ * every sync requested meanwhile rides on the next job (group commit).
+ */
+#include "node/node_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FRAME_MAX 8192
+#define SUM_LEN 8
+#define COMPACT_MIN (1u << 20)
+
+enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4 };
+
+typedef struct waiter {
+  struct waiter *next;
+  void (*cb)(void *ctx, int err);
+  void *ctx;
+} waiter;
+
+typedef struct buf {
+  uint8_t *p;
+  size_t len, cap;
+} buf;
+
+struct dr_persist {
+  dr_node *n;
+  char *log_path, *snap_path;
+  int fd;               /* state.log, O_APPEND */
+  buf pending;          /* ops not yet handed to a job */
+  waiter *waiting;      /* syncs asked for since the last job started */
+  waiter **waiting_tail;
+  bool busy;            /* a job is on the threadpool */
+  size_t log_size;
+  int failed;           /* the last write error, reported to every later sync */
+  uv_work_t work;
+  /* the job under way */
+  buf job_data;
+  bool job_compact;
+  waiter *job_waiters;
+  int job_err;
+  void (*closed)(dr_node *n); /* set by close while a job is under way */
+};
+
+static int buf_add(buf *b, const void *p, size_t len) {
+  if (b->len + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + len) cap *= 2;
+    uint8_t *np = realloc(b->p, cap);
+    if (!np) return -ENOMEM;
+    b->p = np;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, p, len);
+  b->len += len;
+  return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, const uint8_t *data, size_t len) {
+  uint8_t head[4 + SUM_LEN], payload[10 + DR_ENTRY_MAX + DR_ID_LEN + DR_NAME_MAX];
+  if (len > sizeof payload - 10) return -EMSGSIZE;
+  payload[0] = op;
+  payload[1] = lease;
+  put32(payload + 2, ttl);
+  put32(payload + 6, (uint32_t)len);
+  memcpy(payload + 10, data, len);
+  put32(head, (uint32_t)(10 + len));
+  crypto_generichash(head + 4, SUM_LEN, payload, 10 + len, NULL, 0);
+  int r = buf_add(b, head, sizeof head);
+  return r < 0 ? r : buf_add(b, payload, 10 + len);
+}
+
+/* ---- logging changes ------------------------------------------------------------ */
+
+static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, const uint8_t *d, size_t len) {
+  if (!n->persist) return;
+  if (add_frame(&n->persist->pending, op, lease, ttl, d, len) < 0) {
+    DR_ERROR(&n->log, "cannot record a change of state: out of memory");
+    n->persist->failed = -ENOMEM;
+  }
+}
+
+void dr__persist_ad(dr_node *n, const own_ad *ad) {
+  if (ad->withdrawn) log_op(n, OP_TOMB, false, 0, ad->tomb.raw, ad->tomb.raw_len);
+  else log_op(n, OP_AD, ad->lease, ad->ttl, ad->rec.raw, ad->rec.raw_len);
+}
+
+void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen) {
+  log_op(n, OP_DROP, false, 0, key, klen);
+}
+
+void dr__persist_resource(dr_node *n, const dr_entry *res) {
+  log_op(n, OP_RES, false, 0, res->raw, res->raw_len);
+}
+
+/* The whole state as frames, for a compaction. */
+static int snapshot(dr_node *n, buf *b) {
+  size_t i;
+  int r = 0;
+  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &i); it && !r; it = dr_map_next(&n->resources, it, &i))
+    r = add_frame(b, OP_RES, false, 0, ((own_resource *)it->value)->entry.raw,
+                  ((own_resource *)it->value)->entry.raw_len);
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &i); it && !r; it = dr_map_next(&n->ads, it, &i)) {
+    const own_ad *ad = it->value;
+    r = ad->withdrawn ? add_frame(b, OP_TOMB, false, 0, ad->tomb.raw, ad->tomb.raw_len)
+                      : add_frame(b, OP_AD, ad->lease, ad->ttl, ad->rec.raw, ad->rec.raw_len);
+  }
+  return r;
+}
+
+/* ---- the job: on libuv's threadpool ----------------------------------------------- */
+
+static int write_all(int fd, const uint8_t *p, size_t len) {
+  while (len) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static void job_run(uv_work_t *w) {
+  struct dr_persist *p = w->data;
+  if (p->job_compact) {
+    /* a new snapshot holds everything: then the journal starts over */
+    p->job_err = dr_write_file_atomic(p->snap_path, p->job_data.p, p->job_data.len, 0600);
+    if (!p->job_err && ftruncate(p->fd, 0) < 0) p->job_err = -errno;
+    if (!p->job_err && fsync(p->fd) < 0) p->job_err = -errno;
+  } else {
+    p->job_err = write_all(p->fd, p->job_data.p, p->job_data.len);
+    if (!p->job_err && fdatasync(p->fd) < 0) p->job_err = -errno;
+  }
+}
+
+static void start_job(struct dr_persist *p);
+
+static void job_done(uv_work_t *w, int status) {
+  struct dr_persist *p = w->data;
+  int err = status < 0 ? status : p->job_err;
+  if (err) {
+    DR_ERROR(&p->n->log, "cannot write %s: %s", p->log_path, strerror(-err));
+    p->failed = err;
+  } else {
+    p->log_size = p->job_compact ? 0 : p->log_size + p->job_data.len;
+  }
+  p->job_data.len = 0;
+  p->busy = false;
+  waiter *wt = p->job_waiters;
+  p->job_waiters = NULL;
+  while (wt) {
+    waiter *next = wt->next;
+    wt->cb(wt->ctx, err);
+    free(wt);
+    wt = next;
+  }
+  if (p->closed) {
+    void (*closed)(dr_node *) = p->closed;
+    p->closed = NULL;
+    dr__persist_close(p->n, closed);
+    return;
+  }
+  if (p->waiting) start_job(p);
+}
+
+static void start_job(struct dr_persist *p) {
+  dr_node *n = p->n;
+  buf tmp = p->job_data;
+  p->job_compact = p->log_size + p->pending.len > COMPACT_MIN &&
+                   p->log_size + p->pending.len > 2 * (n->resources.count + n->ads.count) * 700;
+  if (p->job_compact) {
+    tmp.len = 0;
+    if (snapshot(n, &tmp) < 0) p->job_compact = false;
+  }
+  if (!p->job_compact) {
+    /* swap buffers: the job writes what is pending, new ops go to the other */
+    tmp = p->pending;
+    p->pending = p->job_data;
+    p->pending.len = 0;
+  } else {
+    p->pending.len = 0; /* the snapshot covers it */
+  }
+  p->job_data = tmp;
+  p->job_waiters = p->waiting;
+  p->waiting = NULL;
+  p->waiting_tail = &p->waiting;
+  p->busy = true;
+  p->work.data = p;
+  if (uv_queue_work(n->loop, &p->work, job_run, job_done) < 0) {
+    p->job_err = -EIO;
+    job_done(&p->work, 0);
+  }
+}
+
+void dr_node_sync(dr_node *n, void (*cb)(void *ctx, int err), void *ctx) {
+  struct dr_persist *p = n->persist;
+  if (!p) {
+    cb(ctx, 0);
+    return;
+  }
+  if (p->failed) {
+    cb(ctx, p->failed);
+    return;
+  }
+  waiter *w = malloc(sizeof *w);
+  if (!w) {
+    cb(ctx, -ENOMEM);
+    return;
+  }
+  w->next = NULL;
+  w->cb = cb;
+  w->ctx = ctx;
+  *p->waiting_tail = w;
+  p->waiting_tail = &w->next;
+  if (!p->busy) start_job(p);
+}
+
+/* ---- loading ------------------------------------------------------------------ */
+
+/* Applies one op to the node's maps. Entries are verified as if read from
+ * the DHT, and must be this node's own. */
+static int apply(dr_node *n, const uint8_t *pl, size_t len) {
+  if (len < 10 || get32(pl + 6) != len - 10) return -EINVAL;
+  uint8_t op = pl[0];
+  bool lease = pl[1] != 0;
+  uint32_t ttl = get32(pl + 2);
+  const uint8_t *d = pl + 10;
+  size_t dlen = len - 10;
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  if (op == OP_DROP) {
+    if (dlen > sizeof key) return -EINVAL;
+    own_ad *ad = dr_map_del(&n->ads, d, dlen);
+    if (ad) dr__ad_free(n, ad);
+    return 0;
+  }
+  dr_entry e;
+  if (dr_entry_decode(d, dlen, &e) != DR_REJ_NONE) return -EINVAL;
+  if (memcmp(e.issuer, n->id.pk, DR_ID_LEN) != 0 ||
+      (op == OP_RES) != (e.kind == DR_KIND_RESOURCE) || (op == OP_AD) != (e.kind == DR_KIND_RECORD) ||
+      (op == OP_AD && (ttl < 1 || ttl > DR_TTL_MAX))) {
+    dr_entry_clear(&e);
+    return -EINVAL;
+  }
+  if (e.seq > n->last_seq) n->last_seq = e.seq;
+  if (op == OP_RES) {
+    own_resource *res = dr_map_get(&n->resources, e.rid, DR_ID_LEN);
+    if (!res) {
+      if (!(res = calloc(1, sizeof *res)) || dr_map_put(&n->resources, e.rid, DR_ID_LEN, res, NULL) < 0) {
+        free(res);
+        dr_entry_clear(&e);
+        return -ENOMEM;
+      }
+    } else if (res->entry.seq >= e.seq) {
+      dr_entry_clear(&e);
+      return 0;
+    }
+    dr_entry_clear(&res->entry);
+    res->entry = e;
+    return 0;
+  }
+  size_t klen = dr__ad_key(key, e.rid, e.name);
+  own_ad *ad = dr_map_get(&n->ads, key, klen);
+  if (!ad) {
+    if (!(ad = calloc(1, sizeof *ad)) || dr_map_put(&n->ads, key, klen, ad, NULL) < 0) {
+      free(ad);
+      dr_entry_clear(&e);
+      return -ENOMEM;
+    }
+  }
+  if (op == OP_AD) {
+    if (ad->rec.seq >= e.seq || ad->tomb.seq >= e.seq) {
+      dr_entry_clear(&e);
+      return 0;
+    }
+    dr_entry_clear(&ad->rec);
+    dr_entry_clear(&ad->tomb);
+    ad->rec = e;
+    ad->withdrawn = false;
+    ad->lease = lease;
+    ad->ttl = ttl;
+  } else {
+    if (ad->rec.seq >= e.seq || ad->tomb.seq >= e.seq) {
+      dr_entry_clear(&e);
+      return 0;
+    }
+    dr_entry_clear(&ad->tomb);
+    ad->tomb = e;
+    ad->withdrawn = true;
+  }
+  return 0;
+}
+
+/* Replays one file. Returns the length of its good prefix in *good, or a
+ * negative errno when a frame before the end is bad. */
+static int replay(dr_node *n, const char *path, bool tail_may_tear, off_t *good, char *err,
+                  size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  *good = 0;
+  if (fd < 0) return errno == ENOENT ? 0 : -errno;
+  uint8_t head[4 + SUM_LEN], pl[FRAME_MAX], sum[SUM_LEN];
+  int r = 0;
+  for (;;) {
+    ssize_t got = read(fd, head, sizeof head);
+    if (got == 0) break;
+    uint32_t len = got == (ssize_t)sizeof head ? get32(head) : 0;
+    bool torn = got != (ssize_t)sizeof head || len > FRAME_MAX || len < 10 ||
+                read(fd, pl, len) != (ssize_t)len;
+    if (!torn) {
+      crypto_generichash(sum, SUM_LEN, pl, len, NULL, 0);
+      torn = sodium_memcmp(sum, head + 4, SUM_LEN) != 0;
+    }
+    if (torn) {
+      off_t end = lseek(fd, 0, SEEK_END);
+      /* a crash can tear only the last frame of the journal */
+      if (tail_may_tear && end - *good <= (off_t)(sizeof head + FRAME_MAX)) break;
+      snprintf(err, errlen, "%s is corrupt at byte %lld; move it away to start without it", path,
+               (long long)*good);
+      r = -EINVAL;
+      break;
+    }
+    if ((r = apply(n, pl, len)) < 0) {
+      snprintf(err, errlen, "%s holds an entry that is not this node's or does not verify (byte %lld); "
+               "move it away to start without it", path, (long long)*good);
+      break;
+    }
+    *good += (off_t)(sizeof head + len);
+  }
+  close(fd);
+  return r;
+}
+
+int dr__persist_open(dr_node *n, const char *dir, char *err, size_t errlen) {
+  struct dr_persist *p = calloc(1, sizeof *p);
+  char path[PATH_MAX];
+  off_t good;
+  int r = -ENOMEM;
+  if (!p) goto fail;
+  p->n = n;
+  p->fd = -1;
+  p->waiting_tail = &p->waiting;
+  snprintf(path, sizeof path, "%s/state.log", dir);
+  p->log_path = strdup(path);
+  snprintf(path, sizeof path, "%s/state.snap", dir);
+  p->snap_path = strdup(path);
+  if (!p->log_path || !p->snap_path) goto fail;
+  if ((r = replay(n, p->snap_path, false, &good, err, errlen)) < 0) goto fail;
+  if ((r = replay(n, p->log_path, true, &good, err, errlen)) < 0) goto fail;
+  p->fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (p->fd < 0) {
+    r = -errno;
+    snprintf(err, errlen, "cannot open %s: %s", p->log_path, strerror(errno));
+    goto fail;
+  }
+  struct stat st;
+  if (fstat(p->fd, &st) == 0 && st.st_size > good) {
+    DR_WARN(&n->log, "%s: cut off a torn last write (%lld bytes)", p->log_path,
+            (long long)(st.st_size - good));
+    if (ftruncate(p->fd, good) < 0) DR_WARN(&n->log, "cannot truncate %s", p->log_path);
+  }
+  p->log_size = (size_t)good;
+  n->persist = p;
+  return 0;
+fail:
+  if (r == -ENOMEM && err[0] == '\0') snprintf(err, errlen, "out of memory");
+  if (p) {
+    if (p->fd >= 0) close(p->fd);
+    free(p->log_path);
+    free(p->snap_path);
+    free(p);
+  }
+  return r;
+}
+
+void dr__persist_close(dr_node *n, void (*closed)(dr_node *n)) {
+  struct dr_persist *p = n->persist;
+  if (!p) {
+    closed(n);
+    return;
+  }
+  if (p->busy) { /* the job on the threadpool finishes first */
+    p->closed = closed;
+    return;
+  }
+  /* what is still pending is written now: the loop is stopping anyway */
+  if (p->pending.len && !p->failed && write_all(p->fd, p->pending.p, p->pending.len) == 0)
+    fdatasync(p->fd);
+  while (p->waiting) { /* syncs asked for at the very end */
+    waiter *w = p->waiting;
+    p->waiting = w->next;
+    w->cb(w->ctx, p->failed);
+    free(w);
+  }
+  close(p->fd);
+  free(p->pending.p);
+  free(p->job_data.p);
+  free(p->log_path);
+  free(p->snap_path);
+  free(p);
+  n->persist = NULL;
+  closed(n);
+}
