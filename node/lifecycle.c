@@ -78,10 +78,7 @@ static void on_one_withdrawn(void *ctx, int err, const dr_entry *e, bool publish
 size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx) {
   size_t b, count = 0, n_live = 0;
   withdraw_all *w = calloc(1, sizeof *w);
-  struct {
-    uint8_t rid[DR_ID_LEN];
-    char *sid;
-  } *live = malloc((n->ads.count + 1) * sizeof *live);
+  own_ad **live = malloc((n->ads.count + 1) * sizeof *live);
   if (!w || !live) {
     free(w);
     free(live);
@@ -91,15 +88,16 @@ size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx) {
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     if (ad->withdrawn) continue;
-    memcpy(live[n_live].rid, ad->rec.rid, DR_ID_LEN);
-    live[n_live++].sid = ad->rec.name;
+    live[n_live++] = ad;
   }
   w->done = done;
   w->ctx = ctx;
   w->left = 1; /* held until every withdrawal has started */
   for (size_t i = 0; i < n_live; i++) {
     w->left++;
-    if (dr_node_withdraw(n, live[i].rid, live[i].sid, on_one_withdrawn, w) == 0) count++;
+    /* a lease ends with the node; a plain advertisement comes back when the
+     * node starts again, as Consul's agent restores its services */
+    if (dr__ad_withdraw(n, live[i], !live[i]->lease, on_one_withdrawn, w) == 0) count++;
     else w->left--;
   }
   free(live);

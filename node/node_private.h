@@ -86,6 +86,7 @@ void dr__tick_start(dr_node *n, unsigned period_ms);
 /* Re-signs ad's record with a new seq, issued now, expiring after its TTL,
  * and announces it in place of the old one. */
 int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx);
+int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, void *ctx);
 /* Stops announcing everything of ad and frees it (it must be removed from
  * n->ads by the caller first). */
 void dr__ad_free(dr_node *n, own_ad *ad);

@@ -210,13 +210,11 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
   return 0;
 }
 
-int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
-                     dr_node_publish_cb cb, void *ctx) {
-  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
-  size_t klen = dr__ad_key(key, rid, service_id);
-  own_ad *ad = dr_map_get(&n->ads, key, klen);
-  if (!ad || ad->withdrawn) return DR_ENOTFOUND;
+/* Publishes a tombstone for ad. keep: the withdrawal of a stopping node,
+ * which leaves the record in the data dir so that the next start re-signs
+ * it with a higher seq (the tombstone is not written down). */
+int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, void *ctx) {
+  const uint8_t *rid = ad->rec.rid;
   uint64_t now = dr_now();
   dr_entry t = {
       .kind = DR_KIND_TOMBSTONE,
@@ -237,12 +235,21 @@ int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *servi
   dr_entry_clear(&ad->tomb);
   ad->tomb = t;
   ad->withdrawn = true;
-  dr__persist_ad(n, ad);
+  if (!keep) dr__persist_ad(n, ad);
   if ((r = dr__announce(n, &ad->tomb_ann, &ad->tomb, cb, ctx)) < 0) {
     DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
     return r;
   }
   return 0;
+}
+
+int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
+                     dr_node_publish_cb cb, void *ctx) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
+  own_ad *ad = dr_map_get(&n->ads, key, dr__ad_key(key, rid, service_id));
+  if (!ad || ad->withdrawn) return DR_ENOTFOUND;
+  return dr__ad_withdraw(n, ad, false, cb, ctx);
 }
 
 int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
