@@ -39,6 +39,13 @@ void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...)
  * errno or DR_E*), naming the param in pe when there is one. */
 void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe);
 
+/* Watch subscriptions belong to the call's connection: events go out on it,
+ * and they end when it closes. Both return 0 or a negative errno / DR_E*
+ * (-EDQUOT: the connection's or the node's limit). */
+#define DR_RPC_MAX_WATCHES_PER_CONN 64
+int dr_rpc_conn_watch(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], uint64_t *sub);
+int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub);
+
 typedef void (*dr_rpc_method_fn)(dr_rpc_call *call, json_t *params);
 
 /* The method of that name, or NULL. */

@@ -20,6 +20,11 @@ static void m_health(dr_rpc_call *call, json_t *params) {
   dr_rpc_reply(call, json_pack("{s:s, s:I}", "status", "ok", "timestamp", (json_int_t)dr_now()));
 }
 
+static json_t *msg_counts(const uint64_t c[5]) {
+  return json_pack("{s:I, s:I, s:I, s:I, s:I}", "ping", (json_int_t)c[0], "find", (json_int_t)c[1],
+                   "get", (json_int_t)c[2], "listen", (json_int_t)c[3], "put", (json_int_t)c[4]);
+}
+
 static void m_node_info(dr_rpc_call *call, json_t *params) {
   dr_node_info info;
   if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
@@ -27,14 +32,27 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_t *rej = json_object();
   for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
     json_object_set_new(rej, dr_reject_name((dr_reject)r), json_integer((json_int_t)info.rejected[r]));
-  dr_rpc_reply(call, json_pack("{s:o, s:i, s:I, s:s, s:I, s:b, s:i, s:{s:I, s:I, s:I}, s:I, s:o}",
-                               "peer_id", dr_json_id(info.peer_id), "port", (int)info.port,
-                               "network", (json_int_t)info.network, "version", DHTREG_VERSION,
-                               "uptime_s", (json_int_t)info.uptime_s, "connected", info.connected,
-                               "peers", (int)info.peers, "entries", "resources",
-                               (json_int_t)info.resources, "records", (json_int_t)info.records,
-                               "tombstones", (json_int_t)info.tombstones, "advertised",
-                               (json_int_t)info.advertised, "rejected", rej));
+  json_t *res = json_pack("{s:o, s:i, s:I, s:s, s:I, s:b, s:i, s:{s:I, s:I, s:I}, s:I, s:o}",
+                          "peer_id", dr_json_id(info.peer_id), "port", (int)info.port,
+                          "network", (json_int_t)info.network, "version", DHTREG_VERSION,
+                          "uptime_s", (json_int_t)info.uptime_s, "connected", info.connected,
+                          "peers", (int)info.peers, "entries", "resources",
+                          (json_int_t)info.resources, "records", (json_int_t)info.records,
+                          "tombstones", (json_int_t)info.tombstones, "advertised",
+                          (json_int_t)info.advertised, "rejected", rej);
+  /* beyond PRODUCT.md's fields: the cache, the replication task, DHT traffic */
+  json_object_set_new(res, "cache", json_pack("{s:I, s:I, s:I, s:I, s:I}", "resources",
+                                              (json_int_t)info.cached_resources, "entries",
+                                              (json_int_t)info.cached_entries, "watches",
+                                              (json_int_t)info.watches, "events",
+                                              (json_int_t)info.events, "hits",
+                                              (json_int_t)info.cache_hits));
+  json_object_set_new(res, "replication", json_pack("{s:I, s:I, s:I}", "runs", (json_int_t)info.repl_runs,
+                                                    "checked", (json_int_t)info.repl_checked,
+                                                    "repaired", (json_int_t)info.repl_repaired));
+  json_object_set_new(res, "dht_messages", json_pack("{s:o, s:o}", "sent", msg_counts(info.msg_sent),
+                                                     "received", msg_counts(info.msg_received)));
+  dr_rpc_reply(call, res);
 }
 
 static void m_node_bootstrap(dr_rpc_call *call, json_t *params) {
@@ -382,6 +400,60 @@ static void m_list(dr_rpc_call *call, json_t *params) {
   dr_rpc_reply(call, json_pack("{s:o, s:o}", "resources", jres, "records", jads));
 }
 
+/* ---- watch and pin ------------------------------------------------------------ */
+
+static void m_watch(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  uint64_t sub;
+  ONLY("resource_id");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
+  int r = dr_rpc_conn_watch(call, rid, &sub);
+  if (r == -EDQUOT) {
+    DR_WARN(dr_node_logger(dr_rpc_call_node(call)), "rpc: a watch refused: too many watches");
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: at most %d watches per connection and the "
+                "node's --max-watches in all", DR_RPC_MAX_WATCHES_PER_CONN);
+    return;
+  }
+  if (r < 0) {
+    dr_rpc_fail_node(call, r, NULL);
+    return;
+  }
+  dr_node *node = dr_rpc_call_node(call);
+  dr_rpc_reply(call, json_pack("{s:I}", "subscription", (json_int_t)sub));
+  /* then what is live already, as register events, once the answer is out */
+  dr_node_watch_replay(node, sub);
+}
+
+static void m_unwatch(dr_rpc_call *call, json_t *params) {
+  uint64_t sub;
+  ONLY("subscription");
+  if (dr_param_uint(call, params, "subscription", 1, UINT64_MAX >> 1, &sub, NULL) < 0) return;
+  int r = dr_rpc_conn_unwatch(call, sub);
+  if (r == DR_ENOTFOUND) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: no subscription %llu on this connection",
+                                     (unsigned long long)sub);
+  else if (r < 0) dr_rpc_fail_node(call, r, NULL);
+  else dr_rpc_reply(call, json_pack("{s:b}", "ok", 1));
+}
+
+static void m_pin(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  ONLY("resource_id");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
+  int r = dr_node_pin(dr_rpc_call_node(call), rid);
+  if (r < 0) dr_rpc_fail_node(call, r, NULL);
+  else dr_rpc_reply(call, json_pack("{s:b}", "ok", 1));
+}
+
+static void m_unpin(dr_rpc_call *call, json_t *params) {
+  uint8_t rid[DR_ID_LEN];
+  ONLY("resource_id");
+  if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
+  int r = dr_node_unpin(dr_rpc_call_node(call), rid);
+  if (r == DR_ENOTFOUND) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: this node does not pin that resource");
+  else if (r < 0) dr_rpc_fail_node(call, r, NULL);
+  else dr_rpc_reply(call, json_pack("{s:b}", "ok", 1));
+}
+
 static const struct {
   const char *name;
   dr_rpc_method_fn fn;
@@ -398,6 +470,10 @@ static const struct {
     {"discover", m_discover},
     {"resolve", m_resolve},
     {"list", m_list},
+    {"watch", m_watch},
+    {"unwatch", m_unwatch},
+    {"resource.pin", m_pin},
+    {"resource.unpin", m_unpin},
 };
 
 dr_rpc_method_fn dr_rpc_find_method(const char *name) {

@@ -31,6 +31,8 @@ typedef struct conn {
   unsigned pending; /* calls not yet ended */
   unsigned writes;  /* writes under way */
   bool closed;      /* uv_close called: nothing more is read or written */
+  uint64_t *subs;   /* this connection's watch subscriptions */
+  size_t n_subs;
   bool eof;         /* the client will send nothing more */
 } conn;
 
@@ -71,6 +73,7 @@ static void conn_close(conn *c);
 static void conn_unref(conn *c) {
   if (--c->refs) return;
   dr_rpc_stream_free(&c->in);
+  free(c->subs);
   free(c);
 }
 
@@ -159,6 +162,54 @@ static void call_end(dr_rpc_call *call, json_t *response) {
   c->pending--;
   maybe_close(c);
   conn_unref(c);
+}
+
+/* ---- watch subscriptions ------------------------------------------------------ */
+
+static const char *event_name(dr_event_type t) {
+  switch (t) {
+  case DR_EVENT_REGISTER:
+    return "register";
+  case DR_EVENT_DEREGISTER:
+    return "deregister";
+  case DR_EVENT_EXPIRE:
+    return "expire";
+  }
+  return "?";
+}
+
+static void on_event(void *ctx, uint64_t sub, dr_event_type type, const dr_entry *record) {
+  conn *c = ctx;
+  if (c->closed) return;
+  json_t *msg = json_pack("{s:s, s:s, s:{s:I, s:s, s:o}}", "jsonrpc", "2.0", "method", "event",
+                          "params", "subscription", (json_int_t)sub, "type", event_name(type),
+                          "record", dr_json_record(record));
+  if (!msg) return;
+  send_json(c, msg);
+  json_decref(msg);
+}
+
+int dr_rpc_conn_watch(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], uint64_t *sub) {
+  conn *c = call->c;
+  if (c->closed) return -ESHUTDOWN;
+  if (c->n_subs >= DR_RPC_MAX_WATCHES_PER_CONN) return -EDQUOT;
+  uint64_t *grown = realloc(c->subs, (c->n_subs + 1) * sizeof *grown);
+  if (!grown) return -ENOMEM;
+  c->subs = grown;
+  int r = dr_node_watch(c->node, rid, on_event, c, sub);
+  if (r < 0) return r;
+  c->subs[c->n_subs++] = *sub;
+  return 0;
+}
+
+int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub) {
+  conn *c = call->c;
+  for (size_t i = 0; i < c->n_subs; i++)
+    if (c->subs[i] == sub) {
+      c->subs[i] = c->subs[--c->n_subs];
+      return dr_node_unwatch(c->node, sub);
+    }
+  return DR_ENOTFOUND; /* another connection's subscriptions are not ours to end */
 }
 
 dr_node *dr_rpc_call_node(const dr_rpc_call *call) {
@@ -290,6 +341,10 @@ static void handle_text(conn *c, const char *text, size_t len) {
 static void on_conn_closed(uv_handle_t *h) {
   conn *c = h->data;
   dr_rpc_server *s = c->srv;
+  /* subscriptions end with their connection (here, not in conn_close: an
+   * event being sent may close it) */
+  for (size_t i = 0; i < c->n_subs; i++) dr_node_unwatch(c->node, c->subs[i]);
+  c->n_subs = 0;
   if (c->prev) c->prev->next = c->next;
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;

@@ -13,6 +13,7 @@
 
 #define DEFAULT_MAX_INFLIGHT 64
 #define STATS_PERIOD_MS 500
+#define MSG_STATS_PERIOD 2 /* in stats periods */
 #define SHUTDOWN_WAIT_MS 3000
 
 typedef enum op_type { OP_GET, OP_PUT, OP_LISTEN } op_type;
@@ -31,6 +32,7 @@ typedef struct dr_dht_op {
   op_state state;
   bool cancelled; /* the owner let go: no more callbacks to it */
   bool permanent;
+  bool once; /* a fire-and-forget put: freed at its done */
   dht_infohash key;
   dht_value *value;      /* puts */
   dht_op_token *token;   /* listens */
@@ -74,6 +76,12 @@ struct dr_dht {
   dr_dht_op *live;
   size_t n_waiting, n_inflight, max_inflight;
   unsigned good, dubious;
+  /* message counts, read off the loop (OpenDHT's lock) by a work request */
+  uv_work_t msg_work;
+  bool msg_work_busy, finish_after_work;
+  unsigned stats_ticks;
+  uint64_t sent[DR_DHT_MSG__COUNT], received[DR_DHT_MSG__COUNT];
+  uint64_t w_sent[DR_DHT_MSG__COUNT], w_received[DR_DHT_MSG__COUNT];
   uint16_t port;
   bool closing, runner_gone;
   void (*close_done)(void *);
@@ -251,7 +259,7 @@ static void unqueue(dr_dht *d, dr_dht_op *op) {
 static void handle_done(dr_dht *d, dr_dht_op *op, bool ok) {
   if (op->state == OP_INFLIGHT) d->n_inflight--;
   op->state = OP_SETTLED;
-  if (op->type == OP_GET) {
+  if (op->type == OP_GET || op->once) {
     if (op->on_done) op->on_done(op->ctx, ok);
     op_free(op);
   } else if (op->cancelled) {
@@ -311,9 +319,37 @@ static void on_wake(uv_async_t *h) {
   if (shutdown && d->closing && !d->runner_gone) finish_close(d);
 }
 
+static void msg_work(uv_work_t *w) {
+  dr_dht *d = w->data;
+  dr__dht_message_stats(d->runner, d->w_sent, d->w_received);
+}
+
+static void msg_work_done(uv_work_t *w, int status) {
+  dr_dht *d = w->data;
+  (void)status;
+  d->msg_work_busy = false;
+  for (int i = 0; i < DR_DHT_MSG__COUNT; i++) {
+    d->sent[i] += d->w_sent[i];
+    d->received[i] += d->w_received[i];
+    d->w_sent[i] = d->w_received[i] = 0;
+  }
+  if (d->finish_after_work) finish_close(d);
+}
+
 static void on_stats_timer(uv_timer_t *t) {
   dr_dht *d = t->data;
-  if (!d->closing) dr__dht_request_stats(d->runner, on_stats, d);
+  if (d->closing) return;
+  dr__dht_request_stats(d->runner, on_stats, d);
+  if (++d->stats_ticks % MSG_STATS_PERIOD == 0 && !d->msg_work_busy) {
+    d->msg_work.data = d;
+    if (uv_queue_work(d->loop, &d->msg_work, msg_work, msg_work_done) == 0) d->msg_work_busy = true;
+  }
+}
+
+void dr_dht_message_counts(const dr_dht *d, uint64_t sent[DR_DHT_MSG__COUNT],
+                           uint64_t received[DR_DHT_MSG__COUNT]) {
+  memcpy(sent, d->sent, sizeof d->sent);
+  memcpy(received, d->received, sizeof d->received);
 }
 
 int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
@@ -390,6 +426,11 @@ static void on_shutdown_timeout(uv_timer_t *t) {
 /* The runner has shut down (or would not say so in time): stop its threads,
  * fail what is left, free everything once the libuv handles are closed. */
 static void finish_close(dr_dht *d) {
+  if (d->msg_work_busy) { /* it holds the runner: finish after it */
+    d->finish_after_work = true;
+    return;
+  }
+  d->finish_after_work = false;
   if (d->runner) {
     dht_runner_delete(d->runner); /* joins OpenDHT's threads */
     d->runner = NULL;
@@ -486,6 +527,26 @@ dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
   op->ctx = ctx;
   enqueue(d, op);
   return (dr_dht_put *)op;
+}
+
+int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data,
+                    size_t len) {
+  dr_dht_put *p = dr_dht_put_value(d, key, data, len, false, NULL, NULL);
+  if (!p) return d->closing ? -ESHUTDOWN : -ENOMEM;
+  p->op.once = true;
+  return 0;
+}
+
+int dr_dht_reput(dr_dht *d, dr_dht_put *p) {
+  dr_dht_op *op = &p->op;
+  if (d->closing || op->cancelled || !op->permanent) return -EINVAL;
+  if (op->state != OP_SETTLED) return -EAGAIN;
+  dht_value *v = dr__dht_value_clone(op->value);
+  if (!v) return -ENOMEM;
+  dht_value_unref(op->value);
+  op->value = v;
+  dht_runner_put(d->runner, &op->key, op->value, NULL, NULL, true);
+  return 0;
 }
 
 void dr_dht_cancel(dr_dht *d, dr_dht_put *p) {

@@ -61,6 +61,12 @@ void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious);
 /* Operations waiting and in flight, for node.info and tests. */
 size_t dr_dht_pending(const dr_dht *d);
 
+/* DHT requests sent and received (ping, find, get, listen, put), counted
+ * by OpenDHT and collected every second. */
+enum { DR_DHT_MSG_PING, DR_DHT_MSG_FIND, DR_DHT_MSG_GET, DR_DHT_MSG_LISTEN, DR_DHT_MSG_PUT, DR_DHT_MSG__COUNT };
+void dr_dht_message_counts(const dr_dht *d, uint64_t sent[DR_DHT_MSG__COUNT],
+                           uint64_t received[DR_DHT_MSG__COUNT]);
+
 typedef void (*dr_dht_value_cb)(void *ctx, const uint8_t *data, size_t len);
 typedef void (*dr_dht_done_cb)(void *ctx, bool ok);
 
@@ -78,6 +84,17 @@ int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on
 dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
                              const uint8_t *data, size_t len, bool permanent,
                              dr_dht_done_cb on_done, void *ctx);
+
+/* Puts data under key once (OpenDHT's nodes keep it ten minutes); nothing
+ * to cancel or free. Returns 0, -ESHUTDOWN or -ENOMEM. */
+int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data,
+                    size_t len);
+
+/* Announces a permanent put's value again, under the same value id, to the
+ * nodes now closest to its key (the replication task's repair: nodes that
+ * still hold it only refresh it). Returns 0, or -EAGAIN while its first
+ * announce is still under way, or -ENOMEM. */
+int dr_dht_reput(dr_dht *d, dr_dht_put *p);
 
 /* Stops announcing a value and releases its handle: its on_done will not run
  * any more. Safe while the put is still queued or in flight. */

@@ -52,6 +52,7 @@ static void on_tick(uv_timer_t *t) {
     dr__ad_free(n, ad);
   }
   free(drop);
+  dr__cache_tick(n, now);
 }
 
 void dr__tick_start(dr_node *n, unsigned period_ms) {

@@ -37,6 +37,9 @@ static const char usage_text[] =
     "  --min-ttl S             shortest record TTL clients may ask for (default 30;\n"
     "                          lower only in tests)\n"
     "  --tick-ms MS            period of the maintenance task (default 1000)\n"
+    "  --replicate-ms MS       mean period of the replication task, +-20% jitter\n"
+    "                          (default 60000)\n"
+    "  --max-watches N         watch subscriptions on this node (default 4096)\n"
     "  -h, --help              this help\n"
     "  --version               print the version\n";
 
@@ -88,7 +91,7 @@ static int add_bootstrap(options *o, char *addr) {
 enum {
   OPT_PORT = 256, OPT_BOOTSTRAP, OPT_DATA_DIR, OPT_SOCKET, OPT_LISTEN, OPT_NETWORK, OPT_PSK,
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
-  OPT_VERSION, OPT_MIN_TTL, OPT_TICK,
+  OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES,
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +110,8 @@ static const struct option long_opts[] = {
     {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
     {"min-ttl", required_argument, NULL, OPT_MIN_TTL},
     {"tick-ms", required_argument, NULL, OPT_TICK},
+    {"replicate-ms", required_argument, NULL, OPT_REPLICATE},
+    {"max-watches", required_argument, NULL, OPT_MAX_WATCHES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -172,6 +177,14 @@ static int parse_args(options *o, int argc, char **argv) {
     case OPT_TICK:
       if (parse_uint(optarg, 60000, &v) < 0 || v < 10) return fail_usage("--tick-ms: '%s' is not 10-60000", optarg);
       o->node.tick_ms = (unsigned)v;
+      break;
+    case OPT_REPLICATE:
+      if (parse_uint(optarg, 86400000, &v) < 0 || v < 100) return fail_usage("--replicate-ms: '%s' is not 100-86400000", optarg);
+      o->node.replicate_ms = (unsigned)v;
+      break;
+    case OPT_MAX_WATCHES:
+      if (parse_uint(optarg, 1000000, &v) < 0 || v == 0) return fail_usage("--max-watches: '%s' is not 1-1000000", optarg);
+      o->node.max_watches = (size_t)v;
       break;
     case 'h': fputs(usage_text, stdout); return 0;
     case OPT_VERSION: printf("dhtregd %s\n", DHTREG_VERSION); return 0;

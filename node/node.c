@@ -161,6 +161,9 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   n->started_at = dr_now();
   dr_map_init(&n->resources);
   dr_map_init(&n->ads);
+  dr_map_init(&n->caches);
+  dr_map_init(&n->subs);
+  n->max_watches = cfg->max_watches ? cfg->max_watches : 4096;
 
   if (cfg->seed) {
     dr_identity_from_seed(&n->id, cfg->seed);
@@ -192,6 +195,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   uv_timer_init(loop, &n->deadline_timer);
   n->deadline_timer.data = n;
   dr__tick_start(n, cfg->tick_ms ? cfg->tick_ms : 1000);
+  dr__repl_start(n, cfg->replicate_ms ? cfg->replicate_ms : 60000);
   for (size_t i = 0; i < cfg->n_bootstrap; i++)
     if (dr_node_bootstrap(n, cfg->bootstrap[i]) < 0)
       DR_WARN(&n->log, "ignoring bad bootstrap address %s", cfg->bootstrap[i]);
@@ -227,7 +231,8 @@ static void on_timer_closed(uv_handle_t *h) {
 
 static void on_persist_closed(dr_node *n) {
   dr__own_free_all(n);
-  n->handles_open = 2;
+  n->handles_open = 3;
+  uv_close((uv_handle_t *)&n->repl_timer, on_timer_closed);
   uv_close((uv_handle_t *)&n->deadline_timer, on_timer_closed);
   uv_close((uv_handle_t *)&n->tick_timer, on_timer_closed);
 }
@@ -235,6 +240,7 @@ static void on_persist_closed(dr_node *n) {
 static void on_dht_closed(void *ctx) {
   dr_node *n = ctx;
   n->dht = NULL;
+  dr__cache_free_all(n); /* their listens ended with the runner */
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
@@ -251,6 +257,7 @@ void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx) {
   n->stop_ctx = ctx;
   uv_timer_stop(&n->deadline_timer);
   uv_timer_stop(&n->tick_timer);
+  uv_timer_stop(&n->repl_timer);
   dr_dht_close(n->dht, on_dht_closed, n);
 }
 
@@ -279,7 +286,14 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     dr_dht_node_counts(n->dht, &good, &dubious);
     out->peers = good;
     out->connected = good + dubious > 0;
+    dr_dht_message_counts(n->dht, out->msg_sent, out->msg_received);
   }
+  dr__cache_counts(n, &out->cached_resources, &out->cached_entries, &out->watches);
+  out->events = n->events;
+  out->cache_hits = n->cache_hits;
+  out->repl_runs = n->repl_runs;
+  out->repl_checked = n->repl_checked;
+  out->repl_repaired = n->repl_repaired;
   out->resources = n->resources.count;
   size_t b;
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {

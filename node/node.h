@@ -34,6 +34,8 @@ typedef struct dr_node_config {
   unsigned max_inflight;   /* DHT operations in flight (default 64) */
   uint32_t min_ttl;        /* shortest TTL a client may ask for (default 30) */
   unsigned tick_ms;        /* period of the maintenance task (default 1000) */
+  unsigned replicate_ms;   /* mean period of the replication task (default 60000) */
+  size_t max_watches;      /* subscriptions per node (default 4096) */
   const uint8_t *seed;     /* tests only: a fixed identity seed, or NULL */
 } dr_node_config;
 
@@ -62,6 +64,10 @@ typedef struct dr_node_info {
   size_t resources, records, tombstones; /* entries this node holds */
   size_t advertised;                     /* its live advertisements */
   uint64_t rejected[DR_REJ__COUNT];
+  size_t cached_resources, cached_entries, watches;
+  uint64_t events, cache_hits;
+  uint64_t repl_runs, repl_checked, repl_repaired;
+  uint64_t msg_sent[5], msg_received[5]; /* DHT requests: ping, find, get, listen, put */
 } dr_node_info;
 
 void dr_node_get_info(const dr_node *n, dr_node_info *out);
@@ -154,6 +160,35 @@ void dr_node_sync(dr_node *n, void (*cb)(void *ctx, int err), void *ctx);
  * calls done(ctx) once each tombstone's first announce is over or timed
  * out. Returns how many were withdrawn. */
 size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx);
+
+/* ---- watch and pin --------------------------------------------------------- */
+
+typedef enum dr_event_type { DR_EVENT_REGISTER, DR_EVENT_DEREGISTER, DR_EVENT_EXPIRE } dr_event_type;
+
+/* An event of a watched resource: record is the record concerned (for a
+ * deregister, the record that was withdrawn when this node had seen it,
+ * else the tombstone); valid only during the call. The callback must not
+ * call dr_node_unwatch or dr_node_unpin. */
+typedef void (*dr_node_event_cb)(void *ctx, uint64_t sub_id, dr_event_type type,
+                                 const dr_entry *record);
+
+/* Subscribes to a resource's events: the node listens to its key and keeps a
+ * verified cache of it (resolve is answered from there) until the last
+ * watcher unwatches and it is not pinned. Returns 0 with *sub_id set, or
+ * -EDQUOT when the node has max_watches subscriptions, or -ENOMEM. */
+int dr_node_watch(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_event_cb cb, void *ctx,
+                  uint64_t *sub_id);
+/* Sends a register event to that subscription alone for each record that is
+ * live in its cache now (a new watcher's starting view). */
+void dr_node_watch_replay(dr_node *n, uint64_t sub_id);
+/* Ends a subscription; DR_ENOTFOUND when there is none of that id. */
+int dr_node_unwatch(dr_node *n, uint64_t sub_id);
+
+/* Pins a resource: its cache stays fed, and the replication task keeps all
+ * its live entries in the DHT, whoever issued them. Idempotent. */
+int dr_node_pin(dr_node *n, const uint8_t rid[DR_ID_LEN]);
+/* DR_ENOTFOUND when the resource is not pinned. */
+int dr_node_unpin(dr_node *n, const uint8_t rid[DR_ID_LEN]);
 
 /* This node's own resources and live advertisements, for `list`. The
  * entries are valid until the node's next operation. */

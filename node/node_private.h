@@ -22,7 +22,10 @@ typedef struct dr_announce {
   dr_dht_put *put;
   struct dr_pub *pub; /* the caller waiting for the first announce, or NULL */
   dr_entry *entry;
+  uint64_t since_ms; /* uv_now() when the announce began */
 } dr_announce;
+
+typedef struct dr_cache dr_cache;
 
 typedef struct own_resource {
   dr_entry entry;
@@ -56,6 +59,17 @@ struct dr_node {
   dr_map resources; /* rid -> own_resource* */
   dr_map ads;       /* rid || service id -> own_ad* */
   uint64_t rejected[DR_REJ__COUNT];
+  /* cache.c: watched and pinned resources */
+  dr_map caches; /* rid -> dr_cache* */
+  dr_map subs;   /* subscription id (u64) -> struct dr_sub* */
+  uint64_t next_sub;
+  size_t max_watches;
+  uint64_t events, cache_hits;
+  /* replicate.c */
+  uv_timer_t repl_timer;
+  unsigned repl_ms;
+  size_t repl_outstanding; /* checks of the current run still under way */
+  uint64_t repl_runs, repl_checked, repl_repaired;
   uv_timer_t deadline_timer;
   dr_deadline *dl_head, *dl_tail;
   bool stopping;
@@ -81,6 +95,22 @@ void dr__persist_close(dr_node *n, void (*closed)(dr_node *n));
 
 /* lifecycle.c */
 void dr__tick_start(dr_node *n, unsigned period_ms);
+
+/* cache.c */
+void dr__cache_offer_own(dr_node *n, const dr_entry *e);
+/* Answers from the cache (synchronously) when rid has a ready one. */
+bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                       dr_node_resolve_cb cb, void *ctx);
+void dr__cache_tick(dr_node *n, uint64_t now);
+void dr__cache_free_all(dr_node *n);
+void dr__cache_counts(const dr_node *n, size_t *caches, size_t *entries, size_t *subs);
+size_t dr__cache_pinned(dr_node *n, dr_cache ***out);
+const uint8_t *dr__cache_rid(const dr_cache *c);
+bool dr__cache_is_pinned(const dr_cache *c);
+const struct dr_merge *dr__cache_merge(const dr_cache *c);
+
+/* replicate.c */
+void dr__repl_start(dr_node *n, unsigned period_ms);
 
 /* publish.c */
 /* Re-signs ad's record with a new seq, issued now, expiring after its TTL,

@@ -50,6 +50,8 @@ int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb,
     pub->ctx = ctx;
   }
   a->entry = e;
+  a->since_ms = uv_now(n->loop);
+  dr__cache_offer_own(n, e);
   dr__dht_key_of(n, e->rid, key);
   a->put = dr_dht_put_value(n->dht, key, e->raw, e->raw_len, true, on_put_done, a);
   if (!a->put) {

@@ -104,6 +104,7 @@ int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
                     dr_node_resolve_cb cb, void *ctx) {
   uint8_t key[DR_DHT_KEY_SIZE];
   if (n->stopping) return -ESHUTDOWN;
+  if (dr__cache_resolve(n, rid, limit, cb, ctx)) return 0;
   resolve_op *op = calloc(1, sizeof *op);
   if (!op) return -ENOMEM;
   op->n = n;

@@ -1,0 +1,395 @@
+/* cache.c - watched and pinned resources: a listen-fed, verified, merged copy, and its events
+ *
+ * A resource that some connection watches, or that the node pins, has a
+ * cache: one OpenDHT listen on its key feeds every value through the same
+ * verification as a resolve into a dr_merge that lives as long as the
+ * cache. Each change of which records are live becomes an event for the
+ * watchers: register (a record is new, or its content changed), deregister
+ * (a tombstone hid it), expire (its expiry passed, checked by the tick).
+ * Renewals (a new seq, the same content) are not events. resolve of a
+ * cached resource is answered from here once the first get is over.
+ */
+#include "node/merge.h"
+#include "node/node_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dr_sub {
+  struct dr_sub *next;
+  uint64_t id;
+  dr_cache *c;
+  dr_node_event_cb cb;
+  void *ctx;
+} dr_sub;
+
+typedef struct cache_get {
+  dr_cache *c; /* NULL once the cache is gone */
+} cache_get;
+
+struct dr_cache {
+  dr_node *n;
+  uint8_t rid[DR_ID_LEN];
+  dr_dht_listen *listen;
+  cache_get *get; /* the first get, while under way */
+  dr_merge m;
+  dr_map live; /* issuer || service id -> the live winner, as last reported */
+  dr_sub *subs;
+  size_t n_subs;
+  bool pinned, ready;
+};
+
+static size_t entry_key(uint8_t *key, const dr_entry *e) {
+  size_t nlen = strlen(e->name);
+  memcpy(key, e->issuer, DR_ID_LEN);
+  memcpy(key + DR_ID_LEN, e->name, nlen);
+  return DR_ID_LEN + nlen;
+}
+
+static bool str_eq(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strs_eq(char **a, size_t na, char **b, size_t nb) {
+  if (na != nb) return false;
+  for (size_t i = 0; i < na; i++)
+    if (strcmp(a[i], b[i]) != 0) return false;
+  return true;
+}
+
+/* Whether two records of one service say the same thing (times and seq
+ * aside). */
+static bool same_content(const dr_entry *a, const dr_entry *b) {
+  if (!str_eq(a->host, b->host) || a->port != b->port || !str_eq(a->type, b->type) ||
+      !strs_eq(a->addrs, a->n_addrs, b->addrs, b->n_addrs) ||
+      !strs_eq(a->tags, a->n_tags, b->tags, b->n_tags) || a->n_meta != b->n_meta)
+    return false;
+  for (size_t i = 0; i < a->n_meta; i++)
+    if (strcmp(a->meta[i].key, b->meta[i].key) != 0 || strcmp(a->meta[i].value, b->meta[i].value) != 0)
+      return false;
+  return true;
+}
+
+static bool is_live(const dr_cache *c, const dr_entry *e, uint64_t now) {
+  return e && e->kind == DR_KIND_RECORD && e->expires_at > now &&
+         dr_merge_allowed(c->m.resource, e->issuer);
+}
+
+static void emit(dr_cache *c, dr_event_type type, const dr_entry *rec) {
+  dr_node *n = c->n;
+  n->events++;
+  /* a callback may unwatch itself or others: walk by id */
+  for (dr_sub *s = c->subs; s;) {
+    uint64_t next_id = s->next ? s->next->id : 0;
+    s->cb(s->ctx, s->id, type, rec);
+    if (!next_id) break;
+    s = dr_map_get(&n->subs, &next_id, sizeof next_id);
+  }
+}
+
+/* Offers one verified, checked entry of c's resource; takes what e owns. */
+static void cache_take(dr_cache *c, dr_entry *e) {
+  if (e->kind == DR_KIND_RESOURCE) {
+    dr_merge_offer(&c->m, e);
+    return;
+  }
+  uint64_t now = dr_now();
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  size_t klen = entry_key(key, e);
+  const dr_entry *cur = dr_map_get(&c->m.winners, key, klen);
+  if (cur && dr_merge_cmp(e, cur) <= 0) {
+    dr_entry_clear(e);
+    return;
+  }
+  const dr_entry *reported = dr_map_get(&c->live, key, klen);
+  bool changed = !reported || e->kind != DR_KIND_RECORD || !same_content(reported, e);
+  dr_entry gone = {0};
+  if (reported && e->kind == DR_KIND_TOMBSTONE && c->subs) dr_entry_copy(&gone, reported);
+  if (dr_merge_offer(&c->m, e) < 0) return;
+  const dr_entry *win = dr_map_get(&c->m.winners, key, klen);
+  if (is_live(c, win, now)) {
+    if (dr_map_put(&c->live, key, klen, (void *)win, NULL) == 0 && changed)
+      emit(c, DR_EVENT_REGISTER, win);
+  } else if (reported) {
+    dr_map_del(&c->live, key, klen);
+    if (win && win->kind == DR_KIND_TOMBSTONE)
+      emit(c, DR_EVENT_DEREGISTER, gone.name ? &gone : win);
+  }
+  dr_entry_clear(&gone);
+}
+
+static void on_value(dr_cache *c, const uint8_t *data, size_t len) {
+  dr_node *n = c->n;
+  dr_entry e;
+  dr_reject rej = dr_entry_decode(data, len, &e);
+  if (rej == DR_REJ_NONE) {
+    rej = dr_entry_check(&e, c->rid, dr_now(), n->clock_skew);
+    if (rej != DR_REJ_NONE) dr_entry_clear(&e);
+  }
+  if (rej != DR_REJ_NONE) {
+    n->rejected[rej]++;
+    return;
+  }
+  cache_take(c, &e);
+}
+
+static void on_listen(void *ctx, const uint8_t *data, size_t len, bool expired) {
+  /* a value leaving a node's storage says nothing about the entry: its own
+   * expiry does */
+  if (!expired) on_value(ctx, data, len);
+}
+
+static void on_get_value(void *ctx, const uint8_t *data, size_t len) {
+  cache_get *g = ctx;
+  if (g->c) on_value(g->c, data, len);
+}
+
+static void on_get_done(void *ctx, bool ok) {
+  cache_get *g = ctx;
+  (void)ok;
+  if (g->c) {
+    g->c->ready = true;
+    g->c->get = NULL;
+  }
+  free(g);
+}
+
+/* Our own entries of the resource, as they are now. */
+static void offer_own(dr_cache *c) {
+  dr_node *n = c->n;
+  dr_entry copy;
+  own_resource *res = dr_map_get(&n->resources, c->rid, DR_ID_LEN);
+  if (res && dr_entry_copy(&copy, &res->entry) == 0) cache_take(c, &copy);
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    if (memcmp(e->rid, c->rid, DR_ID_LEN) == 0 && dr_entry_copy(&copy, e) == 0) cache_take(c, &copy);
+  }
+}
+
+static dr_cache *cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
+  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
+  if (c) return c;
+  if (n->stopping || !n->dht) return NULL;
+  c = calloc(1, sizeof *c);
+  cache_get *g = calloc(1, sizeof *g);
+  if (!c || !g || dr_map_put(&n->caches, rid, DR_ID_LEN, c, NULL) < 0) {
+    free(c);
+    free(g);
+    return NULL;
+  }
+  c->n = n;
+  memcpy(c->rid, rid, DR_ID_LEN);
+  dr_merge_init(&c->m, rid);
+  dr_map_init(&c->live);
+  uint8_t key[DR_DHT_KEY_SIZE];
+  dr__dht_key_of(n, rid, key);
+  c->listen = dr_dht_listen_start(n->dht, key, on_listen, c);
+  g->c = c;
+  if (!c->listen || dr_dht_get(n->dht, key, on_get_value, on_get_done, g) < 0) {
+    if (c->listen) dr_dht_unlisten(n->dht, c->listen);
+    dr_map_del(&n->caches, rid, DR_ID_LEN);
+    dr_merge_free(&c->m);
+    dr_map_free(&c->live);
+    free(c);
+    free(g);
+    return NULL;
+  }
+  c->get = g;
+  offer_own(c);
+  return c;
+}
+
+static void cache_free(dr_cache *c) {
+  dr_node *n = c->n;
+  if (c->listen && n->dht) dr_dht_unlisten(n->dht, c->listen);
+  if (c->get) c->get->c = NULL;
+  dr_merge_free(&c->m);
+  dr_map_free(&c->live);
+  free(c);
+}
+
+static void cache_release(dr_cache *c) {
+  if (c->n_subs || c->pinned) return;
+  dr_map_del(&c->n->caches, c->rid, DR_ID_LEN);
+  cache_free(c);
+}
+
+/* ---- the node's API -------------------------------------------------------- */
+
+int dr_node_watch(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_event_cb cb, void *ctx,
+                  uint64_t *sub_id) {
+  if (n->subs.count >= n->max_watches) return -EDQUOT;
+  dr_sub *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  dr_cache *c = cache_open(n, rid);
+  if (!c) {
+    free(s);
+    return n->stopping ? -ESHUTDOWN : -ENOMEM;
+  }
+  s->id = ++n->next_sub;
+  s->c = c;
+  s->cb = cb;
+  s->ctx = ctx;
+  if (dr_map_put(&n->subs, &s->id, sizeof s->id, s, NULL) < 0) {
+    free(s);
+    cache_release(c);
+    return -ENOMEM;
+  }
+  /* appended: events reach watchers in the order they subscribed */
+  dr_sub **pp = &c->subs;
+  while (*pp) pp = &(*pp)->next;
+  *pp = s;
+  c->n_subs++;
+  *sub_id = s->id;
+  return 0;
+}
+
+void dr_node_watch_replay(dr_node *n, uint64_t sub_id) {
+  dr_sub *s = dr_map_get(&n->subs, &sub_id, sizeof sub_id);
+  if (!s) return;
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&s->c->live, NULL, &b); it; it = dr_map_next(&s->c->live, it, &b))
+    s->cb(s->ctx, s->id, DR_EVENT_REGISTER, it->value);
+}
+
+int dr_node_unwatch(dr_node *n, uint64_t sub_id) {
+  dr_sub *s = dr_map_del(&n->subs, &sub_id, sizeof sub_id);
+  if (!s) return DR_ENOTFOUND;
+  dr_cache *c = s->c;
+  for (dr_sub **pp = &c->subs; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  c->n_subs--;
+  free(s);
+  cache_release(c);
+  return 0;
+}
+
+int dr_node_pin(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
+  dr_cache *c = cache_open(n, rid);
+  if (!c) return n->stopping ? -ESHUTDOWN : -ENOMEM;
+  c->pinned = true;
+  return 0;
+}
+
+int dr_node_unpin(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
+  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
+  if (!c || !c->pinned) return DR_ENOTFOUND;
+  c->pinned = false;
+  cache_release(c);
+  return 0;
+}
+
+/* ---- what the rest of node/ uses ------------------------------------------------ */
+
+void dr__cache_offer_own(dr_node *n, const dr_entry *e) {
+  dr_cache *c = dr_map_get(&n->caches, e->rid, DR_ID_LEN);
+  dr_entry copy;
+  if (c && dr_entry_copy(&copy, e) == 0) cache_take(c, &copy);
+}
+
+bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                       dr_node_resolve_cb cb, void *ctx) {
+  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
+  if (!c || !c->ready) return false;
+  const dr_entry **recs;
+  size_t forbidden;
+  dr_resolution res = {0};
+  res.resource = c->m.resource;
+  res.n_records = dr_merge_records(&c->m, dr_now(), limit, &recs, &forbidden);
+  res.records = recs;
+  n->cache_hits++;
+  cb(ctx, 0, &res);
+  return true;
+}
+
+/* Expire events, and the collection of what no longer matters: records past
+ * their expiry, tombstones past theirs (the records they hid are expired
+ * too by then). */
+void dr__cache_tick(dr_node *n, uint64_t now) {
+  size_t b, b2;
+  for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
+    dr_cache *c = it->value;
+    size_t n_old = 0, cap = 0;
+    struct old {
+      uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+      size_t len;
+    } *old = NULL;
+    for (dr_map_item *w = dr_map_next(&c->m.winners, NULL, &b2); w; w = dr_map_next(&c->m.winners, w, &b2)) {
+      const dr_entry *e = w->value;
+      if (e->expires_at > now) continue;
+      if (n_old == cap) {
+        size_t ncap = cap ? cap * 2 : 16;
+        struct old *grown = realloc(old, ncap * sizeof *old);
+        if (!grown) break;
+        old = grown;
+        cap = ncap;
+      }
+      memcpy(old[n_old].key, w->key, w->key_len);
+      old[n_old++].len = w->key_len;
+    }
+    for (size_t i = 0; i < n_old; i++) {
+      dr_entry *e = dr_map_del(&c->m.winners, old[i].key, old[i].len);
+      if (dr_map_del(&c->live, old[i].key, old[i].len) && e->kind == DR_KIND_RECORD)
+        emit(c, DR_EVENT_EXPIRE, e);
+      dr_entry_clear(e);
+      free(e);
+    }
+    free(old);
+    if (c->m.resource && c->m.resource->expires_at && c->m.resource->expires_at <= now) {
+      dr_entry_clear(c->m.resource);
+      free(c->m.resource);
+      c->m.resource = NULL;
+    }
+  }
+}
+
+void dr__cache_free_all(dr_node *n) {
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->subs, NULL, &b); it; it = dr_map_next(&n->subs, it, &b))
+    free(it->value);
+  dr_map_free(&n->subs);
+  for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b))
+    cache_free(it->value);
+  dr_map_free(&n->caches);
+}
+
+void dr__cache_counts(const dr_node *n, size_t *caches, size_t *entries, size_t *subs) {
+  size_t b;
+  *caches = n->caches.count;
+  *subs = n->subs.count;
+  *entries = 0;
+  for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
+    const dr_cache *c = it->value;
+    *entries += c->m.winners.count + (c->m.resource ? 1 : 0);
+  }
+}
+
+/* For the replication task: the pinned caches' entries of other issuers. */
+size_t dr__cache_pinned(dr_node *n, dr_cache ***out) {
+  size_t b, k = 0;
+  *out = malloc((n->caches.count + 1) * sizeof **out);
+  if (!*out) return 0;
+  for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
+    dr_cache *c = it->value;
+    if (c->pinned) (*out)[k++] = c;
+  }
+  return k;
+}
+
+bool dr__cache_is_pinned(const dr_cache *c) {
+  return c->pinned;
+}
+
+const uint8_t *dr__cache_rid(const dr_cache *c) {
+  return c->rid;
+}
+
+const dr_merge *dr__cache_merge(const dr_cache *c) {
+  return &c->m;
+}
