@@ -41,12 +41,13 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
                           "tombstones", (json_int_t)info.tombstones, "advertised",
                           (json_int_t)info.advertised, "rejected", rej);
   /* beyond PRODUCT.md's fields: the cache, the replication task, DHT traffic */
-  json_object_set_new(res, "cache", json_pack("{s:I, s:I, s:I, s:I, s:I}", "resources",
+  json_object_set_new(res, "cache", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "resources",
                                               (json_int_t)info.cached_resources, "entries",
                                               (json_int_t)info.cached_entries, "watches",
                                               (json_int_t)info.watches, "events",
                                               (json_int_t)info.events, "hits",
-                                              (json_int_t)info.cache_hits));
+                                              (json_int_t)info.cache_hits, "renewal_checks",
+                                              (json_int_t)info.cache_polls));
   json_object_set_new(res, "replication", json_pack("{s:I, s:I, s:I}", "runs", (json_int_t)info.repl_runs,
                                                     "checked", (json_int_t)info.repl_checked,
                                                     "repaired", (json_int_t)info.repl_repaired));

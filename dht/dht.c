@@ -2,7 +2,9 @@
 #include "dht/dht.h"
 #include "dht/dht_stats.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <opendht/opendht_c.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_INFLIGHT 64
 #define STATS_PERIOD_MS 500
 #define MSG_STATS_PERIOD 2 /* in stats periods */
 #define SHUTDOWN_WAIT_MS 3000
+#define RCVBUF_BYTES (4 << 20)
 
 typedef enum op_type { OP_GET, OP_PUT, OP_LISTEN } op_type;
 typedef enum op_state { OP_WAITING, OP_INFLIGHT, OP_SETTLED } op_state;
@@ -33,6 +38,9 @@ typedef struct dr_dht_op {
   bool cancelled; /* the owner let go: no more callbacks to it */
   bool permanent;
   bool once; /* a fire-and-forget put: freed at its done */
+  bool superseded; /* a newer put took over its value id: never cancel it */
+  uint64_t given_id; /* puts: the value id asked for, 0 for a random one */
+  uint16_t vseq;     /* puts: OpenDHT's seq of the value */
   dht_infohash key;
   dht_value *value;      /* puts */
   dht_op_token *token;   /* listens */
@@ -219,7 +227,8 @@ static void launch(dr_dht_op *op) {
     /* a listen holds no slot: it is long-lived and its start is cheap */
     d->n_inflight--;
     op->state = OP_SETTLED;
-    op->token = dht_runner_listen(d->runner, &op->key, on_listen_value, on_listen_end, op);
+    op->token = dr__dht_listen_type(d->runner, &op->key, DR_DHT_VALUE_TYPE, on_listen_value,
+                                    on_listen_end, op);
     break;
   }
 }
@@ -265,7 +274,7 @@ static void handle_done(dr_dht *d, dr_dht_op *op, bool ok) {
   } else if (op->cancelled) {
     /* the owner let go while the first announce was under way: its value id
      * is known only now */
-    if (op->permanent && !d->runner_gone)
+    if (op->permanent && !op->superseded && !d->runner_gone)
       dht_runner_cancel_put(d->runner, &op->key, dht_value_get_id(op->value));
     op_free(op);
   } else if (op->on_done) {
@@ -300,6 +309,49 @@ static void dispatch(dr_dht *d, event *ev) {
 }
 
 static void finish_close(dr_dht *d);
+
+/* OpenDHT 2.4.12 answers a get with one UDP datagram per value from each of
+ * up to eight nodes, all at once: a resource of 150 records is ~1 200
+ * datagrams arriving together, and the kernel's default receive buffer
+ * (212 KB, ~200 of them) drops the rest, which OpenDHT asks for again only
+ * after its one-second timeout. opendht_c.h does not reach the socket, so
+ * find it among the process's descriptors by its bound port and enlarge
+ * its buffer (the kernel caps it at net.core.rmem_max). */
+static void raise_rcvbuf(dr_dht *d, uint16_t port4, uint16_t port6) {
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  struct dirent *de;
+  int raised = 0, want = RCVBUF_BYTES, got = 0;
+  while ((de = readdir(dir))) {
+    char *end;
+    long fd = strtol(de->d_name, &end, 10);
+    if (*end || fd < 0 || fd == dirfd(dir)) continue;
+    int type;
+    socklen_t tl = sizeof type;
+    if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) continue;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname((int)fd, (struct sockaddr *)&ss, &sl) < 0) continue;
+    uint16_t port = 0, wanted = 0;
+    if (ss.ss_family == AF_INET) {
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+      wanted = port4;
+    } else if (ss.ss_family == AF_INET6) {
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+      wanted = port6;
+    }
+    if (!port || port != wanted) continue;
+    if (setsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) == 0) {
+      tl = sizeof got;
+      getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &got, &tl);
+      raised++;
+    }
+  }
+  closedir(dir);
+  if (raised)
+    dlog(d, DR_DHT_LOG_DEBUG, "DHT socket receive buffer: %d bytes (asked %d; the kernel caps it at net.core.rmem_max)",
+         got / 2, want);
+}
 
 static void on_wake(uv_async_t *h) {
   dr_dht *d = h->data;
@@ -373,22 +425,22 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
     err = -ENOMEM;
     goto err_handles;
   }
-  dht_runner_config rc;
-  dht_runner_config_default(&rc);
-  rc.dht_config.node_config.network = cfg->network;
-  if (cfg->node_id) dht_infohash_get(&rc.dht_config.node_config.node_id, cfg->node_id, 20);
-  else dht_infohash_random(&rc.dht_config.node_config.node_id);
-  rc.threaded = true;
-  rc.log = false;
-  int rerr = dht_runner_run_config(d->runner, cfg->port, &rc);
+  int rerr = dr__dht_run(d->runner, cfg->port, cfg->node_id, cfg->network, 0,
+                         cfg->peer_rate_limit);
   if (rerr != 0) {
-    err = rerr > 0 ? -rerr : rerr;
-    if (err == 0) err = -EIO;
+    err = rerr;
+    dht_runner_delete(d->runner);
+    d->runner = NULL;
+    goto err_handles;
+  }
+  if (cfg->edit_ok &&
+      (err = dr__dht_register_type(d->runner, DR_DHT_VALUE_TYPE, cfg->edit_ok, cfg->edit_ctx)) < 0) {
     dht_runner_delete(d->runner);
     d->runner = NULL;
     goto err_handles;
   }
   d->port = dht_runner_get_bound_port(d->runner, AF_INET);
+  raise_rcvbuf(d, d->port, dht_runner_get_bound_port(d->runner, AF_INET6));
   uv_timer_start(&d->stats_timer, on_stats_timer, 0, STATS_PERIOD_MS);
   *out = d;
   return 0;
@@ -511,7 +563,7 @@ int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on
   return 0;
 }
 
-dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
                              const uint8_t *data, size_t len, bool permanent,
                              dr_dht_done_cb on_done, void *ctx) {
   if (d->closing) return NULL;
@@ -522,6 +574,8 @@ dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
     op_free(op);
     return NULL;
   }
+  dr__dht_value_set_id(op->value, value_id, DR_DHT_VALUE_TYPE, 0);
+  op->given_id = value_id;
   op->permanent = permanent;
   op->on_done = on_done;
   op->ctx = ctx;
@@ -529,9 +583,9 @@ dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
   return (dr_dht_put *)op;
 }
 
-int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data,
-                    size_t len) {
-  dr_dht_put *p = dr_dht_put_value(d, key, data, len, false, NULL, NULL);
+int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
+                    const uint8_t *data, size_t len) {
+  dr_dht_put *p = dr_dht_put_value(d, key, value_id, data, len, false, NULL, NULL);
   if (!p) return d->closing ? -ESHUTDOWN : -ENOMEM;
   p->op.once = true;
   return 0;
@@ -547,6 +601,39 @@ int dr_dht_reput(dr_dht *d, dr_dht_put *p) {
   op->value = v;
   dht_runner_put(d->runner, &op->key, op->value, NULL, NULL, true);
   return 0;
+}
+
+dr_dht_put *dr_dht_replace(dr_dht *d, dr_dht_put *old, uint64_t fresh_id, const uint8_t *data,
+                           size_t len, dr_dht_done_cb on_done, void *ctx) {
+  dr_dht_op *o = &old->op;
+  if (!o->given_id || o->vseq == UINT16_MAX) {
+    uint8_t key[DR_DHT_KEY_SIZE];
+    memcpy(key, o->key.d, sizeof key);
+    dr_dht_cancel(d, old); /* frees o */
+    return dr_dht_put_value(d, key, fresh_id, data, len, true, on_done, ctx);
+  }
+  dr_dht_put *p = dr_dht_put_value(d, o->key.d, o->given_id, data, len, true, on_done, ctx);
+  if (!p) {
+    dr_dht_cancel(d, old);
+    return NULL;
+  }
+  p->op.vseq = (uint16_t)(o->vseq + 1);
+  dr__dht_value_set_id(p->op.value, o->given_id, DR_DHT_VALUE_TYPE, p->op.vseq);
+  o->superseded = true;
+  o->cancelled = true;
+  o->on_done = NULL;
+  switch (o->state) {
+  case OP_WAITING:
+    unqueue(d, o);
+    op_free(o);
+    break;
+  case OP_INFLIGHT:
+    break; /* OpenDHT fails its done when the new value takes its place */
+  case OP_SETTLED:
+    op_free(o);
+    break;
+  }
+  return p;
 }
 
 void dr_dht_cancel(dr_dht *d, dr_dht_put *p) {

@@ -19,6 +19,9 @@
 #include <uv.h>
 
 #define DR_DHT_KEY_SIZE 20
+/* The OpenDHT value type of dhtreg's entries: user data whose stored copies
+ * a newer version with the same value id may replace (see edit_ok). */
+#define DR_DHT_VALUE_TYPE 0x6472
 
 typedef struct dr_dht dr_dht;
 typedef struct dr_dht_put dr_dht_put;
@@ -31,6 +34,14 @@ typedef struct dr_dht_config {
   uint32_t network;      /* OpenDHT network id */
   const uint8_t *node_id; /* 20 bytes, or NULL for a random one */
   unsigned max_inflight; /* 0: default (64) */
+  long peer_rate_limit;  /* requests served per second to one IP address; 0:
+                            OpenDHT's default (1024), -1: no limit */
+  /* optional edit policy of DR_DHT_VALUE_TYPE values: may a stored value
+   * (old) be replaced by a new one with the same value id? Called on
+   * OpenDHT's thread, so it must only look at its arguments. */
+  bool (*edit_ok)(void *edit_ctx, uint64_t value_id, const uint8_t *old, size_t old_len,
+                  const uint8_t *nw, size_t new_len);
+  void *edit_ctx;
   /* optional logger, called on the loop thread */
   void (*log)(void *log_ctx, int level, const char *msg);
   void *log_ctx;
@@ -38,7 +49,7 @@ typedef struct dr_dht_config {
 
 /* Starts a runner bound to cfg->port and ties it to loop. On success *out is
  * the adapter (free it with dr_dht_close) and 0 is returned; otherwise a
- * negative errno (-EADDRINUSE when the port is taken). */
+ * negative errno (-ENOTCONN when the port is taken). */
 int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg);
 
 /* Stops the runner, fails every operation still queued or in flight (their
@@ -77,18 +88,30 @@ typedef void (*dr_dht_done_cb)(void *ctx, bool ok);
 int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
                dr_dht_done_cb on_done, void *ctx);
 
-/* Puts data under key. With permanent, OpenDHT keeps re-announcing it until
+/* Puts data under key as a DR_DHT_VALUE_TYPE value with id value_id (0:
+ * OpenDHT picks one; give a random one to be able to replace it). With permanent, OpenDHT keeps re-announcing it until
  * dr_dht_cancel. on_done (may be NULL) runs once, when the first announce
  * completes. Returns a handle the caller owns until dr_dht_cancel, or NULL
  * on allocation failure. */
-dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
                              const uint8_t *data, size_t len, bool permanent,
                              dr_dht_done_cb on_done, void *ctx);
 
+/* Replaces the value of the permanent put old with data, under the same key
+ * and value id with the next OpenDHT seq: OpenDHT announces the new value in
+ * place of the old one and nodes that store the old one replace it (when
+ * their edit policy allows). old is released (as by dr_dht_cancel, but
+ * without withdrawing the id) and the new handle is returned. Once the
+ * 16-bit seq is used up (or old had no id of its own), old is cancelled and
+ * the new value put under fresh_id instead. NULL on allocation failure (then
+ * old is cancelled). */
+dr_dht_put *dr_dht_replace(dr_dht *d, dr_dht_put *old, uint64_t fresh_id, const uint8_t *data,
+                           size_t len, dr_dht_done_cb on_done, void *ctx);
+
 /* Puts data under key once (OpenDHT's nodes keep it ten minutes); nothing
  * to cancel or free. Returns 0, -ESHUTDOWN or -ENOMEM. */
-int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data,
-                    size_t len);
+int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
+                    const uint8_t *data, size_t len);
 
 /* Announces a permanent put's value again, under the same value id, to the
  * nodes now closest to its key (the replication task's repair: nodes that

@@ -3,6 +3,8 @@
 #define DR_DHT_STATS_H
 
 #include <opendht/opendht_c.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -26,6 +28,33 @@ int dr__dht_message_stats(dht_runner *runner, uint64_t sent[5], uint64_t receive
  * under the same key makes OpenDHT announce it afresh to every node of the
  * search, and nodes that hold it already only refresh it. NULL on failure. */
 dht_value *dr__dht_value_clone(const dht_value *v);
+
+/* Sets a value's id, type and OpenDHT sequence number before it is put (a
+ * node that holds the id with a lower seq is sent the new value; with the
+ * same seq, only a refresh). */
+void dr__dht_value_set_id(dht_value *v, uint64_t id, uint16_t type, uint16_t seq);
+
+/* Whether a stored value (old) may be replaced by a new one with the same
+ * id. Runs on OpenDHT's thread: it must not touch loop state. */
+typedef bool (*dr__dht_edit_fn)(void *ud, uint64_t id, const uint8_t *old, size_t old_len,
+                                const uint8_t *nw, size_t new_len);
+
+/* Registers the value type `type` on a running runner, with edit_ok as its
+ * edit policy. Returns 0, -ENOMEM or -EIO. */
+int dr__dht_register_type(dht_runner *runner, uint16_t type, dr__dht_edit_fn edit_ok, void *ud);
+
+/* Starts runner on UDP port (0: any) with node_id (20 bytes, NULL: random)
+ * and OpenDHT's request rate limits: at most max_req_per_sec requests
+ * served per second in all, max_peer_req_per_sec from one IP address (0:
+ * OpenDHT's defaults, 8192 and a eighth of it; -1: no per-address limit).
+ * Returns 0, -ENOMEM or -ENOTCONN (the port is taken, or no socket). */
+int dr__dht_run(dht_runner *runner, uint16_t port, const uint8_t node_id[20], uint32_t network,
+                long max_req_per_sec, long max_peer_req_per_sec);
+
+/* dht_runner_listen for the values of one type only (see dht_stats.cpp).
+ * NULL on failure (then done_cb never runs). */
+dht_op_token *dr__dht_listen_type(dht_runner *runner, const dht_infohash *h, uint16_t type,
+                                  dht_value_cb cb, dht_shutdown_cb done_cb, void *ud);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,13 @@
  * (a tombstone hid it), expire (its expiry passed, checked by the tick).
  * Renewals (a new seq, the same content) are not events. resolve of a
  * cached resource is answered from here once the first get is over.
+ *
+ * A renewal replaces its record in place (the same OpenDHT value id), and
+ * OpenDHT's listen reports a value id only once: the cache learns renewals
+ * of other nodes' records with a get, when one of them is three quarters
+ * through its lifetime, and again shortly before its expiry if it still
+ * was not renewed. Gets are spaced by a tenth of the shortest lifetime
+ * (at least 500 ms), so one get serves every record due around then.
  */
 #include "node/merge.h"
 #include "node/node_private.h"
@@ -26,6 +33,7 @@ typedef struct dr_sub {
 
 typedef struct cache_get {
   dr_cache *c; /* NULL once the cache is gone */
+  bool poll;   /* a renewal check, not the first get */
 } cache_get;
 
 struct dr_cache {
@@ -33,6 +41,8 @@ struct dr_cache {
   uint8_t rid[DR_ID_LEN];
   dr_dht_listen *listen;
   cache_get *get; /* the first get, while under way */
+  cache_get *poll; /* a renewal check, while under way */
+  uint64_t last_poll_ms;
   dr_merge m;
   dr_map live; /* issuer || service id -> the live winner, as last reported */
   dr_sub *subs;
@@ -148,11 +158,53 @@ static void on_get_value(void *ctx, const uint8_t *data, size_t len) {
 static void on_get_done(void *ctx, bool ok) {
   cache_get *g = ctx;
   (void)ok;
-  if (g->c) {
+  if (g->c && g->poll) {
+    g->c->poll = NULL;
+  } else if (g->c) {
     g->c->ready = true;
     g->c->get = NULL;
+    g->c->last_poll_ms = dr_now_ms();
   }
   free(g);
+}
+
+/* When c should next look for renewals of other nodes' records (never:
+ * UINT64_MAX), and how far apart such looks must be. */
+static uint64_t poll_due(const dr_cache *c, uint64_t *gap_ms) {
+  uint64_t due = UINT64_MAX, gap = UINT64_MAX;
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&c->live, NULL, &b); it; it = dr_map_next(&c->live, it, &b)) {
+    const dr_entry *e = it->value;
+    if (memcmp(e->issuer, c->n->id.pk, DR_ID_LEN) == 0) continue; /* ours: offered directly */
+    uint64_t life = (e->expires_at - e->issued_at) * 1000, end = e->expires_at * 1000;
+    uint64_t t1 = e->issued_at * 1000 + life / 4 * 3;
+    uint64_t t2 = end - (life / 8 > 500 ? life / 8 : 500);
+    uint64_t t = t1 > c->last_poll_ms ? t1 : t2 > c->last_poll_ms ? t2 : UINT64_MAX;
+    if (t < due) due = t;
+    if (life / 10 < gap) gap = life / 10;
+  }
+  *gap_ms = gap < 500 ? 500 : gap;
+  return due;
+}
+
+static void maybe_poll(dr_cache *c, uint64_t now_ms) {
+  uint64_t gap;
+  if (!c->ready || c->poll || c->n->stopping || !c->n->dht) return;
+  uint64_t due = poll_due(c, &gap);
+  if (due > now_ms || now_ms < c->last_poll_ms + gap) return;
+  cache_get *g = calloc(1, sizeof *g);
+  if (!g) return;
+  g->c = c;
+  g->poll = true;
+  uint8_t key[DR_DHT_KEY_SIZE];
+  dr__dht_key_of(c->n, c->rid, key);
+  if (dr_dht_get(c->n->dht, key, on_get_value, on_get_done, g) < 0) {
+    free(g);
+    return;
+  }
+  c->poll = g;
+  c->last_poll_ms = now_ms;
+  c->n->cache_polls++;
 }
 
 /* Our own entries of the resource, as they are now. */
@@ -206,6 +258,7 @@ static void cache_free(dr_cache *c) {
   dr_node *n = c->n;
   if (c->listen && n->dht) dr_dht_unlisten(n->dht, c->listen);
   if (c->get) c->get->c = NULL;
+  if (c->poll) c->poll->c = NULL;
   dr_merge_free(&c->m);
   dr_map_free(&c->live);
   free(c);
@@ -313,8 +366,10 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
  * too by then). */
 void dr__cache_tick(dr_node *n, uint64_t now) {
   size_t b, b2;
+  uint64_t now_ms = dr_now_ms();
   for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
     dr_cache *c = it->value;
+    maybe_poll(c, now_ms);
     size_t n_old = 0, cap = 0;
     struct old {
       uint8_t key[DR_ID_LEN + DR_NAME_MAX];

@@ -40,6 +40,9 @@ static const char usage_text[] =
     "  --replicate-ms MS       mean period of the replication task, +-20% jitter\n"
     "                          (default 60000)\n"
     "  --max-watches N         watch subscriptions on this node (default 4096)\n"
+    "  --peer-rate N           DHT requests served per second to one IP address\n"
+    "                          (default 1024, OpenDHT's; 0: no limit); raise it when\n"
+    "                          many nodes share an address (NAT, tests on loopback)\n"
     "  -h, --help              this help\n"
     "  --version               print the version\n";
 
@@ -92,6 +95,7 @@ enum {
   OPT_PORT = 256, OPT_BOOTSTRAP, OPT_DATA_DIR, OPT_SOCKET, OPT_LISTEN, OPT_NETWORK, OPT_PSK,
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
   OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES,
+  OPT_PEER_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -112,6 +116,7 @@ static const struct option long_opts[] = {
     {"tick-ms", required_argument, NULL, OPT_TICK},
     {"replicate-ms", required_argument, NULL, OPT_REPLICATE},
     {"max-watches", required_argument, NULL, OPT_MAX_WATCHES},
+    {"peer-rate", required_argument, NULL, OPT_PEER_RATE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -185,6 +190,10 @@ static int parse_args(options *o, int argc, char **argv) {
     case OPT_MAX_WATCHES:
       if (parse_uint(optarg, 1000000, &v) < 0 || v == 0) return fail_usage("--max-watches: '%s' is not 1-1000000", optarg);
       o->node.max_watches = (size_t)v;
+      break;
+    case OPT_PEER_RATE:
+      if (parse_uint(optarg, 1000000, &v) < 0) return fail_usage("--peer-rate: '%s' is not 0-1000000", optarg);
+      o->node.peer_rate = v ? (long)v : -1;
       break;
     case 'h': fputs(usage_text, stdout); return 0;
     case OPT_VERSION: printf("dhtregd %s\n", DHTREG_VERSION); return 0;

@@ -19,6 +19,12 @@ uint64_t dr_now(void) {
   return (uint64_t)tv.tv_sec;
 }
 
+uint64_t dr_now_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
 static uint64_t now_us(void) {
   struct timeval tv;
   gettimeofday(&tv, NULL);
@@ -184,8 +190,10 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .network = cfg->network,
       .node_id = cfg->ephemeral ? NULL : node_id,
       .max_inflight = cfg->max_inflight,
+      .peer_rate_limit = cfg->peer_rate,
       .log = dht_log,
       .log_ctx = n,
+      .edit_ok = dr__edit_ok,
   };
   if ((r = dr_dht_start(&n->dht, loop, &dc)) < 0) {
     snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s (is another program using it?)",
@@ -291,6 +299,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
   dr__cache_counts(n, &out->cached_resources, &out->cached_entries, &out->watches);
   out->events = n->events;
   out->cache_hits = n->cache_hits;
+  out->cache_polls = n->cache_polls;
   out->repl_runs = n->repl_runs;
   out->repl_checked = n->repl_checked;
   out->repl_repaired = n->repl_repaired;

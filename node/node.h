@@ -36,6 +36,7 @@ typedef struct dr_node_config {
   unsigned tick_ms;        /* period of the maintenance task (default 1000) */
   unsigned replicate_ms;   /* mean period of the replication task (default 60000) */
   size_t max_watches;      /* subscriptions per node (default 4096) */
+  long peer_rate;          /* DHT requests/s served to one IP: 0 OpenDHT's 1024, -1 no limit */
   const uint8_t *seed;     /* tests only: a fixed identity seed, or NULL */
 } dr_node_config;
 
@@ -65,7 +66,7 @@ typedef struct dr_node_info {
   size_t advertised;                     /* its live advertisements */
   uint64_t rejected[DR_REJ__COUNT];
   size_t cached_resources, cached_entries, watches;
-  uint64_t events, cache_hits;
+  uint64_t events, cache_hits, cache_polls;
   uint64_t repl_runs, repl_checked, repl_repaired;
   uint64_t msg_sent[5], msg_received[5]; /* DHT requests: ping, find, get, listen, put */
 } dr_node_info;
@@ -80,6 +81,8 @@ int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, siz
 
 /* Seconds since the epoch. */
 uint64_t dr_now(void);
+/* The same clock in milliseconds. */
+uint64_t dr_now_ms(void);
 
 /* ---- operations ---------------------------------------------------------- */
 

@@ -64,7 +64,7 @@ struct dr_node {
   dr_map subs;   /* subscription id (u64) -> struct dr_sub* */
   uint64_t next_sub;
   size_t max_watches;
-  uint64_t events, cache_hits;
+  uint64_t events, cache_hits, cache_polls;
   /* replicate.c */
   uv_timer_t repl_timer;
   unsigned repl_ms;
@@ -122,7 +122,15 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
 void dr__ad_free(dr_node *n, own_ad *ad);
 /* Starts announcing a.entry (permanent); cb, if any, runs once the first
  * announce is over or the op timeout passed. Returns 0 or -ENOMEM. */
-int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb, void *ctx);
+/* Announces e through a (a->put must be free). prev, when not NULL, is the
+ * announce this one takes over: its put is replaced in place (same value
+ * id), its waiting caller answered unpublished; prev may be a. */
+int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
+                 dr_node_publish_cb cb, void *ctx);
+/* The DHT's edit policy (OpenDHT's thread): a stored entry may be replaced
+ * by a valid entry under its derived value id with a higher seq. */
+bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
+                 size_t new_len);
 /* Stops announcing; a caller still waiting hears published=false. */
 void dr__unannounce(dr_node *n, dr_announce *a);
 void dr__own_free_all(dr_node *n);

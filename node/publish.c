@@ -2,6 +2,7 @@
 #include "node/node_private.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +38,25 @@ static void on_put_done(void *ctx, bool ok) {
   if (a->pub) pub_finish(a->pub, ok);
 }
 
-int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb, void *ctx) {
+int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
+                 dr_node_publish_cb cb, void *ctx) {
   uint8_t key[DR_DHT_KEY_SIZE];
+  dr_dht_put *old = NULL;
+  if (prev) {
+    old = prev->put;
+    prev->put = NULL;
+    if (prev->pub) pub_finish(prev->pub, false);
+  }
+  if (n->stopping) {
+    if (old) dr_dht_cancel(n->dht, old);
+    return -ESHUTDOWN;
+  }
   dr_pub *pub = NULL;
-  if (n->stopping) return -ESHUTDOWN;
-  if (cb) {
-    pub = calloc(1, sizeof *pub);
-    if (!pub) return -ENOMEM;
+  if (cb && !(pub = calloc(1, sizeof *pub))) {
+    if (old) dr_dht_cancel(n->dht, old);
+    return -ENOMEM;
+  }
+  if (pub) {
     pub->n = n;
     pub->ann = a;
     pub->cb = cb;
@@ -53,7 +66,14 @@ int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb,
   a->since_ms = uv_now(n->loop);
   dr__cache_offer_own(n, e);
   dr__dht_key_of(n, e->rid, key);
-  a->put = dr_dht_put_value(n->dht, key, e->raw, e->raw_len, true, on_put_done, a);
+  /* every version of an entry (and a record's tombstone) keeps the value id
+   * its first one drew, so storers replace the old version instead of
+   * keeping both; the id is random so nobody can take it first */
+  uint64_t vid;
+  randombytes_buf(&vid, sizeof vid);
+  vid |= 1; /* never 0: "no id" to OpenDHT */
+  if (old) a->put = dr_dht_replace(n->dht, old, vid, e->raw, e->raw_len, on_put_done, a);
+  else a->put = dr_dht_put_value(n->dht, key, vid, e->raw, e->raw_len, true, on_put_done, a);
   if (!a->put) {
     free(pub);
     return -ENOMEM;
@@ -61,6 +81,24 @@ int dr__announce(dr_node *n, dr_announce *a, dr_entry *e, dr_node_publish_cb cb,
   a->pub = pub;
   if (pub) dr__deadline_add(n, &pub->dl, on_pub_deadline);
   return 0;
+}
+
+bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
+                 size_t new_len) {
+  dr_entry o = {0}, e = {0};
+  (void)ctx;
+  (void)vid;
+  if (dr_entry_decode(nw, new_len, &e) != DR_REJ_NONE) return false;
+  bool ok = true;
+  /* a valid old entry gives way only to a newer version of itself (its
+   * tombstone included); garbage under the id never blocks a valid entry */
+  if (dr_entry_decode(old, old_len, &o) == DR_REJ_NONE)
+    ok = (o.kind == DR_KIND_RESOURCE) == (e.kind == DR_KIND_RESOURCE) &&
+         memcmp(o.issuer, e.issuer, DR_ID_LEN) == 0 && memcmp(o.rid, e.rid, DR_ID_LEN) == 0 &&
+         strcmp(o.name, e.name) == 0 && e.seq > o.seq;
+  dr_entry_clear(&o);
+  dr_entry_clear(&e);
+  return ok;
 }
 
 void dr__unannounce(dr_node *n, dr_announce *a) {
@@ -122,12 +160,12 @@ int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
       goto err_nomem;
     }
   } else {
-    dr__unannounce(n, &res->ann);
     dr_entry_clear(&res->entry);
   }
   res->entry = e;
   dr__persist_resource(n, &res->entry);
-  if ((r = dr__announce(n, &res->ann, &res->entry, cb, ctx)) < 0) {
+  if (!fresh) dr__unannounce(n, &res->ann); /* a new policy: a new value id, as a record's */
+  if ((r = dr__announce(n, &res->ann, NULL, &res->entry, cb, ctx)) < 0) {
     dr_map_del(&n->resources, rid, DR_ID_LEN);
     dr_entry_clear(&res->entry);
     free(res);
@@ -192,7 +230,9 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
       return -ENOMEM;
     }
   } else {
-    /* the new record's seq beats the old one and any tombstone of it */
+    /* the new record's seq beats the old one and any tombstone of it. It
+     * gets a value id of its own, as a tombstone does: watchers' listens
+     * report a new value id, not a value replaced in place */
     dr__unannounce(n, &ad->rec_ann);
     dr__unannounce(n, &ad->tomb_ann);
     dr_entry_clear(&ad->rec);
@@ -203,7 +243,7 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
   ad->lease = p->lease;
   ad->ttl = ttl;
   dr__persist_ad(n, ad);
-  if ((r = dr__announce(n, &ad->rec_ann, &ad->rec, cb, ctx)) < 0) {
+  if ((r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, cb, ctx)) < 0) {
     dr_map_del(&n->ads, key, klen);
     dr_entry_clear(&ad->rec);
     free(ad);
@@ -234,11 +274,14 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
     return r < 0 ? r : -ENOMEM;
   }
   dr__unannounce(n, &ad->rec_ann);
+  dr__unannounce(n, &ad->tomb_ann);
   dr_entry_clear(&ad->tomb);
   ad->tomb = t;
   ad->withdrawn = true;
   if (!keep) dr__persist_ad(n, ad);
-  if ((r = dr__announce(n, &ad->tomb_ann, &ad->tomb, cb, ctx)) < 0) {
+  /* a value id of its own, so that watchers' listens report it at once;
+   * stored copies of the record lose to its higher seq until they expire */
+  if ((r = dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, cb, ctx)) < 0) {
     DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
     return r;
   }
@@ -268,11 +311,10 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
     dr_entry_clear(&e);
     return r;
   }
-  dr__unannounce(n, &ad->rec_ann);
   dr_entry_clear(&ad->rec);
   ad->rec = e;
   dr__persist_ad(n, ad);
-  return dr__announce(n, &ad->rec_ann, &ad->rec, cb, ctx);
+  return dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, cb, ctx);
 }
 
 int dr_node_renew(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
@@ -325,7 +367,7 @@ void dr__announce_loaded(dr_node *n) {
   size_t *drop_len = malloc((n->ads.count + 1) * sizeof *drop_len);
   for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b)) {
     own_resource *res = it->value;
-    dr__announce(n, &res->ann, &res->entry, NULL, NULL);
+    dr__announce(n, &res->ann, NULL, &res->entry, NULL, NULL);
   }
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
@@ -339,8 +381,8 @@ void dr__announce_loaded(dr_node *n) {
       continue;
     }
     n_ads++;
-    if (ad->withdrawn) dr__announce(n, &ad->tomb_ann, &ad->tomb, NULL, NULL);
-    else if (ad->lease) dr__announce(n, &ad->rec_ann, &ad->rec, NULL, NULL);
+    if (ad->withdrawn) dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, NULL, NULL);
+    else if (ad->lease) dr__announce(n, &ad->rec_ann, NULL, &ad->rec, NULL, NULL);
     else dr__ad_resign(n, ad, NULL, NULL); /* it may have expired while the node was down */
   }
   for (size_t i = 0; i < n_drop; i++) {

@@ -1,14 +1,25 @@
-/* replicate.c - the replication task: check that what this node answers for is in the DHT, repair what is not
+/* replicate.c - the replication task: keep what this node answers for on the nodes closest to its key
  *
  * Every period (the mean of --replicate-ms, with +-20% jitter so that nodes
- * started together do not check together), one DHT get per resource this
- * node is responsible for: its own resources, the resources of its
- * advertisements and tombstones, and the resources it pins. Each value
- * received is hashed; an entry of ours whose bytes came back from no node is
- * announced again under its own value id (dr_dht_reput), and an entry of a
- * pinned resource that came back from nowhere is put once. Nothing is sent
- * for entries that are present: a steady registry costs one get per resource
- * per period on top of OpenDHT's own announces.
+ * started together do not run together):
+ *
+ * - Own entries (resources, records, tombstones) are OpenDHT permanent
+ *   values: OpenDHT keeps a search per key that announces them to the eight
+ *   closest nodes it knows and refreshes them before they expire there (ten
+ *   minutes). What it does not do promptly is notice that those nodes died:
+ *   a storer that stopped answering still counts as holding the value until
+ *   some request to it fails. So once per period and per resource, the task
+ *   announces one own entry of that resource again (the same value id and
+ *   version, dr_dht_reput; a different one each period): OpenDHT then asks
+ *   each of the key's nodes which value ids it holds (one request per node),
+ *   replaces the nodes that do not answer with the next closest ones, and
+ *   sends every own value of the key to the nodes that lack it (a refresh
+ *   of the re-announced one to the others). Entries that are in place cost
+ *   no put; a steady resource costs about two messages per storer per period,
+ *   whatever its number of records.
+ * - Pinned resources: one get per resource; each live entry of another
+ *   issuer that came back from no node is put again once (under a fresh
+ *   value id; nodes keep it ten minutes, and the next period looks again).
  */
 #include "node/merge.h"
 #include "node/node_private.h"
@@ -41,34 +52,13 @@ static bool present(check *k, const dr_entry *e) {
   return dr_map_get(&k->seen, h, sizeof h) != NULL;
 }
 
-/* One entry of ours: announced before the check began, and not seen. */
-static void repair_own(check *k, dr_announce *a) {
-  dr_node *n = k->n;
-  if (!a->put || !a->entry || a->since_ms >= k->started_ms) return;
-  n->repl_checked++;
-  if (present(k, a->entry)) return;
-  if (dr_dht_reput(n->dht, a->put) == 0) {
-    n->repl_repaired++;
-    DR_DEBUG(&n->log, "replication: %s was missing from the DHT; announced it again",
-             a->entry->name);
-  }
-}
-
 static void on_done(void *ctx, bool ok) {
   check *k = ctx;
   dr_node *n = k->n;
-  n->repl_outstanding--;
-  if (!ok || n->stopping || !n->dht) goto out;
-  own_resource *res = dr_map_get(&n->resources, k->rid, DR_ID_LEN);
-  if (res) repair_own(k, &res->ann);
   size_t b;
   uint64_t now = dr_now();
-  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
-    own_ad *ad = it->value;
-    if (memcmp(ad->rec.rid, k->rid, DR_ID_LEN) != 0) continue;
-    if (ad->withdrawn) repair_own(k, &ad->tomb_ann);
-    else if (ad->rec.expires_at > now) repair_own(k, &ad->rec_ann);
-  }
+  n->repl_outstanding--;
+  if (!ok || n->stopping || !n->dht) goto out;
   /* a pinned resource: every live entry, whoever issued it */
   dr_cache *c = dr_map_get(&n->caches, k->rid, DR_ID_LEN);
   const dr_merge *m = c ? dr__cache_merge(c) : NULL;
@@ -79,13 +69,13 @@ static void on_done(void *ctx, bool ok) {
       const dr_entry *r = m->resource;
       if (r && r->raw && memcmp(r->issuer, n->id.pk, DR_ID_LEN) != 0) {
         n->repl_checked++;
-        if (!present(k, r) && dr_dht_put_once(n->dht, key, r->raw, r->raw_len) == 0) n->repl_repaired++;
+        if (!present(k, r) && dr_dht_put_once(n->dht, key, 0, r->raw, r->raw_len) == 0) n->repl_repaired++;
       }
       for (dr_map_item *it = dr_map_next(&m->winners, NULL, &b); it; it = dr_map_next(&m->winners, it, &b)) {
         const dr_entry *e = it->value;
         if (e->expires_at <= now || !e->raw || memcmp(e->issuer, n->id.pk, DR_ID_LEN) == 0) continue;
         n->repl_checked++;
-        if (!present(k, e) && dr_dht_put_once(n->dht, key, e->raw, e->raw_len) == 0) n->repl_repaired++;
+        if (!present(k, e) && dr_dht_put_once(n->dht, key, 0, e->raw, e->raw_len) == 0) n->repl_repaired++;
       }
     }
   }
@@ -94,45 +84,90 @@ out:
   free(k);
 }
 
-static void want(dr_map *rids, const uint8_t rid[DR_ID_LEN]) {
-  dr_map_put(rids, rid, DR_ID_LEN, (void *)rid, NULL);
+/* One resource's own announces. */
+typedef struct own_list {
+  size_t n, cap;
+  dr_announce **a;
+} own_list;
+
+static void want(dr_map *rids, const uint8_t rid[DR_ID_LEN], dr_announce *a) {
+  own_list *l = dr_map_get(rids, rid, DR_ID_LEN);
+  if (!l) {
+    if (!(l = calloc(1, sizeof *l)) || dr_map_put(rids, rid, DR_ID_LEN, l, NULL) < 0) {
+      free(l);
+      return;
+    }
+  }
+  if (!a || !a->put) return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    dr_announce **grown = realloc(l->a, cap * sizeof *grown);
+    if (!grown) return;
+    l->a = grown;
+    l->cap = cap;
+  }
+  l->a[l->n++] = a;
 }
 
 static void schedule(dr_node *n);
 
+/* Re-announces one own entry of a resource (tried from a random one on):
+ * OpenDHT re-checks every node of the key and fills in what they lack. */
+static void kick(dr_node *n, dr_announce **a, size_t count) {
+  if (!count) return;
+  size_t first = randombytes_uniform((uint32_t)count);
+  for (size_t i = 0; i < count; i++) {
+    dr_announce *x = a[(first + i) % count];
+    if (dr_dht_reput(n->dht, x->put) == 0) {
+      n->repl_checked += count;
+      return;
+    }
+  }
+}
+
 static void on_timer(uv_timer_t *t) {
   dr_node *n = t->data;
   schedule(n);
-  if (n->stopping || !n->dht || n->repl_outstanding) return; /* the last run is not over */
-  dr_map rids;
-  dr_map_init(&rids);
+  if (n->stopping || !n->dht) return;
+  dr_map own;
+  dr_map_init(&own);
   size_t b;
+  uint64_t now = dr_now();
   for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b))
-    want(&rids, it->key);
-  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b))
-    want(&rids, ((own_ad *)it->value)->rec.rid);
+    want(&own, it->key, &((own_resource *)it->value)->ann);
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    if (ad->withdrawn) want(&own, ad->rec.rid, &ad->tomb_ann);
+    else if (ad->rec.expires_at > now) want(&own, ad->rec.rid, &ad->rec_ann);
+  }
+  n->repl_runs++;
+  for (dr_map_item *it = dr_map_next(&own, NULL, &b); it; it = dr_map_next(&own, it, &b)) {
+    own_list *l = it->value;
+    kick(n, l->a, l->n);
+    free(l->a);
+    free(l);
+  }
+  dr_map_free(&own);
+  if (n->repl_outstanding) return; /* the last check of pinned resources is not over */
   dr_cache **pins;
   size_t np = dr__cache_pinned(n, &pins);
-  for (size_t i = 0; i < np; i++) want(&rids, dr__cache_rid(pins[i]));
-  free(pins);
-  n->repl_runs++;
-  uint64_t now_ms = uv_now(n->loop);
-  for (dr_map_item *it = dr_map_next(&rids, NULL, &b); it; it = dr_map_next(&rids, it, &b)) {
+  for (size_t i = 0; i < np; i++) {
     check *k = calloc(1, sizeof *k);
     if (!k) break;
     k->n = n;
-    memcpy(k->rid, it->key, DR_ID_LEN);
-    k->started_ms = now_ms;
+    memcpy(k->rid, dr__cache_rid(pins[i]), DR_ID_LEN);
+    k->started_ms = uv_now(n->loop);
     dr_map_init(&k->seen);
     uint8_t key[DR_DHT_KEY_SIZE];
     dr__dht_key_of(n, k->rid, key);
     if (dr_dht_get(n->dht, key, on_value, on_done, k) < 0) {
+      dr_map_free(&k->seen);
       free(k);
       break;
     }
     n->repl_outstanding++;
   }
-  dr_map_free(&rids);
+  free(pins);
 }
 
 static void schedule(dr_node *n) {
