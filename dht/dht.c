@@ -39,6 +39,12 @@ typedef struct dr_dht_op {
   bool permanent;
   bool once; /* a fire-and-forget put: freed at its done */
   bool superseded; /* a newer put took over its value id: never cancel it */
+  bool inherited;  /* took over the id of a put that reached OpenDHT */
+  /* a put that took over the id of one still in flight, and that one: the
+   * older one's done is still to come, and OpenDHT drops it if the id is
+   * cancelled first, so the newer one, cancelled before its launch, hands
+   * the cancellation back to it */
+  struct dr_dht_op *pred, *succ;
   uint64_t given_id; /* puts: the value id asked for, 0 for a random one */
   uint16_t vseq;     /* puts: OpenDHT's seq of the value */
   dht_infohash key;
@@ -90,6 +96,7 @@ struct dr_dht {
   unsigned stats_ticks;
   uint64_t sent[DR_DHT_MSG__COUNT], received[DR_DHT_MSG__COUNT];
   uint64_t w_sent[DR_DHT_MSG__COUNT], w_received[DR_DHT_MSG__COUNT];
+  uint64_t store[2], w_store[2]; /* OpenDHT's storage: values, bytes */
   uint16_t port;
   bool closing, runner_gone;
   void (*close_done)(void *);
@@ -204,6 +211,8 @@ static void live_add(dr_dht *d, dr_dht_op *op) {
 
 static void op_free(dr_dht_op *op) {
   dr_dht *d = op->d;
+  if (op->pred) op->pred->succ = NULL;
+  if (op->succ) op->succ->pred = NULL;
   if (op->prev_live) op->prev_live->next_live = op->next_live;
   else d->live = op->next_live;
   if (op->next_live) op->next_live->prev_live = op->prev_live;
@@ -373,7 +382,7 @@ static void on_wake(uv_async_t *h) {
 
 static void msg_work(uv_work_t *w) {
   dr_dht *d = w->data;
-  dr__dht_message_stats(d->runner, d->w_sent, d->w_received);
+  dr__dht_message_stats(d->runner, d->w_sent, d->w_received, d->w_store);
 }
 
 static void msg_work_done(uv_work_t *w, int status) {
@@ -385,6 +394,8 @@ static void msg_work_done(uv_work_t *w, int status) {
     d->received[i] += d->w_received[i];
     d->w_sent[i] = d->w_received[i] = 0;
   }
+  d->store[0] = d->w_store[0];
+  d->store[1] = d->w_store[1];
   if (d->finish_after_work) finish_close(d);
 }
 
@@ -396,6 +407,11 @@ static void on_stats_timer(uv_timer_t *t) {
     d->msg_work.data = d;
     if (uv_queue_work(d->loop, &d->msg_work, msg_work, msg_work_done) == 0) d->msg_work_busy = true;
   }
+}
+
+void dr_dht_store_size(const dr_dht *d, uint64_t *values, uint64_t *bytes) {
+  *values = d->store[0];
+  *bytes = d->store[1];
 }
 
 void dr_dht_message_counts(const dr_dht *d, uint64_t sent[DR_DHT_MSG__COUNT],
@@ -434,7 +450,9 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
     goto err_handles;
   }
   if (cfg->edit_ok &&
-      (err = dr__dht_register_type(d->runner, DR_DHT_VALUE_TYPE, cfg->edit_ok, cfg->edit_ctx)) < 0) {
+      (err = dr__dht_register_type(d->runner, DR_DHT_VALUE_TYPE,
+                                   cfg->value_lifetime_s ? cfg->value_lifetime_s : 600, cfg->edit_ok,
+                                   cfg->edit_ctx)) < 0) {
     dht_runner_delete(d->runner);
     d->runner = NULL;
     goto err_handles;
@@ -563,9 +581,10 @@ int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on
   return 0;
 }
 
-dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                             const uint8_t *data, size_t len, bool permanent,
-                             dr_dht_done_cb on_done, void *ctx) {
+/* A put op ready to be queued: its value carries id, type and seq. */
+static dr_dht_op *put_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
+                         uint16_t seq, const uint8_t *data, size_t len, bool permanent,
+                         dr_dht_done_cb on_done, void *ctx) {
   if (d->closing) return NULL;
   dr_dht_op *op = op_new(d, OP_PUT, key);
   if (!op) return NULL;
@@ -574,11 +593,20 @@ dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint
     op_free(op);
     return NULL;
   }
-  dr__dht_value_set_id(op->value, value_id, DR_DHT_VALUE_TYPE, 0);
+  dr__dht_value_set_id(op->value, value_id, DR_DHT_VALUE_TYPE, seq);
   op->given_id = value_id;
+  op->vseq = seq;
   op->permanent = permanent;
   op->on_done = on_done;
   op->ctx = ctx;
+  return op;
+}
+
+dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
+                             const uint8_t *data, size_t len, bool permanent,
+                             dr_dht_done_cb on_done, void *ctx) {
+  dr_dht_op *op = put_op(d, key, value_id, 0, data, len, permanent, on_done, ctx);
+  if (!op) return NULL;
   enqueue(d, op);
   return (dr_dht_put *)op;
 }
@@ -612,13 +640,19 @@ dr_dht_put *dr_dht_replace(dr_dht *d, dr_dht_put *old, uint64_t fresh_id, const 
     dr_dht_cancel(d, old); /* frees o */
     return dr_dht_put_value(d, key, fresh_id, data, len, true, on_done, ctx);
   }
-  dr_dht_put *p = dr_dht_put_value(d, o->key.d, o->given_id, data, len, true, on_done, ctx);
-  if (!p) {
+  dr_dht_op *n = put_op(d, o->key.d, o->given_id, (uint16_t)(o->vseq + 1), data, len, true,
+                        on_done, ctx);
+  if (!n) {
     dr_dht_cancel(d, old);
     return NULL;
   }
-  p->op.vseq = (uint16_t)(o->vseq + 1);
-  dr__dht_value_set_id(p->op.value, o->given_id, DR_DHT_VALUE_TYPE, p->op.vseq);
+  n->inherited = o->state != OP_WAITING || o->inherited;
+  dr_dht_op *pred = o->state == OP_INFLIGHT ? o : o->pred;
+  if (pred) {
+    pred->succ = n;
+    n->pred = pred;
+    if (o->pred == pred) o->pred = NULL; /* o is freed below */
+  }
   o->superseded = true;
   o->cancelled = true;
   o->on_done = NULL;
@@ -633,7 +667,8 @@ dr_dht_put *dr_dht_replace(dr_dht *d, dr_dht_put *old, uint64_t fresh_id, const 
     op_free(o);
     break;
   }
-  return p;
+  enqueue(d, n);
+  return (dr_dht_put *)n;
 }
 
 void dr_dht_cancel(dr_dht *d, dr_dht_put *p) {
@@ -642,6 +677,15 @@ void dr_dht_cancel(dr_dht *d, dr_dht_put *p) {
   op->on_done = NULL;
   switch (op->state) {
   case OP_WAITING:
+    /* never launched, but the value it was to replace is announced: cancel
+     * it now, or at its done if that is still to come */
+    if (op->pred) {
+      op->pred->superseded = false;
+      op->pred->succ = NULL;
+      op->pred = NULL;
+    } else if (op->inherited && op->permanent && !d->runner_gone) {
+      dht_runner_cancel_put(d->runner, &op->key, op->given_id);
+    }
     unqueue(d, op);
     op_free(op);
     break;

@@ -34,6 +34,7 @@ typedef struct dr_dht_config {
   uint32_t network;      /* OpenDHT network id */
   const uint8_t *node_id; /* 20 bytes, or NULL for a random one */
   unsigned max_inflight; /* 0: default (64) */
+  unsigned value_lifetime_s; /* how long nodes keep a value after its last announce; 0: 600 */
   long peer_rate_limit;  /* requests served per second to one IP address; 0:
                             OpenDHT's default (1024), -1: no limit */
   /* optional edit policy of DR_DHT_VALUE_TYPE values: may a stored value
@@ -77,6 +78,10 @@ size_t dr_dht_pending(const dr_dht *d);
 enum { DR_DHT_MSG_PING, DR_DHT_MSG_FIND, DR_DHT_MSG_GET, DR_DHT_MSG_LISTEN, DR_DHT_MSG_PUT, DR_DHT_MSG__COUNT };
 void dr_dht_message_counts(const dr_dht *d, uint64_t sent[DR_DHT_MSG__COUNT],
                            uint64_t received[DR_DHT_MSG__COUNT]);
+
+/* What OpenDHT stores on this node (for itself and for others), as
+ * sampled with the message counts. */
+void dr_dht_store_size(const dr_dht *d, uint64_t *values, uint64_t *bytes);
 
 typedef void (*dr_dht_value_cb)(void *ctx, const uint8_t *data, size_t len);
 typedef void (*dr_dht_done_cb)(void *ctx, bool ok);

@@ -29,9 +29,13 @@ extern "C" int dr__dht_request_stats(dht_runner *runner,
   return 0;
 }
 
-extern "C" int dr__dht_message_stats(dht_runner *runner, uint64_t sent[5], uint64_t received[5]) {
+extern "C" int dr__dht_message_stats(dht_runner *runner, uint64_t sent[5], uint64_t received[5],
+                                     uint64_t store[2]) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   try {
+    auto st = r->getStoreSize();
+    store[0] = st.second; /* values */
+    store[1] = st.first;  /* bytes */
     auto out = r->getNodeMessageStats(false);
     auto in = r->getNodeMessageStats(true);
     for (size_t i = 0; i < 5 && i < out.size(); i++) sent[i] += out[i];
@@ -66,14 +70,14 @@ extern "C" void dr__dht_value_set_id(dht_value *v, uint64_t id, uint16_t type, u
 }
 
 /* Registers dhtreg's value type on the running node: stored like OpenDHT's
- * user data (ten minutes after the last announce), but a stored value may be
+ * user data (lifetime_s after the last announce; OpenDHT's is 600), but a stored value may be
  * replaced by one with the same id when edit_ok says so. OpenDHT calls the
  * policy on its own thread. */
-extern "C" int dr__dht_register_type(dht_runner *runner, uint16_t type, dr__dht_edit_fn edit_ok,
-                                     void *ud) {
+extern "C" int dr__dht_register_type(dht_runner *runner, uint16_t type, unsigned lifetime_s,
+                                     dr__dht_edit_fn edit_ok, void *ud) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   try {
-    dht::ValueType vt(type, "dhtreg", std::chrono::minutes(10), dht::ValueType::DEFAULT_STORE_POLICY,
+    dht::ValueType vt(type, "dhtreg", std::chrono::seconds(lifetime_s), dht::ValueType::DEFAULT_STORE_POLICY,
                       [edit_ok, ud](dht::InfoHash, const std::shared_ptr<dht::Value> &o,
                                     std::shared_ptr<dht::Value> &n, const dht::InfoHash &,
                                     const dht::SockAddr &) {

@@ -19,10 +19,12 @@ int dr__dht_request_stats(dht_runner *runner,
                           void *ud);
 
 /* Adds the DHT requests this runner sent and received since the last call
- * (ping, find, get, listen, put) to sent[5] and received[5]. Takes the
+ * (ping, find, get, listen, put) to sent[5] and received[5], and sets
+ * store[] to the values and bytes in the runner's storage. Takes the
  * runner's lock, so it blocks while OpenDHT's thread is busy: call it off the
  * loop thread. */
-int dr__dht_message_stats(dht_runner *runner, uint64_t sent[5], uint64_t received[5]);
+int dr__dht_message_stats(dht_runner *runner, uint64_t sent[5], uint64_t received[5],
+                          uint64_t store[2]);
 
 /* A new handle on a copy of v that keeps v's value id: putting it again
  * under the same key makes OpenDHT announce it afresh to every node of the
@@ -39,9 +41,11 @@ void dr__dht_value_set_id(dht_value *v, uint64_t id, uint16_t type, uint16_t seq
 typedef bool (*dr__dht_edit_fn)(void *ud, uint64_t id, const uint8_t *old, size_t old_len,
                                 const uint8_t *nw, size_t new_len);
 
-/* Registers the value type `type` on a running runner, with edit_ok as its
- * edit policy. Returns 0, -ENOMEM or -EIO. */
-int dr__dht_register_type(dht_runner *runner, uint16_t type, dr__dht_edit_fn edit_ok, void *ud);
+/* Registers the value type `type` on a running runner: nodes keep its values
+ * lifetime_s seconds after their last announce, and edit_ok is its edit
+ * policy. Returns 0, -ENOMEM or -EIO. */
+int dr__dht_register_type(dht_runner *runner, uint16_t type, unsigned lifetime_s,
+                          dr__dht_edit_fn edit_ok, void *ud);
 
 /* Starts runner on UDP port (0: any) with node_id (20 bytes, NULL: random)
  * and OpenDHT's request rate limits: at most max_req_per_sec requests

@@ -1,6 +1,7 @@
 /* lifecycle.c - the maintenance task: renew before half the TTL, end leases, collect tombstones; withdraw all */
 #include "node/node_private.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,15 @@ static void on_tick(uv_timer_t *t) {
   }
   free(drop);
   dr__cache_tick(n, now);
+  /* once collections stop for a second, hand the freed pages back to the
+   * system (glibc keeps them for reuse otherwise); OpenDHT's threads free
+   * theirs in arenas of their own, which malloc_trim walks too */
+  uint64_t now_ms = uv_now(n->loop);
+  if (n_drop) n->trim_at_ms = now_ms + 1000;
+  if (n->trim_at_ms && now_ms >= n->trim_at_ms) {
+    malloc_trim(0);
+    n->trim_at_ms = 0;
+  }
 }
 
 void dr__tick_start(dr_node *n, unsigned period_ms) {

@@ -40,6 +40,9 @@ static const char usage_text[] =
     "  --replicate-ms MS       mean period of the replication task, +-20% jitter\n"
     "                          (default 60000)\n"
     "  --max-watches N         watch subscriptions on this node (default 4096)\n"
+    "  --value-lifetime S      how long DHT nodes keep an entry after its last\n"
+    "                          announce (default 600, OpenDHT's; 30-3600): stale\n"
+    "                          copies go this long after their issuer stopped\n"
     "  --peer-rate N           DHT requests served per second to one IP address\n"
     "                          (default 1024, OpenDHT's; 0: no limit); raise it when\n"
     "                          many nodes share an address (NAT, tests on loopback)\n"
@@ -96,6 +99,7 @@ enum {
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
   OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES,
   OPT_PEER_RATE,
+  OPT_VALUE_LIFETIME,
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +121,7 @@ static const struct option long_opts[] = {
     {"replicate-ms", required_argument, NULL, OPT_REPLICATE},
     {"max-watches", required_argument, NULL, OPT_MAX_WATCHES},
     {"peer-rate", required_argument, NULL, OPT_PEER_RATE},
+    {"value-lifetime", required_argument, NULL, OPT_VALUE_LIFETIME},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -194,6 +199,10 @@ static int parse_args(options *o, int argc, char **argv) {
     case OPT_PEER_RATE:
       if (parse_uint(optarg, 1000000, &v) < 0) return fail_usage("--peer-rate: '%s' is not 0-1000000", optarg);
       o->node.peer_rate = v ? (long)v : -1;
+      break;
+    case OPT_VALUE_LIFETIME:
+      if (parse_uint(optarg, 3600, &v) < 0 || v < 30) return fail_usage("--value-lifetime: '%s' is not 30-3600 seconds", optarg);
+      o->node.value_lifetime = (unsigned)v;
       break;
     case 'h': fputs(usage_text, stdout); return 0;
     case OPT_VERSION: printf("dhtregd %s\n", DHTREG_VERSION); return 0;

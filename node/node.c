@@ -191,6 +191,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .node_id = cfg->ephemeral ? NULL : node_id,
       .max_inflight = cfg->max_inflight,
       .peer_rate_limit = cfg->peer_rate,
+      .value_lifetime_s = cfg->value_lifetime,
       .log = dht_log,
       .log_ctx = n,
       .edit_ok = dr__edit_ok,
@@ -295,6 +296,8 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     out->peers = good;
     out->connected = good + dubious > 0;
     dr_dht_message_counts(n->dht, out->msg_sent, out->msg_received);
+    dr_dht_store_size(n->dht, &out->stored_values, &out->stored_bytes);
+    out->dht_pending = dr_dht_pending(n->dht);
   }
   dr__cache_counts(n, &out->cached_resources, &out->cached_entries, &out->watches);
   out->events = n->events;

@@ -37,6 +37,7 @@ typedef struct dr_node_config {
   unsigned replicate_ms;   /* mean period of the replication task (default 60000) */
   size_t max_watches;      /* subscriptions per node (default 4096) */
   long peer_rate;          /* DHT requests/s served to one IP: 0 OpenDHT's 1024, -1 no limit */
+  unsigned value_lifetime; /* seconds DHT nodes keep a value after its last announce (default 600) */
   const uint8_t *seed;     /* tests only: a fixed identity seed, or NULL */
 } dr_node_config;
 
@@ -69,6 +70,8 @@ typedef struct dr_node_info {
   uint64_t events, cache_hits, cache_polls;
   uint64_t repl_runs, repl_checked, repl_repaired;
   uint64_t msg_sent[5], msg_received[5]; /* DHT requests: ping, find, get, listen, put */
+  uint64_t stored_values, stored_bytes;  /* OpenDHT's storage on this node */
+  size_t dht_pending;                    /* DHT operations queued or in flight */
 } dr_node_info;
 
 void dr_node_get_info(const dr_node *n, dr_node_info *out);

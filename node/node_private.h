@@ -65,6 +65,7 @@ struct dr_node {
   uint64_t next_sub;
   size_t max_watches;
   uint64_t events, cache_hits, cache_polls;
+  uint64_t trim_at_ms; /* when to give freed memory back (uv_now), 0: nothing to */
   /* replicate.c */
   uv_timer_t repl_timer;
   unsigned repl_ms;

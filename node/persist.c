@@ -38,6 +38,8 @@ typedef struct waiter {
   void *ctx;
 } waiter;
 
+#define BUF_KEEP (64 * 1024) /* a write buffer larger than this is freed once written */
+
 typedef struct buf {
   uint8_t *p;
   size_t len, cap;
@@ -179,6 +181,15 @@ static void job_done(uv_work_t *w, int status) {
     p->log_size = p->job_compact ? 0 : p->log_size + p->job_data.len;
   }
   p->job_data.len = 0;
+  /* a burst grew the buffers: give their memory back once it is over */
+  if (p->job_data.cap > BUF_KEEP) {
+    free(p->job_data.p);
+    p->job_data = (buf){0};
+  }
+  if (p->pending.len == 0 && p->pending.cap > BUF_KEEP) {
+    free(p->pending.p);
+    p->pending = (buf){0};
+  }
   p->busy = false;
   waiter *wt = p->job_waiters;
   p->job_waiters = NULL;

@@ -17,11 +17,12 @@
 static h_node a, b, c;
 static char rid[64];
 static char boot[32];
-static const char *fast[] = {"--min-ttl", "1", "--tick-ms", "100", "--op-timeout-ms", "3000", NULL};
+static const char *fast[] = {"--min-ttl", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
+                             "--replicate-ms", "300", NULL};
 
 static void start(h_node *n, const char *name) {
   const char *args[] = {"--min-ttl", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
-                        "--bootstrap", boot, NULL};
+                        "--replicate-ms", "300", "--bootstrap", boot, NULL};
   h_node_start(n, name, args);
 }
 
@@ -109,20 +110,44 @@ static void test_lease_needs_renewals(void **state) {
   assert_int_equal(h_err(&a, "record.renew", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", "leased")), -32004);
 }
 
+static long long repl_runs(const h_node *n) {
+  json_t *info = h_ok(n, "node.info", NULL);
+  long long r = json_integer_value(json_object_get(json_object_get(info, "replication"), "runs"));
+  json_decref(info);
+  return r;
+}
+
 static void test_withdraw_beats_stale_copies(void **state) {
-  /* several versions of the record are stored in the DHT */
-  for (int i = 0; i < 4; i++) advertise(&a, "stale", 60, false, "http");
+  /* b pins the resource: its replication task re-puts live entries of
+   * other nodes that it finds missing, and its cache holds the record */
+  json_decref(h_ok(&b, "resource.pin", json_pack("{s:s}", "resource_id", rid)));
+  /* several versions of the record, each under its own value id (their
+   * contents differ), are stored in the DHT: with three nodes, every node
+   * stores every value */
+  for (int i = 0; i < 4; i++) {
+    json_decref(h_ok(&a, "record.advertise",
+                     json_pack("{s:s, s:s, s:s, s:i, s:i}", "resource_id", rid, "service_id", "stale",
+                               "host", "10.0.0.1", "port", 8000 + i, "ttl", 60)));
+  }
   wait_state(&c, "stale", true, 5000);
+  wait_state(&b, "stale", true, 5000);
   json_decref(h_ok(&a, "record.withdraw", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", "stale")));
   wait_state(&b, "stale", false, 5000);
   wait_state(&c, "stale", false, 5000);
-  /* and it stays withdrawn while the maintenance task runs on every node */
-  uint64_t end = h_now_ms() + 1500;
-  while (h_now_ms() < end) {
+  /* it stays withdrawn while the replication task (and the maintenance
+   * task) run on every node, twice at least after the withdrawal */
+  long long ra = repl_runs(&a) + 2, rb = repl_runs(&b) + 2, rc = repl_runs(&c) + 2;
+  uint64_t end = h_now_ms() + 10000;
+  while (repl_runs(&a) < ra || repl_runs(&b) < rb || repl_runs(&c) < rc) {
+    if (h_now_ms() > end) fail_msg("the replication task did not run twice on every node in 10 s");
     assert_false(h_resolve_has(&b, rid, "stale"));
     assert_false(h_resolve_has(&c, rid, "stale"));
     assert_false(h_resolve_has(&a, rid, "stale"));
   }
+  assert_false(h_resolve_has(&b, rid, "stale"));
+  assert_false(h_resolve_has(&c, rid, "stale"));
+  assert_false(h_resolve_has(&a, rid, "stale"));
+  json_decref(h_ok(&b, "resource.unpin", json_pack("{s:s}", "resource_id", rid)));
 }
 
 static long long tombstones(const h_node *n) {
