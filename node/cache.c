@@ -13,8 +13,10 @@
  * OpenDHT's listen reports a value id only once: the cache learns renewals
  * of other nodes' records with a get, when one of them is three quarters
  * through its lifetime, and again shortly before its expiry if it still
- * was not renewed. Gets are spaced by a tenth of the shortest lifetime
- * (at least 500 ms), so one get serves every record due around then.
+ * was not renewed, and at its expiry: the expire event waits for that last
+ * get, so a lease renewed late is not reported gone. Gets are spaced by a
+ * tenth of the shortest lifetime (at least 500 ms), so one get serves
+ * every record due around then.
  */
 #include "node/merge.h"
 #include "node/node_private.h"
@@ -179,7 +181,10 @@ static uint64_t poll_due(const dr_cache *c, uint64_t *gap_ms) {
     uint64_t life = (e->expires_at - e->issued_at) * 1000, end = e->expires_at * 1000;
     uint64_t t1 = e->issued_at * 1000 + life / 4 * 3;
     uint64_t t2 = end - (life / 8 > 500 ? life / 8 : 500);
-    uint64_t t = t1 > c->last_poll_ms ? t1 : t2 > c->last_poll_ms ? t2 : UINT64_MAX;
+    uint64_t t = t1 > c->last_poll_ms   ? t1
+                 : t2 > c->last_poll_ms ? t2
+                 : end > c->last_poll_ms ? end /* a last look before the expire event */
+                                         : UINT64_MAX;
     if (t < due) due = t;
     if (life / 10 < gap) gap = life / 10;
   }
@@ -378,6 +383,12 @@ void dr__cache_tick(dr_node *n, uint64_t now) {
     for (dr_map_item *w = dr_map_next(&c->m.winners, NULL, &b2); w; w = dr_map_next(&c->m.winners, w, &b2)) {
       const dr_entry *e = w->value;
       if (e->expires_at > now) continue;
+      /* another node's record: gone once a get begun after its expiry did
+       * not find it renewed */
+      if (e->kind == DR_KIND_RECORD && c->ready && !n->stopping &&
+          memcmp(e->issuer, n->id.pk, DR_ID_LEN) != 0 &&
+          (c->poll || c->last_poll_ms < e->expires_at * 1000))
+        continue;
       if (n_old == cap) {
         size_t ncap = cap ? cap * 2 : 16;
         struct old *grown = realloc(old, ncap * sizeof *old);
