@@ -223,12 +223,11 @@ static int read_metadata(dr_rpc_call *call, json_t *params, dr_meta **out, size_
   return 0;
 }
 
-static void m_record_advertise(dr_rpc_call *call, json_t *params) {
+/* Publishes an advertisement whose params were checked already. */
+static void advertise_now(dr_rpc_call *call, json_t *params) {
   dr_advertise_params p = {0};
   uint64_t port = 0, ttl = 0;
   dr_param_error pe = {0};
-  ONLY("resource_id", "service_id", "host", "port", "addresses", "type", "tags", "metadata",
-       "ttl", "lease");
   if (dr_param_id(call, params, "resource_id", true, p.rid, NULL) < 0 ||
       dr_param_string(call, params, "service_id", true, &p.service_id) < 0 ||
       dr_param_string(call, params, "host", false, &p.host) < 0 ||
@@ -248,6 +247,76 @@ out:
   free(p.addrs);
   free(p.tags);
   free(p.meta);
+}
+
+static bool forbidden(dr_rpc_call *call, const dr_entry *resource) {
+  dr_node *n = dr_rpc_call_node(call);
+  if (dr_node_may_advertise(resource, dr_node_peer_id(n))) return false;
+  char me[DR_ID_TEXT_MAX] = "";
+  dr_id_encode(dr_node_peer_id(n), me);
+  DR_INFO(dr_node_logger(n), "rpc: an advertise refused by the resource's policy");
+  dr_rpc_fail(call, DR_RPC_FORBIDDEN, "forbidden: the resource accepts records only from its owner "
+              "and the peers on its allow-list; this node, %s, is not on it", me);
+  return true;
+}
+
+/* The policy check of an advertise into a resource this node does not
+ * know: the resolve's resource entry decides. */
+typedef struct advertise_req {
+  dr_rpc_call *call;
+  json_t *params;
+} advertise_req;
+
+static void on_policy_known(void *ctx, int err, const dr_resolution *res) {
+  advertise_req *a = ctx;
+  /* no answer from the DHT, or no resource entry yet: the policy cannot
+   * forbid it (readers still drop records their resource forbids) */
+  if (err < 0 || !forbidden(a->call, res->resource)) advertise_now(a->call, a->params);
+  json_decref(a->params);
+  free(a);
+}
+
+static void m_record_advertise(dr_rpc_call *call, json_t *params) {
+  dr_advertise_params p = {0};
+  uint64_t port = 0, ttl = 0;
+  ONLY("resource_id", "service_id", "host", "port", "addresses", "type", "tags", "metadata",
+       "ttl", "lease");
+  /* every param is checked before the policy is looked up */
+  if (dr_param_id(call, params, "resource_id", true, p.rid, NULL) < 0 ||
+      dr_param_string(call, params, "service_id", true, &p.service_id) < 0 ||
+      dr_param_string(call, params, "host", false, &p.host) < 0 ||
+      dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
+      dr_param_string(call, params, "type", false, &p.type) < 0 ||
+      dr_param_uint(call, params, "ttl", 1, DR_TTL_MAX, &ttl, NULL) < 0 ||
+      dr_param_bool(call, params, "lease", &p.lease) < 0)
+    return;
+  if (dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p.addrs, &p.n_addrs) < 0) return;
+  int bad = dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p.tags, &p.n_tags) < 0 ||
+            read_metadata(call, params, &p.meta, &p.n_meta) < 0;
+  free(p.addrs);
+  free(p.tags);
+  free(p.meta);
+  if (bad) return;
+  dr_node *n = dr_rpc_call_node(call);
+  bool known;
+  const dr_entry *res = dr_node_resource_known(n, p.rid, &known);
+  if (known) {
+    if (!forbidden(call, res)) advertise_now(call, params);
+    return;
+  }
+  advertise_req *a = malloc(sizeof *a);
+  if (!a) {
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    return;
+  }
+  a->call = call;
+  a->params = json_incref(params);
+  int r = dr_node_resolve(n, p.rid, 1, on_policy_known, a);
+  if (r < 0) {
+    json_decref(a->params);
+    free(a);
+    dr_rpc_fail_node(call, r, NULL);
+  }
 }
 
 static void on_renewed(void *ctx, int err, const dr_entry *e, bool published) {

@@ -459,3 +459,17 @@ const uint8_t *dr__cache_rid(const dr_cache *c) {
 const dr_merge *dr__cache_merge(const dr_cache *c) {
   return &c->m;
 }
+
+const dr_entry *dr_node_resource_known(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known) {
+  own_resource *res = dr_map_get(&n->resources, rid, DR_ID_LEN);
+  *known = true;
+  if (res) return &res->entry;
+  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
+  if (c && c->ready) return c->m.resource;
+  *known = false;
+  return NULL;
+}
+
+bool dr_node_may_advertise(const dr_entry *resource, const uint8_t issuer[DR_ID_LEN]) {
+  return dr_merge_allowed(resource, issuer) != 0;
+}

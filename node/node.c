@@ -352,3 +352,7 @@ int dr_node_bootstrap(dr_node *n, const char *hostport) {
   dr_dht_bootstrap(n->dht, host, port);
   return 0;
 }
+
+const uint8_t *dr_node_peer_id(const dr_node *n) {
+  return n->id.pk;
+}

@@ -151,6 +151,17 @@ typedef void (*dr_node_resolve_cb)(void *ctx, int err, const dr_resolution *res)
 int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
                     dr_node_resolve_cb cb, void *ctx);
 
+/* The resource entry of rid as far as this node knows it without asking
+ * the DHT: its own, or a watched or pinned resource's. *known says whether
+ * the node knows (then NULL means the resource has no entry yet). */
+const dr_entry *dr_node_resource_known(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known);
+
+/* Whether a resource entry (NULL: none) lets issuer add records. */
+bool dr_node_may_advertise(const dr_entry *resource, const uint8_t issuer[DR_ID_LEN]);
+
+/* This node's peer id. */
+const uint8_t *dr_node_peer_id(const dr_node *n);
+
 /* Re-signs this node's record with a new seq and expiry now (what a lease
  * needs before its TTL ends). cb gets the new record. DR_ENOTFOUND when
  * there is no such live advertisement. */
