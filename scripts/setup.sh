@@ -7,8 +7,8 @@ PACKAGES=(
   libopendht-c-dev libopendht-dev libuv1-dev libsodium-dev libmsgpack-dev libjansson-dev
   libcmocka-dev dhtnode
 )
-# for the fuzzers and sanitizer runs
-OPTIONAL=(clang libclang-rt-14-dev)
+# for the fuzzers, sanitizer and valgrind runs
+OPTIONAL=(clang libclang-rt-14-dev valgrind)
 
 missing=()
 for p in "${PACKAGES[@]}" "${OPTIONAL[@]}"; do
