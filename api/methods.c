@@ -223,30 +223,57 @@ static int read_metadata(dr_rpc_call *call, json_t *params, dr_meta **out, size_
   return 0;
 }
 
-/* Publishes an advertisement whose params were checked already. */
-static void advertise_now(dr_rpc_call *call, json_t *params) {
-  dr_advertise_params p = {0};
+/* An advertise's params, parsed once. Strings are borrowed from params
+ * (held until the advertise is published); the arrays are owned. */
+typedef struct advertise_req {
+  dr_rpc_call *call;
+  json_t *params;
+  dr_advertise_params p;
+} advertise_req;
+
+static void advertise_req_free(advertise_req *a) {
+  free(a->p.addrs);
+  free(a->p.tags);
+  free(a->p.meta);
+  json_decref(a->params);
+  free(a);
+}
+
+/* Parses and checks every param; NULL (the call answered) on a bad one. */
+static advertise_req *advertise_parse(dr_rpc_call *call, json_t *params) {
   uint64_t port = 0, ttl = 0;
-  dr_param_error pe = {0};
-  if (dr_param_id(call, params, "resource_id", true, p.rid, NULL) < 0 ||
-      dr_param_string(call, params, "service_id", true, &p.service_id) < 0 ||
-      dr_param_string(call, params, "host", false, &p.host) < 0 ||
+  advertise_req *a = calloc(1, sizeof *a);
+  if (!a) {
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    return NULL;
+  }
+  a->call = call;
+  a->params = json_incref(params);
+  dr_advertise_params *p = &a->p;
+  if (dr_param_id(call, params, "resource_id", true, p->rid, NULL) < 0 ||
+      dr_param_string(call, params, "service_id", true, &p->service_id) < 0 ||
+      dr_param_string(call, params, "host", false, &p->host) < 0 ||
       dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
-      dr_param_string(call, params, "type", false, &p.type) < 0 ||
+      dr_param_string(call, params, "type", false, &p->type) < 0 ||
       dr_param_uint(call, params, "ttl", 1, DR_TTL_MAX, &ttl, NULL) < 0 ||
-      dr_param_bool(call, params, "lease", &p.lease) < 0)
-    return;
-  p.port = (uint16_t)port;
-  p.ttl = (uint32_t)ttl;
-  if (dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p.addrs, &p.n_addrs) < 0) return;
-  if (dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p.tags, &p.n_tags) < 0) goto out;
-  if (read_metadata(call, params, &p.meta, &p.n_meta) < 0) goto out;
-  int r = dr_node_advertise(dr_rpc_call_node(call), &p, on_record_published, call, &pe);
-  if (r < 0) dr_rpc_fail_node(call, r, &pe);
-out:
-  free(p.addrs);
-  free(p.tags);
-  free(p.meta);
+      dr_param_bool(call, params, "lease", &p->lease) < 0 ||
+      dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p->addrs, &p->n_addrs) < 0 ||
+      dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p->tags, &p->n_tags) < 0 ||
+      read_metadata(call, params, &p->meta, &p->n_meta) < 0) {
+    advertise_req_free(a);
+    return NULL;
+  }
+  p->port = (uint16_t)port;
+  p->ttl = (uint32_t)ttl;
+  return a;
+}
+
+/* Publishes the advertisement and lets go of the request. */
+static void advertise_now(advertise_req *a) {
+  dr_param_error pe = {0};
+  int r = dr_node_advertise(dr_rpc_call_node(a->call), &a->p, on_record_published, a->call, &pe);
+  if (r < 0) dr_rpc_fail_node(a->call, r, &pe);
+  advertise_req_free(a);
 }
 
 static bool forbidden(dr_rpc_call *call, const dr_entry *resource) {
@@ -260,61 +287,33 @@ static bool forbidden(dr_rpc_call *call, const dr_entry *resource) {
   return true;
 }
 
-/* The policy check of an advertise into a resource this node does not
- * know: the resolve's resource entry decides. */
-typedef struct advertise_req {
-  dr_rpc_call *call;
-  json_t *params;
-} advertise_req;
-
+/* The policy of a resource this node does not know: the resolve's
+ * resource entry decides. No answer from the DHT, or no resource entry yet:
+ * the policy cannot forbid it (readers still drop records their resource
+ * forbids). */
 static void on_policy_known(void *ctx, int err, const dr_resolution *res) {
   advertise_req *a = ctx;
-  /* no answer from the DHT, or no resource entry yet: the policy cannot
-   * forbid it (readers still drop records their resource forbids) */
-  if (err < 0 || !forbidden(a->call, res->resource)) advertise_now(a->call, a->params);
-  json_decref(a->params);
-  free(a);
+  if (err == 0 && forbidden(a->call, res->resource)) advertise_req_free(a);
+  else advertise_now(a);
 }
 
 static void m_record_advertise(dr_rpc_call *call, json_t *params) {
-  dr_advertise_params p = {0};
-  uint64_t port = 0, ttl = 0;
   ONLY("resource_id", "service_id", "host", "port", "addresses", "type", "tags", "metadata",
        "ttl", "lease");
   /* every param is checked before the policy is looked up */
-  if (dr_param_id(call, params, "resource_id", true, p.rid, NULL) < 0 ||
-      dr_param_string(call, params, "service_id", true, &p.service_id) < 0 ||
-      dr_param_string(call, params, "host", false, &p.host) < 0 ||
-      dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
-      dr_param_string(call, params, "type", false, &p.type) < 0 ||
-      dr_param_uint(call, params, "ttl", 1, DR_TTL_MAX, &ttl, NULL) < 0 ||
-      dr_param_bool(call, params, "lease", &p.lease) < 0)
-    return;
-  if (dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p.addrs, &p.n_addrs) < 0) return;
-  int bad = dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p.tags, &p.n_tags) < 0 ||
-            read_metadata(call, params, &p.meta, &p.n_meta) < 0;
-  free(p.addrs);
-  free(p.tags);
-  free(p.meta);
-  if (bad) return;
+  advertise_req *a = advertise_parse(call, params);
+  if (!a) return;
   dr_node *n = dr_rpc_call_node(call);
   bool known;
-  const dr_entry *res = dr_node_resource_known(n, p.rid, &known);
+  const dr_entry *res = dr_node_resource_known(n, a->p.rid, &known);
   if (known) {
-    if (!forbidden(call, res)) advertise_now(call, params);
+    if (forbidden(call, res)) advertise_req_free(a);
+    else advertise_now(a);
     return;
   }
-  advertise_req *a = malloc(sizeof *a);
-  if (!a) {
-    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
-    return;
-  }
-  a->call = call;
-  a->params = json_incref(params);
-  int r = dr_node_resolve(n, p.rid, 1, on_policy_known, a);
+  int r = dr_node_resolve(n, a->p.rid, 1, on_policy_known, a);
   if (r < 0) {
-    json_decref(a->params);
-    free(a);
+    advertise_req_free(a);
     dr_rpc_fail_node(call, r, NULL);
   }
 }

@@ -96,4 +96,3 @@ void dr_dht_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN],
   crypto_generichash_update(&st, rid, DR_ID_LEN);
   crypto_generichash_final(&st, out, DR_DHT_KEY_LEN);
 }
-

@@ -32,7 +32,6 @@ typedef struct check {
   dr_node *n;
   uint8_t rid[DR_ID_LEN];
   dr_map seen; /* BLAKE2b-128 of every value received */
-  uint64_t started_ms;
 } check;
 
 static void hash16(uint8_t h[16], const uint8_t *data, size_t len) {
@@ -91,6 +90,7 @@ typedef struct own_list {
 } own_list;
 
 static void want(dr_map *rids, const uint8_t rid[DR_ID_LEN], dr_announce *a) {
+  if (!a->put) return; /* not announced (the DHT refused it): nothing to re-check */
   own_list *l = dr_map_get(rids, rid, DR_ID_LEN);
   if (!l) {
     if (!(l = calloc(1, sizeof *l)) || dr_map_put(rids, rid, DR_ID_LEN, l, NULL) < 0) {
@@ -98,7 +98,6 @@ static void want(dr_map *rids, const uint8_t rid[DR_ID_LEN], dr_announce *a) {
       return;
     }
   }
-  if (!a || !a->put) return;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
     dr_announce **grown = realloc(l->a, cap * sizeof *grown);
@@ -156,7 +155,6 @@ static void on_timer(uv_timer_t *t) {
     if (!k) break;
     k->n = n;
     memcpy(k->rid, dr__cache_rid(pins[i]), DR_ID_LEN);
-    k->started_ms = uv_now(n->loop);
     dr_map_init(&k->seen);
     uint8_t key[DR_DHT_KEY_SIZE];
     dr__dht_key_of(n, k->rid, key);
