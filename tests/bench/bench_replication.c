@@ -43,11 +43,20 @@ static long long sum_sent(const h_node *n, long long *runs) {
   return total;
 }
 
+static int advertise_req(char *buf, size_t cap, int k, void *ctx) {
+  char(*rid)[64] = ctx;
+  return snprintf(buf, cap,
+                  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
+                  "{\"resource_id\":\"%s\",\"service_id\":\"svc-%04d\",\"host\":\"10.3.%d.%d\","
+                  "\"port\":8080}}",
+                  k, rid[k % N_RESOURCES], k, k / 250, k % 250);
+}
+
 /* Messages the advertiser sends per hour with the replication task every
  * period_ms; *runs_out: how many times the task ran in the window. */
 static double measure(const char *period_ms, long long *runs_out) {
   h_node nodes[N_NODES];
-  char boot[32], port_s[16];
+  char boot[32];
   const char *first[] = {"--replicate-ms", period_ms, "--peer-rate", "0", "--log-level", "warn", NULL};
   h_node_start(&nodes[0], "n0", first);
   h_addr(&nodes[0], boot, sizeof boot);
@@ -58,7 +67,6 @@ static double measure(const char *period_ms, long long *runs_out) {
                           "--bootstrap", boot, NULL};
     h_node_start(&nodes[i], name, args);
   }
-  (void)port_s;
   char rid[N_RESOURCES][64];
   for (int i = 0; i < N_RESOURCES; i++) {
     char label[16];
@@ -67,18 +75,7 @@ static double measure(const char *period_ms, long long *runs_out) {
     snprintf(rid[i], sizeof rid[i], "%s", json_string_value(json_object_get(r, "resource_id")));
     json_decref(r);
   }
-  int fd = h_connect(&nodes[0]);
-  for (int k = 0; k < N_RECORDS; k++) {
-    char req[400];
-    int len = snprintf(req, sizeof req,
-                       "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
-                       "{\"resource_id\":\"%s\",\"service_id\":\"svc-%04d\",\"host\":\"10.3.%d.%d\","
-                       "\"port\":8080}}",
-                       k, rid[k % N_RESOURCES], k, k / 250, k % 250);
-    h_send(fd, req, (size_t)len);
-  }
-  for (int k = 0; k < N_RECORDS; k++) free(h_read_line(fd, 60000));
-  close(fd);
+  h_pipeline(&nodes[0], N_RECORDS, N_RECORDS, 60000, advertise_req, rid);
   /* the first announces are over: what follows is the steady state */
   nap_ms(10000);
   long long runs0, runs1;

@@ -47,26 +47,18 @@ static int setup(void **state) {
   return 0;
 }
 
+static int advertise_req(char *buf, size_t cap, int k, void *ctx) {
+  int i = *(int *)ctx;
+  return snprintf(buf, cap,
+                  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
+                  "{\"resource_id\":\"%s\",\"service_id\":\"a%d-%02d\",\"host\":\"10.1.%d.%d\","
+                  "\"port\":8080,\"ttl\":%d}}",
+                  k, rid, i, k, i, k, TTL);
+}
+
 /* Advertises PER_ADV records on node i, pipelined on one connection. */
 static void advertise_all(int i) {
-  int fd = h_connect(&nodes[i]);
-  assert_true(fd >= 0);
-  for (int k = 0; k < PER_ADV; k++) {
-    char req[400];
-    int len = snprintf(req, sizeof req,
-                       "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
-                       "{\"resource_id\":\"%s\",\"service_id\":\"a%d-%02d\",\"host\":\"10.1.%d.%d\","
-                       "\"port\":8080,\"ttl\":%d}}",
-                       k, rid, i, k, i, k, TTL);
-    h_send(fd, req, (size_t)len);
-  }
-  for (int k = 0; k < PER_ADV; k++) {
-    char *line = h_read_line(fd, 20000);
-    assert_non_null(line);
-    if (!strstr(line, "\"result\"")) fail_msg("advertise failed: %s", line);
-    free(line);
-  }
-  close(fd);
+  h_pipeline(&nodes[i], PER_ADV, PER_ADV, 20000, advertise_req, &i);
 }
 
 /* Every survivor resolves exactly count records within ms of start_ms:

@@ -51,36 +51,21 @@ static long long entries(const h_node *n, const char *what) {
   return v;
 }
 
-/* Sends count requests on one connection, at most WINDOW unanswered. */
-static void pipeline(const char *method, int count) {
-  int fd = h_connect(&a);
-  assert_true(fd >= 0);
-  int sent = 0, answered = 0;
-  while (answered < count) {
-    while (sent < count && sent - answered < WINDOW) {
-      char req[400];
-      int len;
-      if (strcmp(method, "record.advertise") == 0)
-        len = snprintf(req, sizeof req,
-                       "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
-                       "{\"resource_id\":\"%s\",\"service_id\":\"gc-%05d\",\"host\":\"10.2.%d.%d\","
-                       "\"port\":8080,\"ttl\":%d,\"metadata\":{\"zone\":\"eu-west-1\"}}}",
-                       sent, rid[sent % N_RESOURCES], sent, sent / 250, sent % 250, TTL);
-      else
-        len = snprintf(req, sizeof req,
-                       "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.withdraw\",\"params\":"
-                       "{\"resource_id\":\"%s\",\"service_id\":\"gc-%05d\"}}",
-                       sent, rid[sent % N_RESOURCES], sent);
-      h_send(fd, req, (size_t)len);
-      sent++;
-    }
-    char *line = h_read_line(fd, 60000);
-    if (!line) fail_msg("%s: no answer after %d of %d", method, answered, count);
-    if (!strstr(line, "\"result\"")) fail_msg("%s failed: %s", method, line);
-    free(line);
-    answered++;
-  }
-  close(fd);
+static int advertise_req(char *buf, size_t cap, int k, void *ctx) {
+  (void)ctx;
+  return snprintf(buf, cap,
+                  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
+                  "{\"resource_id\":\"%s\",\"service_id\":\"gc-%05d\",\"host\":\"10.2.%d.%d\","
+                  "\"port\":8080,\"ttl\":%d,\"metadata\":{\"zone\":\"eu-west-1\"}}}",
+                  k, rid[k % N_RESOURCES], k, k / 250, k % 250, TTL);
+}
+
+static int withdraw_req(char *buf, size_t cap, int k, void *ctx) {
+  (void)ctx;
+  return snprintf(buf, cap,
+                  "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.withdraw\",\"params\":"
+                  "{\"resource_id\":\"%s\",\"service_id\":\"gc-%05d\"}}",
+                  k, rid[k % N_RESOURCES], k);
 }
 
 static bool collected(void *p) {
@@ -97,9 +82,9 @@ static void nap_ms(int ms) {
  * two GC periods after. */
 static long round_of_load(int r, long *peak) {
   uint64_t t0 = h_now_ms();
-  pipeline("record.advertise", N_RECORDS);
+  h_pipeline(&a, N_RECORDS, WINDOW, 60000, advertise_req, NULL);
   long after_ads = rss_kb(a.pid);
-  pipeline("record.withdraw", N_RECORDS);
+  h_pipeline(&a, N_RECORDS, WINDOW, 60000, withdraw_req, NULL);
   if (after_ads > *peak) *peak = after_ads;
   uint64_t t1 = h_now_ms();
   /* the tombstones go once the records they hide expired */

@@ -123,6 +123,28 @@ const char *h_tmpdir(void) {
   return tmpdir;
 }
 
+void h_pipeline(const h_node *n, int count, int window, int timeout_ms,
+                int (*make)(char *buf, size_t cap, int k, void *ctx), void *ctx) {
+  int fd = h_connect(n);
+  if (fd < 0) fail_msg("%s: cannot connect to its socket", n->name);
+  int sent = 0, answered = 0;
+  while (answered < count) {
+    while (sent < count && sent - answered < window) {
+      char req[1024];
+      int len = make(req, sizeof req, sent, ctx);
+      if (len <= 0 || (size_t)len >= sizeof req) fail_msg("request %d does not fit", sent);
+      h_send(fd, req, (size_t)len);
+      sent++;
+    }
+    char *line = h_read_line(fd, timeout_ms);
+    if (!line) fail_msg("%s: no answer after %d of %d requests", n->name, answered, count);
+    if (!strstr(line, "\"result\"")) fail_msg("%s: request failed: %s", n->name, line);
+    free(line);
+    answered++;
+  }
+  close(fd);
+}
+
 bool h_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms) {
   uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
   for (;;) {

@@ -69,6 +69,13 @@ void h_send(int fd, const char *data, size_t len);
  * timeout. Caller frees. */
 char *h_read_line(int fd, int timeout_ms);
 
+/* Sends count JSON-RPC requests on one connection to n, at most window of
+ * them unanswered, and fails the test on a missing answer (timeout_ms each)
+ * or an error. make(buf, cap, k, ctx) writes request k and returns its
+ * length. */
+void h_pipeline(const h_node *n, int count, int window, int timeout_ms,
+                int (*make)(char *buf, size_t cap, int k, void *ctx), void *ctx);
+
 /* Polls pred every 20 ms until it returns true or timeout_ms passes. */
 bool h_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
 
