@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "api/rpc.h"
+#include "node/map.h"
 
 /* JSON-RPC 2.0 error codes, with ours (PRODUCT.md section 5). */
 enum {
@@ -31,6 +32,28 @@ dr_node *dr_rpc_call_node(const dr_rpc_call *call);
 /* Ends the call with result (whose reference it takes). */
 void dr_rpc_reply(dr_rpc_call *call, json_t *result);
 
+/* Ends the call with a result given as JSON text (len bytes, valid JSON):
+ * written out as it is, without parsing it again. */
+void dr_rpc_reply_text(dr_rpc_call *call, const char *result, size_t len);
+
+/* A growing text buffer; dr_text_add returns 0 or -ENOMEM (t unchanged). */
+typedef struct dr_text {
+  char *p;
+  size_t len, cap;
+} dr_text;
+int dr_text_add(dr_text *t, const char *s, size_t len);
+
+/* Appends the JSON of a resource or record entry to out, rendered once per
+ * entry version by the call's server (json_cache.c). 0 or -ENOMEM. */
+int dr_rpc_entry_json(dr_rpc_call *call, const dr_entry *e, dr_text *out);
+
+/* json_cache.c: the server's cache of entry texts, keyed by kind and
+ * signature; loop thread only. */
+typedef struct dr_json_cache dr_json_cache;
+dr_json_cache *dr_json_cache_new(void);
+void dr_json_cache_free(dr_json_cache *c);
+int dr_json_cache_append(dr_json_cache *c, const dr_entry *e, uint64_t now_ms, dr_text *out);
+
 /* Ends the call with an error object; message is printf-style. */
 void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -41,7 +64,8 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe);
 
 /* Watch subscriptions belong to the call's connection: events go out on it,
  * and they end when it closes. Both return 0 or a negative errno / DR_E*
- * (-EDQUOT: the connection's or the node's limit). */
+ * (-EMLINK: the connection has DR_RPC_MAX_WATCHES_PER_CONN already; -EDQUOT:
+ * the node has its --max-watches). */
 #define DR_RPC_MAX_WATCHES_PER_CONN 64
 int dr_rpc_conn_watch(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], uint64_t *sub);
 int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub);

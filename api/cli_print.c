@@ -198,7 +198,7 @@ void cli_print_resources_table(json_t *resources) {
 }
 
 void cli_print_status(json_t *info) {
-  static const char *const keys[] = {"peer_id", "version", "port", "network", "uptime_s", "connected",
+  static const char *const keys[] = {"peer_id", "version", "port", "network", "private", "uptime_s", "connected",
                                      "peers", "advertised", NULL};
   cli_print_kv(info, keys);
   json_t *e = json_object_get(info, "entries");

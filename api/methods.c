@@ -40,7 +40,8 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
                           (json_int_t)info.resources, "records", (json_int_t)info.records,
                           "tombstones", (json_int_t)info.tombstones, "advertised",
                           (json_int_t)info.advertised, "rejected", rej);
-  /* beyond PRODUCT.md's fields: the cache, the replication task, DHT traffic */
+  /* beyond PRODUCT.md's fields: a private registry, the cache, the replication task, DHT traffic */
+  json_object_set_new(res, "private", json_boolean(info.private_network));
   json_object_set_new(res, "cache", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "resources",
                                               (json_int_t)info.cached_resources, "entries",
                                               (json_int_t)info.cached_entries, "watches",
@@ -368,12 +369,20 @@ static void on_resolved(void *ctx, int err, const dr_resolution *res) {
     dr_rpc_fail_node(call, err, NULL);
     return;
   }
-  json_t *recs = json_array();
-  for (size_t i = 0; i < res->n_records; i++)
-    json_array_append_new(recs, dr_json_record(res->records[i]));
-  dr_rpc_reply(call, json_pack("{s:o, s:o}", "resource",
-                               res->resource ? dr_json_resource(res->resource) : json_null(),
-                               "records", recs));
+  /* written as text from each entry's cached rendering: a cached resolve
+   * is otherwise mostly building and dumping JSON */
+  dr_text t = {0};
+  int r = dr_text_add(&t, "{\"resource\":", 12);
+  if (r == 0) r = res->resource ? dr_rpc_entry_json(call, res->resource, &t) : dr_text_add(&t, "null", 4);
+  if (r == 0) r = dr_text_add(&t, ",\"records\":[", 12);
+  for (size_t i = 0; r == 0 && i < res->n_records; i++) {
+    if (i) r = dr_text_add(&t, ",", 1);
+    if (r == 0) r = dr_rpc_entry_json(call, res->records[i], &t);
+  }
+  if (r == 0) r = dr_text_add(&t, "]}", 2);
+  if (r < 0) dr_rpc_fail_node(call, r, NULL);
+  else dr_rpc_reply_text(call, t.p, t.len);
+  free(t.p);
 }
 
 static void m_resolve(dr_rpc_call *call, json_t *params) {
@@ -479,18 +488,28 @@ static void m_watch(dr_rpc_call *call, json_t *params) {
   uint64_t sub;
   ONLY("resource_id");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
+  dr_node *node = dr_rpc_call_node(call);
   int r = dr_rpc_conn_watch(call, rid, &sub);
+  if (r == -EMLINK) {
+    DR_WARN(dr_node_logger(node), "rpc: a watch refused: a connection has %d watches already",
+            DR_RPC_MAX_WATCHES_PER_CONN);
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: at most %d watches per connection",
+                DR_RPC_MAX_WATCHES_PER_CONN);
+    return;
+  }
   if (r == -EDQUOT) {
-    DR_WARN(dr_node_logger(dr_rpc_call_node(call)), "rpc: a watch refused: too many watches");
-    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: at most %d watches per connection and the "
-                "node's --max-watches in all", DR_RPC_MAX_WATCHES_PER_CONN);
+    dr_node_info info;
+    dr_node_get_info(node, &info);
+    DR_WARN(dr_node_logger(node), "rpc: a watch refused: the node has %zu watches already "
+            "(--max-watches)", info.watches);
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: this node serves at most %zu watches "
+                "(--max-watches)", info.watches);
     return;
   }
   if (r < 0) {
     dr_rpc_fail_node(call, r, NULL);
     return;
   }
-  dr_node *node = dr_rpc_call_node(call);
   dr_rpc_reply(call, json_pack("{s:I}", "subscription", (json_int_t)sub));
   /* then what is live already, as register events, once the answer is out */
   dr_node_watch_replay(node, sub);

@@ -13,6 +13,11 @@
 
 #define DR_RPC_MAX_REQUEST (1024 * 1024)
 #define DR_RPC_DEFAULT_MAX_CONNS 256
+/* Calls in progress on one connection. At the cap the server stops reading
+ * the connection (the client's writes then block, nothing fails) and reads
+ * again once half of them are answered; a batch of more members than this is
+ * refused with -32012. */
+#define DR_RPC_MAX_PENDING 1024
 
 typedef struct dr_rpc_server dr_rpc_server;
 

@@ -15,6 +15,7 @@
 
 #define READ_CHUNK 65536
 #define MAX_WRITE_QUEUE (8u * 1024 * 1024) /* a client that reads nothing is dropped */
+#define RESUME_AT (DR_RPC_MAX_PENDING / 2)   /* pending calls at which reading resumes */
 
 typedef struct conn {
   union {
@@ -34,6 +35,9 @@ typedef struct conn {
   uint64_t *subs;   /* this connection's watch subscriptions */
   size_t n_subs;
   bool eof;         /* the client will send nothing more */
+  bool paused;      /* DR_RPC_MAX_PENDING calls pending: reading stopped */
+  bool resume_queued;       /* on the server's resume list (holds a ref) */
+  struct conn *resume_next;
 } conn;
 
 typedef struct batch {
@@ -56,7 +60,10 @@ struct dr_rpc_server {
   char *unix_path;
   unsigned max_conns, n_conns;
   conn *conns;
-  unsigned handles; /* listeners and connections not yet closed */
+  dr_json_cache *json_cache; /* entry texts for resolve answers */
+  uv_idle_t resume_idle; /* resumes paused connections outside any callback */
+  conn *resume;          /* connections to resume, each holding a ref */
+  unsigned handles; /* listeners, the idle handle and connections not yet closed */
   bool stopping;
   void (*done)(void *);
   void *done_ctx;
@@ -69,6 +76,18 @@ typedef struct write_req {
 } write_req;
 
 static void conn_close(conn *c);
+
+/* The last handle closed: frees the server, then tells whoever stopped it. */
+static void server_free(dr_rpc_server *s) {
+  void (*done)(void *) = s->done;
+  void *ctx = s->done_ctx;
+  dr_json_cache_free(s->json_cache);
+  free(s->unix_path);
+  free(s);
+  if (done) done(ctx);
+}
+static void queue_resume(conn *c);
+static void on_resume(uv_idle_t *h);
 
 static void conn_unref(conn *c) {
   if (--c->refs) return;
@@ -93,19 +112,19 @@ static void on_write(uv_write_t *req, int status) {
   conn_unref(c);
 }
 
-static void send_json(conn *c, json_t *msg) {
+/* Writes the n pieces as one line (a newline is added). */
+static void send_parts(conn *c, const char *const *parts, const size_t *lens, size_t n) {
   if (c->closed) return;
-  char *text = json_dumps(msg, JSON_COMPACT);
-  if (!text) return;
-  size_t len = strlen(text);
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) len += lens[i];
   write_req *w = malloc(sizeof *w + len + 1);
-  if (!w) {
-    free(text);
-    return;
+  if (!w) return;
+  len = 0;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(w->data + len, parts[i], lens[i]);
+    len += lens[i];
   }
-  memcpy(w->data, text, len);
   w->data[len] = '\n';
-  free(text);
   w->c = c;
   uv_buf_t buf = uv_buf_init(w->data, (unsigned)len + 1);
   if (uv_write(&w->req, &c->h.stream, &buf, 1, on_write) < 0) {
@@ -115,10 +134,23 @@ static void send_json(conn *c, json_t *msg) {
   }
   c->writes++;
   c->refs++;
-  if (uv_stream_get_write_queue_size(&c->h.stream) > MAX_WRITE_QUEUE) {
-    DR_WARN(dr_node_logger(c->node), "rpc: dropping a client that does not read its answers");
+  size_t queued = uv_stream_get_write_queue_size(&c->h.stream);
+  if (queued > MAX_WRITE_QUEUE) {
+    DR_WARN(dr_node_logger(c->node),
+            "rpc: dropping a client that does not read its answers (%zu bytes unsent, limit %u)",
+            queued, MAX_WRITE_QUEUE);
     conn_close(c);
   }
+}
+
+static void send_json(conn *c, json_t *msg) {
+  if (c->closed) return;
+  char *text = json_dumps(msg, JSON_COMPACT);
+  if (!text) return;
+  const char *parts[] = {text};
+  size_t lens[] = {strlen(text)};
+  send_parts(c, parts, lens, 1);
+  free(text);
 }
 
 static json_t *error_object(json_t *id, int code, const char *message) {
@@ -160,6 +192,7 @@ static void call_end(dr_rpc_call *call, json_t *response) {
   json_decref(call->id);
   free(call);
   c->pending--;
+  if (c->paused && c->pending <= RESUME_AT) queue_resume(c);
   maybe_close(c);
   conn_unref(c);
 }
@@ -192,7 +225,7 @@ static void on_event(void *ctx, uint64_t sub, dr_event_type type, const dr_entry
 int dr_rpc_conn_watch(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], uint64_t *sub) {
   conn *c = call->c;
   if (c->closed) return -ESHUTDOWN;
-  if (c->n_subs >= DR_RPC_MAX_WATCHES_PER_CONN) return -EDQUOT;
+  if (c->n_subs >= DR_RPC_MAX_WATCHES_PER_CONN) return -EMLINK;
   uint64_t *grown = realloc(c->subs, (c->n_subs + 1) * sizeof *grown);
   if (!grown) return -ENOMEM;
   c->subs = grown;
@@ -226,12 +259,56 @@ void dr_rpc_reply(dr_rpc_call *call, json_t *result) {
   call_end(call, resp);
 }
 
+/* Drops the bytes of s that are not whole UTF-8 sequences. A message that
+ * quotes a client's string cut to a length ("%.64s") may end a character
+ * halfway; jansson refuses such a string, and the call would go unanswered. */
+static void utf8_clean(char *s) {
+  unsigned char *in = (unsigned char *)s, *out = in;
+  while (*in) {
+    size_t n = *in < 0x80 ? 1 : (*in & 0xe0) == 0xc0 ? 2 : (*in & 0xf0) == 0xe0 ? 3
+             : (*in & 0xf8) == 0xf0 ? 4 : 0;
+    size_t k = 1;
+    while (n && k < n && (in[k] & 0xc0) == 0x80) k++;
+    if (n && k == n) {
+      memmove(out, in, n);
+      out += n;
+      in += n;
+    } else {
+      in += k; /* a cut sequence: skip its bytes */
+    }
+  }
+  *out = '\0';
+}
+
+void dr_rpc_reply_text(dr_rpc_call *call, const char *result, size_t len) {
+  if (call->id && !call->b) {
+    char *id = json_dumps(call->id, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (id) {
+      static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+      const char *parts[] = {head, id, mid, result, "}"};
+      size_t lens[] = {sizeof head - 1, strlen(id), sizeof mid - 1, len, 1};
+      send_parts(call->c, parts, lens, 5);
+      free(id);
+      call_end(call, NULL);
+      return;
+    }
+  }
+  /* a batch member (its answer goes into the batch's array) or a notification */
+  dr_rpc_reply(call, call->id ? json_loadb(result, len, 0, NULL) : NULL);
+}
+
+int dr_rpc_entry_json(dr_rpc_call *call, const dr_entry *e, dr_text *out) {
+  dr_rpc_server *s = call->c->srv;
+  return dr_json_cache_append(s->json_cache, e, uv_now(s->loop), out);
+}
+
 void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  utf8_clean(msg);
   call_end(call, call->id ? error_object(call->id, code, msg) : NULL);
 }
 
@@ -313,6 +390,17 @@ static void handle_text(conn *c, const char *text, size_t len) {
   }
   if (json_is_array(msg)) {
     size_t n = json_array_size(msg);
+    if (n > DR_RPC_MAX_PENDING) {
+      DR_WARN(dr_node_logger(c->node), "rpc: refusing a batch of %zu requests (at most %d)", n,
+              DR_RPC_MAX_PENDING);
+      char why[96];
+      snprintf(why, sizeof why, "limit exceeded: a batch of at most %d requests", DR_RPC_MAX_PENDING);
+      json_t *e = error_object(NULL, DR_RPC_LIMIT, why);
+      send_json(c, e);
+      json_decref(e);
+      json_decref(msg);
+      return;
+    }
     batch *b = n ? calloc(1, sizeof *b) : NULL;
     if (!n || !b || !(b->responses = json_array())) {
       free(b);
@@ -350,13 +438,7 @@ static void on_conn_closed(uv_handle_t *h) {
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
   conn_unref(c);
-  if (--s->handles == 0 && s->stopping) {
-    void (*done)(void *) = s->done;
-    void *ctx = s->done_ctx;
-    free(s->unix_path);
-    free(s);
-    if (done) done(ctx);
-  }
+  if (--s->handles == 0 && s->stopping) server_free(s);
 }
 
 static void conn_close(conn *c) {
@@ -372,36 +454,99 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = buf->base ? READ_CHUNK : 0;
 }
 
+/* Stops reading c: it has DR_RPC_MAX_PENDING calls pending. What was read
+ * already stays in the splitter; call_end resumes c once half of them ended.
+ * A client that pipelines faster than the node answers is slowed down by its
+ * own socket filling up, never failed. */
+static void pause_reading(conn *c) {
+  if (c->paused) return;
+  c->paused = true;
+  uv_read_stop(&c->h.stream);
+  DR_DEBUG(dr_node_logger(c->node), "rpc: %u calls pending on a connection; reading paused",
+           c->pending);
+}
+
+/* Hands the complete texts buffered from c to the methods while c has fewer
+ * than DR_RPC_MAX_PENDING calls pending, and pauses it at the cap. The caller
+ * holds a reference to c (a handler may close it). */
+static void take_texts(conn *c) {
+  const char *text;
+  size_t len;
+  dr_stream_status st;
+  while (!c->closed && !c->eof) {
+    if (c->pending >= DR_RPC_MAX_PENDING) {
+      pause_reading(c);
+      return;
+    }
+    if ((st = dr_rpc_stream_next(&c->in, &text, &len)) == DR_STREAM_NEED_MORE) return;
+    if (st == DR_STREAM_VALUE) {
+      handle_text(c, text, len);
+    } else if (st == DR_STREAM_GARBAGE) {
+      json_t *e = error_object(NULL, DR_RPC_PARSE_ERROR, "parse error");
+      send_json(c, e);
+      json_decref(e);
+    } else { /* too large: answer, read no more, close once written */
+      DR_WARN(dr_node_logger(c->node), "rpc: request over %d bytes; closing", DR_RPC_MAX_REQUEST);
+      json_t *e = error_object(NULL, DR_RPC_LIMIT, "limit exceeded: request larger than 1048576 bytes");
+      send_json(c, e);
+      json_decref(e);
+      uv_read_stop(&c->h.stream);
+      c->eof = true;
+    }
+  }
+}
+
+/* Resuming is deferred to the loop's idle phase rather than done inside
+ * call_end: a call often ends from a node callback (a DHT get done, a cache
+ * event) that is still walking the node's own lists, and taking new texts
+ * there would start new operations in the middle of that walk. */
+static void queue_resume(conn *c) {
+  if (c->resume_queued || c->closed) return;
+  c->resume_queued = true;
+  c->refs++;
+  c->resume_next = c->srv->resume;
+  c->srv->resume = c;
+  uv_idle_start(&c->srv->resume_idle, on_resume);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+/* Resumes the queued connections: takes what they had buffered, then reads
+ * again unless that brought them back to the cap. */
+static void on_resume(uv_idle_t *h) {
+  dr_rpc_server *s = h->data;
+  conn *list = s->resume;
+  s->resume = NULL;
+  uv_idle_stop(h);
+  while (list) {
+    conn *c = list;
+    list = c->resume_next;
+    c->resume_next = NULL;
+    c->resume_queued = false;
+    if (!c->closed && c->paused) {
+      c->paused = false;
+      DR_DEBUG(dr_node_logger(c->node), "rpc: %u calls pending on a connection; reading resumed",
+               c->pending);
+      take_texts(c);
+      /* the client may have half-closed meanwhile: its EOF is read then */
+      if (!c->closed && !c->paused && !c->eof &&
+          uv_read_start(&c->h.stream, on_alloc, on_read) < 0)
+        conn_close(c);
+    }
+    maybe_close(c);
+    conn_unref(c);
+  }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   conn *c = st->data;
   c->refs++; /* handlers below may close c */
   if (nread > 0 && !c->closed) {
-    if (dr_rpc_stream_feed(&c->in, buf->base, (size_t)nread) < 0) {
-      conn_close(c);
-    } else {
-      const char *text;
-      size_t len;
-      dr_stream_status st2;
-      while (!c->closed && (st2 = dr_rpc_stream_next(&c->in, &text, &len))) {
-        if (st2 == DR_STREAM_VALUE) {
-          handle_text(c, text, len);
-        } else if (st2 == DR_STREAM_GARBAGE) {
-          json_t *e = error_object(NULL, DR_RPC_PARSE_ERROR, "parse error");
-          send_json(c, e);
-          json_decref(e);
-        } else { /* too large: answer, read no more, close once written */
-          DR_WARN(dr_node_logger(c->node), "rpc: request over %d bytes; closing", DR_RPC_MAX_REQUEST);
-          json_t *e = error_object(NULL, DR_RPC_LIMIT, "limit exceeded: request larger than 1048576 bytes");
-          send_json(c, e);
-          json_decref(e);
-          uv_read_stop(st);
-          c->eof = true;
-          break;
-        }
-      }
-    }
+    if (dr_rpc_stream_feed(&c->in, buf->base, (size_t)nread) < 0) conn_close(c);
+    else take_texts(c);
   } else if (nread < 0 && !c->closed) {
     if (nread == UV_EOF) {
+      /* reading stops at the cap, so every complete text was taken already */
       c->eof = true;
       if (dr_rpc_stream_leftover(&c->in)) {
         json_t *e = error_object(NULL, DR_RPC_PARSE_ERROR, "parse error: unfinished request");
@@ -495,13 +640,7 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen) {
 
 static void on_listener_closed(uv_handle_t *h) {
   dr_rpc_server *s = h->data;
-  if (--s->handles == 0 && s->stopping) {
-    void (*done)(void *) = s->done;
-    void *ctx = s->done_ctx;
-    free(s->unix_path);
-    free(s);
-    if (done) done(ctx);
-  }
+  if (--s->handles == 0 && s->stopping) server_free(s);
 }
 
 static int listen_tcp(dr_rpc_server *s, const char *hostport, char *err, size_t errlen) {
@@ -533,7 +672,8 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
                         const dr_rpc_config *cfg, char *err, size_t errlen) {
   int r;
   dr_rpc_server *s = calloc(1, sizeof *s);
-  if (!s || !(s->unix_path = strdup(cfg->unix_path))) {
+  if (!s || !(s->unix_path = strdup(cfg->unix_path)) || !(s->json_cache = dr_json_cache_new())) {
+    if (s) free(s->unix_path);
     free(s);
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
@@ -544,7 +684,9 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
   if ((r = clear_stale_socket(cfg->unix_path, err, errlen)) < 0) goto fail_early;
   if ((r = uv_pipe_init(loop, &s->pipe, 0)) < 0) goto fail_early;
   s->pipe.data = s;
-  s->handles = 1;
+  uv_idle_init(loop, &s->resume_idle); /* cannot fail */
+  s->resume_idle.data = s;
+  s->handles = 2;
   mode_t old = umask(0077); /* the socket is born private */
   r = uv_pipe_bind(&s->pipe, cfg->unix_path);
   umask(old);
@@ -568,9 +710,11 @@ fail:
   /* closing the handles frees s */
   s->stopping = true;
   uv_close((uv_handle_t *)&s->pipe, on_listener_closed);
+  uv_close((uv_handle_t *)&s->resume_idle, on_listener_closed);
   if (s->have_tcp) uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
   return r;
 fail_early:
+  dr_json_cache_free(s->json_cache);
   free(s->unix_path);
   free(s);
   return r;
@@ -584,5 +728,14 @@ void dr_rpc_server_stop(dr_rpc_server *s, void (*done)(void *ctx), void *ctx) {
   unlink(s->unix_path);
   uv_close((uv_handle_t *)&s->pipe, on_listener_closed);
   if (s->have_tcp) uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
+  /* nothing is resumed any more: the queued connections' refs go */
+  uv_close((uv_handle_t *)&s->resume_idle, on_listener_closed);
   for (conn *c = s->conns; c; c = c->next) conn_close(c);
+  while (s->resume) {
+    conn *c = s->resume;
+    s->resume = c->resume_next;
+    c->resume_next = NULL;
+    c->resume_queued = false;
+    conn_unref(c);
+  }
 }

@@ -26,6 +26,7 @@ static void compact(dr_rpc_stream *s) {
 }
 
 int dr_rpc_stream_feed(dr_rpc_stream *s, const char *data, size_t len) {
+  if (len == 0) return 0; /* nothing to add (and no buffer yet to add it to) */
   compact(s);
   if (s->len + len > s->cap) {
     size_t cap = s->cap ? s->cap : 4096;

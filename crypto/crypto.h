@@ -7,6 +7,7 @@
 #ifndef DR_CRYPTO_H
 #define DR_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,5 +176,38 @@ dr_reject dr_entry_check(const dr_entry *e, const uint8_t rid[DR_ID_LEN],
  * writes into out (at most cap bytes) and returns its length or -EMSGSIZE. */
 int dr_entry_signed_message(dr_kind kind, const uint8_t *body, size_t body_len,
                             uint8_t *out, size_t cap);
+
+/* ---- private networks (--psk) ------------------------------------------- */
+
+#define DR_SEAL_VERSION 1
+#define DR_SEAL_OVERHEAD (1 + 24 + 16) /* version, XChaCha20 nonce, Poly1305 tag */
+
+/* The keys of a private network, all derived from its passphrase. */
+typedef struct dr_netkey {
+  uint8_t dht[32];   /* keys dr_dht_key: outsiders cannot find the entries */
+  uint8_t seal[32];  /* XChaCha20-Poly1305 key of sealed entries */
+  uint8_t nonce[32]; /* keys the synthetic nonce of a sealed entry */
+} dr_netkey;
+
+/* Derives a network's keys from its passphrase (Argon2id with a fixed salt
+ * and costs, ~64 MiB and a fraction of a second: run it once, at start).
+ * Returns 0, -EINVAL for an empty passphrase, or -ENOMEM. */
+int dr_netkey_derive(dr_netkey *k, const char *passphrase, size_t len);
+
+/* Seals an encoded entry (at most DR_ENTRY_MAX bytes) into out, which holds
+ * cap bytes (len + DR_SEAL_OVERHEAD are needed). Deterministic: the same
+ * entry gives the same bytes. Returns the sealed length, -EMSGSIZE or
+ * -ENOBUFS. */
+int dr_seal(const dr_netkey *k, const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+
+/* Opens a sealed value read from the DHT into out (DR_ENTRY_MAX bytes).
+ * Returns DR_REJ_NONE with *out_len set; DR_REJ_TOO_LARGE, DR_REJ_MALFORMED
+ * (not a sealed value of a known version), or DR_REJ_BAD_SIGNATURE (sealed
+ * with another key, or altered). */
+dr_reject dr_open(const dr_netkey *k, const uint8_t *in, size_t len, uint8_t *out,
+                  size_t *out_len);
+
+/* Whether bytes have the shape of a sealed value (no key needed). */
+bool dr_is_sealed(const uint8_t *in, size_t len);
 
 #endif

@@ -123,33 +123,40 @@ static int read_be(reader *r, size_t n, uint64_t *v) {
   return 0;
 }
 
+/* Only the smallest form of a value is accepted (PROTOCOL.md), so an entry
+ * has one encoding: nobody can re-wrap a signed entry into other bytes that
+ * verify, and a decoded entry encodes back to the bytes it came from. */
 static int read_uint(reader *r, uint64_t *v) {
   const uint8_t *b;
+  uint64_t min;
+  int rc;
   if (take(r, 1, &b) < 0) return -1;
   if (*b <= 0x7f) {
     *v = *b;
     return 0;
   }
   switch (*b) {
-  case 0xcc: return read_be(r, 1, v);
-  case 0xcd: return read_be(r, 2, v);
-  case 0xce: return read_be(r, 4, v);
-  case 0xcf: return read_be(r, 8, v);
+  case 0xcc: rc = read_be(r, 1, v), min = 0x80; break;
+  case 0xcd: rc = read_be(r, 2, v), min = 0x100; break;
+  case 0xce: rc = read_be(r, 4, v), min = 0x10000; break;
+  case 0xcf: rc = read_be(r, 8, v), min = 0x100000000; break;
   default: return -1;
   }
+  return rc < 0 || *v < min ? -1 : 0;
 }
 
 static int read_len(reader *r, uint8_t fix_lo, uint8_t fix_hi, uint8_t fix_mask,
                     uint8_t t8, uint8_t t16, uint8_t t32, uint64_t *n) {
   const uint8_t *b;
+  uint64_t min8 = fix_hi ? (uint64_t)fix_mask + 1 : 0, min16 = t8 ? 0x100 : min8;
   if (take(r, 1, &b) < 0) return -1;
   if (fix_hi && *b >= fix_lo && *b <= fix_hi) {
     *n = *b & fix_mask;
     return 0;
   }
-  if (t8 && *b == t8) return read_be(r, 1, n);
-  if (*b == t16) return read_be(r, 2, n);
-  if (*b == t32) return read_be(r, 4, n);
+  if (t8 && *b == t8) return read_be(r, 1, n) < 0 || *n < min8 ? -1 : 0;
+  if (*b == t16) return read_be(r, 2, n) < 0 || *n < min16 ? -1 : 0;
+  if (*b == t32) return read_be(r, 4, n) < 0 || *n < 0x10000 ? -1 : 0;
   return -1;
 }
 

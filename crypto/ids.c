@@ -12,22 +12,34 @@ int dr_crypto_init(void) {
   return sodium_init() < 0 ? -EIO : 0;
 }
 
+/* The id as eight big-endian 32-bit limbs, divided by 58^5 (which fits 32
+ * bits) until nothing is left: five digits per pass, nine passes for 32
+ * bytes, instead of one byte-by-digit step per pair. */
+#define B58_5 656356768u /* 58^5 */
+
 int dr_id_encode(const uint8_t id[DR_ID_LEN], char out[DR_ID_TEXT_MAX]) {
-  uint8_t digits[DR_ID_TEXT_MAX]; /* base-58 digits, least significant first */
-  size_t n = 0, zeros = 0;
+  uint32_t limb[DR_ID_LEN / 4];
+  uint8_t digits[DR_ID_TEXT_MAX + 5]; /* base-58 digits, least significant first */
+  size_t n = 0, zeros = 0, first = 0;
   while (zeros < DR_ID_LEN && id[zeros] == 0) zeros++;
-  for (size_t i = zeros; i < DR_ID_LEN; i++) {
-    unsigned carry = id[i];
-    for (size_t j = 0; j < n; j++) {
-      carry += (unsigned)digits[j] << 8;
-      digits[j] = (uint8_t)(carry % 58);
-      carry /= 58;
+  for (size_t i = 0; i < DR_ID_LEN / 4; i++)
+    limb[i] = (uint32_t)id[4 * i] << 24 | (uint32_t)id[4 * i + 1] << 16 | (uint32_t)id[4 * i + 2] << 8 |
+              id[4 * i + 3];
+  while (first < DR_ID_LEN / 4 && limb[first] == 0) first++;
+  while (first < DR_ID_LEN / 4) {
+    uint64_t rem = 0;
+    for (size_t i = first; i < DR_ID_LEN / 4; i++) {
+      uint64_t cur = rem << 32 | limb[i];
+      limb[i] = (uint32_t)(cur / B58_5);
+      rem = cur % B58_5;
     }
-    while (carry) {
-      digits[n++] = (uint8_t)(carry % 58);
-      carry /= 58;
+    while (first < DR_ID_LEN / 4 && limb[first] == 0) first++;
+    for (int k = 0; k < 5; k++) {
+      digits[n++] = (uint8_t)(rem % 58);
+      rem /= 58;
     }
   }
+  while (n && digits[n - 1] == 0) n--; /* the last pass's leading zeros */
   size_t len = 0;
   for (size_t i = 0; i < zeros; i++) out[len++] = '1';
   while (n) out[len++] = b58_alphabet[digits[--n]];

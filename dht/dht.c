@@ -521,7 +521,8 @@ static void finish_close(dr_dht *d) {
       op->on_done = NULL;
       cb(op->ctx, false);
     }
-    op->token = NULL; /* the runner that issued it is gone */
+    /* a listen's token is a std::future of its own: it outlives the runner
+     * and is freed here with the op */
     op_free(op);
   }
   d->wait_head = d->wait_tail = NULL;

@@ -134,16 +134,7 @@ static void cache_take(dr_cache *c, dr_entry *e) {
 static void on_value(dr_cache *c, const uint8_t *data, size_t len) {
   dr_node *n = c->n;
   dr_entry e;
-  dr_reject rej = dr_entry_decode(data, len, &e);
-  if (rej == DR_REJ_NONE) {
-    rej = dr_entry_check(&e, c->rid, dr_now(), n->clock_skew);
-    if (rej != DR_REJ_NONE) dr_entry_clear(&e);
-  }
-  if (rej != DR_REJ_NONE) {
-    n->rejected[rej]++;
-    return;
-  }
-  cache_take(c, &e);
+  if (dr__entry_read(n, c->rid, data, len, &e) == DR_REJ_NONE) cache_take(c, &e);
 }
 
 static void on_listen(void *ctx, const uint8_t *data, size_t len, bool expired) {

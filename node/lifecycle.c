@@ -54,6 +54,7 @@ static void on_tick(uv_timer_t *t) {
   }
   free(drop);
   dr__cache_tick(n, now);
+  dr__wire_tick(n, now);
   /* once collections stop for a second, hand the freed pages back to the
    * system (glibc keeps them for reuse otherwise); OpenDHT's threads free
    * theirs in arenas of their own, which malloc_trim walks too */

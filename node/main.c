@@ -28,6 +28,8 @@ static const char usage_text[] =
     "  --rpc-socket PATH       JSON-RPC Unix socket (env DHTREG_SOCKET; default DIR/rpc.sock)\n"
     "  --rpc-listen ADDR:PORT  also serve JSON-RPC over TCP, loopback addresses only\n"
     "  --network ID            OpenDHT network id (default 0)\n"
+    "  --psk PASSPHRASE        private registry: only nodes with the same passphrase\n"
+    "                          find, read or write its entries (env DHTREG_PSK)\n"
     "  --ephemeral             a fresh identity for this run, nothing written\n"
     "  --log-level LEVEL       error, warn, info (default) or debug\n"
     "  --clock-skew S          tolerated clock skew in seconds (default 60)\n"
@@ -57,6 +59,7 @@ typedef struct options {
   char data_dir[PATH_MAX];
   char socket_path[PATH_MAX + 16];
   char *env_bootstrap; /* owned copy the bootstrap entries point into */
+  char *psk;           /* owned copy of the passphrase, wiped from argv */
 } options;
 
 typedef struct daemon_state {
@@ -158,7 +161,14 @@ static int parse_args(options *o, int argc, char **argv) {
       if (parse_uint(optarg, UINT32_MAX, &v) < 0) return fail_usage("--network: '%s' is not a number (0-4294967295)", optarg);
       o->node.network = (uint32_t)v;
       break;
-    case OPT_PSK: psk = optarg; break;
+    case OPT_PSK:
+      if (!*optarg) return fail_usage("%s: the passphrase is empty", "--psk");
+      free(o->psk);
+      if (!(o->psk = strdup(optarg))) return 1;
+      /* not left in argv, where ps shows it (DHTREG_PSK avoids even that moment) */
+      memset(optarg, 'x', strlen(optarg));
+      psk = o->psk;
+      break;
     case OPT_EPHEMERAL: o->node.ephemeral = true; break;
     case OPT_LOG_LEVEL:
       if (dr_log_parse_level(optarg, &o->node.log_level) < 0)
@@ -211,8 +221,7 @@ static int parse_args(options *o, int argc, char **argv) {
     }
   }
   if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
-  if (psk && *psk)
-    return fail_usage("%s: private registries are not available in this version", "--psk/DHTREG_PSK");
+  o->node.psk = psk && *psk ? psk : NULL;
 
   const char *env_bs = getenv("DHTREG_BOOTSTRAP");
   if (!cli_bootstrap && env_bs && *env_bs) {
@@ -335,5 +344,9 @@ out_loop:
   if (uv_loop_close(&loop) != 0) fprintf(stderr, "dhtregd: handles left open at exit\n");
 out:
   free(o.env_bootstrap);
+  if (o.psk) {
+    memset(o.psk, 0, strlen(o.psk));
+    free(o.psk);
+  }
   return status;
 }

@@ -41,12 +41,6 @@ uint64_t dr__next_seq(dr_node *n) {
   return s;
 }
 
-void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN],
-                    uint8_t key[DR_DHT_KEY_SIZE]) {
-  (void)n;
-  dr_dht_key(key, rid, NULL);
-}
-
 size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *service_id) {
   size_t n = strlen(service_id);
   memcpy(out, rid, DR_ID_LEN);
@@ -145,6 +139,13 @@ static int ensure_dir(const char *dir, char *err, size_t errlen) {
   return 0;
 }
 
+static void free_netkey(dr_node *n) {
+  if (!n->net) return;
+  sodium_memzero(n->net, sizeof *n->net);
+  free(n->net);
+  n->net = NULL;
+}
+
 static void persist_closed_early(dr_node *n) {
   (void)n;
 }
@@ -169,6 +170,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr_map_init(&n->ads);
   dr_map_init(&n->caches);
   dr_map_init(&n->subs);
+  dr_map_init(&n->seen);
   n->max_watches = cfg->max_watches ? cfg->max_watches : 4096;
 
   if (cfg->seed) {
@@ -183,6 +185,17 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
     if ((r = dr__persist_open(n, cfg->data_dir, err, errlen)) < 0) goto err_free;
   }
 
+  if (cfg->psk) {
+    /* the slow KDF runs once, before the loop serves anything */
+    if (!(n->net = malloc(sizeof *n->net))) r = -ENOMEM;
+    else r = dr_netkey_derive(n->net, cfg->psk, strlen(cfg->psk));
+    if (r < 0) {
+      snprintf(err, errlen, r == -EINVAL ? "--psk: the passphrase is empty"
+                                         : "--psk: cannot derive the network key: out of memory");
+      goto err_persist;
+    }
+  }
+
   uint8_t node_id[DR_DHT_KEY_SIZE];
   crypto_generichash(node_id, sizeof node_id, n->id.pk, DR_ID_LEN, NULL, 0);
   dr_dht_config dc = {
@@ -195,6 +208,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .log = dht_log,
       .log_ctx = n,
       .edit_ok = dr__edit_ok,
+      .edit_ctx = n->net,
   };
   if ((r = dr_dht_start(&n->dht, loop, &dc)) < 0) {
     snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s (is another program using it?)",
@@ -211,8 +225,8 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
 
   char pid[DR_ID_TEXT_MAX];
   dr_id_encode(n->id.pk, pid);
-  DR_INFO(&n->log, "node %s on UDP port %u, network %u", pid, dr_dht_port(n->dht),
-          n->network);
+  DR_INFO(&n->log, "node %s on UDP port %u, network %u%s", pid, dr_dht_port(n->dht),
+          n->network, n->net ? ", private registry (--psk)" : "");
   dr__announce_loaded(n);
   *out = n;
   return 0;
@@ -221,9 +235,11 @@ err_persist:
   dr__own_free_all(n);
   if (n->persist) dr__persist_close(n, persist_closed_early);
 err_free:
+  free_netkey(n);
   sodium_memzero(&n->id, sizeof n->id);
   dr_map_free(&n->resources);
   dr_map_free(&n->ads);
+  dr__wire_free(n);
   free(n);
   return r;
 }
@@ -233,6 +249,7 @@ static void on_timer_closed(uv_handle_t *h) {
   if (--n->handles_open) return;
   void (*done)(void *) = n->stop_done;
   void *ctx = n->stop_ctx;
+  free_netkey(n);
   sodium_memzero(&n->id, sizeof n->id);
   free(n);
   if (done) done(ctx);
@@ -250,6 +267,7 @@ static void on_dht_closed(void *ctx) {
   dr_node *n = ctx;
   n->dht = NULL;
   dr__cache_free_all(n); /* their listens ended with the runner */
+  dr__wire_free(n);
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
@@ -288,6 +306,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
   memset(out, 0, sizeof *out);
   memcpy(out->peer_id, n->id.pk, DR_ID_LEN);
   out->network = n->network;
+  out->private_network = n->net != NULL;
   out->uptime_s = dr_now() - n->started_at;
   if (n->dht) {
     unsigned good, dubious;

@@ -23,6 +23,7 @@ typedef struct dr_node dr_node;
 typedef struct dr_node_config {
   uint16_t port;           /* DHT UDP port; 0 picks one */
   uint32_t network;        /* OpenDHT network id */
+  const char *psk;         /* private network passphrase (--psk), or NULL */
   char **bootstrap;        /* "host:port" strings */
   size_t n_bootstrap;
   const char *data_dir;    /* NULL with ephemeral */
@@ -60,6 +61,7 @@ typedef struct dr_node_info {
   uint8_t peer_id[DR_ID_LEN];
   uint16_t port;
   uint32_t network;
+  bool private_network;  /* started with a passphrase (--psk) */
   uint64_t uptime_s;
   bool connected;
   unsigned peers;

@@ -46,6 +46,7 @@ struct dr_node {
   uv_loop_t *loop;
   dr_logger log;
   dr_identity id;
+  dr_netkey *net; /* the private network's keys (--psk), or NULL */
   dr_dht *dht;
   uint32_t network;
   uint64_t clock_skew;
@@ -59,6 +60,9 @@ struct dr_node {
   dr_map resources; /* rid -> own_resource* */
   dr_map ads;       /* rid || service id -> own_ad* */
   uint64_t rejected[DR_REJ__COUNT];
+  /* wire.c: the newest version of each entry read (key -> seen_version*) */
+  dr_map seen;
+  uint64_t seen_swept_ms;
   /* cache.c: watched and pinned resources */
   dr_map caches; /* rid -> dr_cache* */
   dr_map subs;   /* subscription id (u64) -> struct dr_sub* */
@@ -82,8 +86,30 @@ struct dr_node {
 void dr__deadline_add(dr_node *n, dr_deadline *dl, void (*fire)(dr_deadline *));
 void dr__deadline_remove(dr_node *n, dr_deadline *dl);
 uint64_t dr__next_seq(dr_node *n);
-void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint8_t key[DR_DHT_KEY_SIZE]);
 size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *service_id);
+
+/* wire.c: entries in the DHT */
+#define DR_WIRE_MAX (DR_ENTRY_MAX + DR_SEAL_OVERHEAD)
+void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint8_t key[DR_DHT_KEY_SIZE]);
+/* The bytes e travels as: e->raw, or e sealed into buf on a private
+ * network. *len is set; NULL only if e is not a signed entry. */
+const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_WIRE_MAX],
+                           size_t *len);
+/* Reads one value found under rid's key: opens it (private network),
+ * decodes, verifies and checks it (dr_entry_check), and drops it as
+ * replayed when this node has read a newer version of it before. Returns DR_REJ_NONE with
+ * out filled (the caller clears it), or the reason, counted in n->rejected,
+ * with out cleared. */
+dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], const uint8_t *data,
+                         size_t len, dr_entry *out);
+/* Forgets the versions no older copy of could still be live (every 10 s). */
+void dr__wire_tick(dr_node *n, uint64_t now);
+void dr__wire_free(dr_node *n);
+/* The DHT's edit policy (OpenDHT's thread, ctx: the node's dr_netkey or
+ * NULL): a stored entry may be replaced by a valid newer version of itself
+ * under the same value id. */
+bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
+                 size_t new_len);
 
 /* persist.c: every change of this node's own entries is logged here */
 int dr__persist_open(dr_node *n, const char *dir, char *err, size_t errlen);
@@ -128,10 +154,6 @@ void dr__ad_free(dr_node *n, own_ad *ad);
  * id), its waiting caller answered unpublished; prev may be a. */
 int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
                  dr_node_publish_cb cb, void *ctx);
-/* The DHT's edit policy (OpenDHT's thread): a stored entry may be replaced
- * by a valid entry under its derived value id with a higher seq. */
-bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
-                 size_t new_len);
 /* Stops announcing; a caller still waiting hears published=false. */
 void dr__unannounce(dr_node *n, dr_announce *a);
 void dr__own_free_all(dr_node *n);

@@ -407,6 +407,7 @@ int dr__persist_open(dr_node *n, const char *dir, char *err, size_t errlen) {
   return 0;
 fail:
   if (r == -ENOMEM && err[0] == '\0') snprintf(err, errlen, "out of memory");
+  dr__own_free_all(n); /* what was loaded before the bad frame is dropped */
   if (p) {
     if (p->fd >= 0) close(p->fd);
     free(p->log_path);

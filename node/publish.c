@@ -72,8 +72,11 @@ int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
   uint64_t vid;
   randombytes_buf(&vid, sizeof vid);
   vid |= 1; /* never 0: "no id" to OpenDHT */
-  if (old) a->put = dr_dht_replace(n->dht, old, vid, e->raw, e->raw_len, on_put_done, a);
-  else a->put = dr_dht_put_value(n->dht, key, vid, e->raw, e->raw_len, true, on_put_done, a);
+  uint8_t buf[DR_WIRE_MAX];
+  size_t len;
+  const uint8_t *wire = dr__wire_of(n, e, buf, &len);
+  if (old) a->put = dr_dht_replace(n->dht, old, vid, wire, len, on_put_done, a);
+  else a->put = dr_dht_put_value(n->dht, key, vid, wire, len, true, on_put_done, a);
   if (!a->put) {
     free(pub);
     return -ENOMEM;
@@ -81,24 +84,6 @@ int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
   a->pub = pub;
   if (pub) dr__deadline_add(n, &pub->dl, on_pub_deadline);
   return 0;
-}
-
-bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
-                 size_t new_len) {
-  dr_entry o = {0}, e = {0};
-  (void)ctx;
-  (void)vid;
-  if (dr_entry_decode(nw, new_len, &e) != DR_REJ_NONE) return false;
-  bool ok = true;
-  /* a valid old entry gives way only to a newer version of itself (its
-   * tombstone included); garbage under the id never blocks a valid entry */
-  if (dr_entry_decode(old, old_len, &o) == DR_REJ_NONE)
-    ok = (o.kind == DR_KIND_RESOURCE) == (e.kind == DR_KIND_RESOURCE) &&
-         memcmp(o.issuer, e.issuer, DR_ID_LEN) == 0 && memcmp(o.rid, e.rid, DR_ID_LEN) == 0 &&
-         strcmp(o.name, e.name) == 0 && e.seq > o.seq;
-  dr_entry_clear(&o);
-  dr_entry_clear(&e);
-  return ok;
 }
 
 void dr__unannounce(dr_node *n, dr_announce *a) {

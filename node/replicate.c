@@ -45,10 +45,15 @@ static void on_value(void *ctx, const uint8_t *data, size_t len) {
   dr_map_put(&k->seen, h, sizeof h, k, NULL);
 }
 
-static bool present(check *k, const dr_entry *e) {
-  uint8_t h[16];
-  hash16(h, e->raw, e->raw_len);
-  return dr_map_get(&k->seen, h, sizeof h) != NULL;
+/* Puts e back under key once when the get did not find it. */
+static void repair(check *k, const uint8_t key[DR_DHT_KEY_SIZE], const dr_entry *e) {
+  uint8_t h[16], buf[DR_WIRE_MAX];
+  size_t len;
+  const uint8_t *wire = dr__wire_of(k->n, e, buf, &len);
+  k->n->repl_checked++;
+  hash16(h, wire, len);
+  if (dr_map_get(&k->seen, h, sizeof h)) return;
+  if (dr_dht_put_once(k->n->dht, key, 0, wire, len) == 0) k->n->repl_repaired++;
 }
 
 static void on_done(void *ctx, bool ok) {
@@ -66,15 +71,11 @@ static void on_done(void *ctx, bool ok) {
     dr__dht_key_of(n, k->rid, key);
     {
       const dr_entry *r = m->resource;
-      if (r && r->raw && memcmp(r->issuer, n->id.pk, DR_ID_LEN) != 0) {
-        n->repl_checked++;
-        if (!present(k, r) && dr_dht_put_once(n->dht, key, 0, r->raw, r->raw_len) == 0) n->repl_repaired++;
-      }
+      if (r && r->raw && memcmp(r->issuer, n->id.pk, DR_ID_LEN) != 0) repair(k, key, r);
       for (dr_map_item *it = dr_map_next(&m->winners, NULL, &b); it; it = dr_map_next(&m->winners, it, &b)) {
         const dr_entry *e = it->value;
         if (e->expires_at <= now || !e->raw || memcmp(e->issuer, n->id.pk, DR_ID_LEN) == 0) continue;
-        n->repl_checked++;
-        if (!present(k, e) && dr_dht_put_once(n->dht, key, 0, e->raw, e->raw_len) == 0) n->repl_repaired++;
+        repair(k, key, e);
       }
     }
   }

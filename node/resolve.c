@@ -38,17 +38,7 @@ static void on_value(void *ctx, const uint8_t *data, size_t len) {
   if (dr_map_put(&op->seen, h, sizeof h, op, NULL) < 0) return;
   op->values++;
   dr_entry e;
-  dr_reject rej = dr_entry_decode(data, len, &e);
-  if (rej == DR_REJ_NONE) {
-    rej = dr_entry_check(&e, op->rid, dr_now(), n->clock_skew);
-    if (rej != DR_REJ_NONE) dr_entry_clear(&e);
-  }
-  if (rej != DR_REJ_NONE) {
-    n->rejected[rej]++;
-    DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
-    return;
-  }
-  dr_merge_offer(&op->merge, &e);
+  if (dr__entry_read(n, op->rid, data, len, &e) == DR_REJ_NONE) dr_merge_offer(&op->merge, &e);
 }
 
 /* Our own entries take part as if read from the DHT: a node sees what it

@@ -1,5 +1,5 @@
-/* test_forged.c - a foreign OpenDHT node puts forged entries under a resource's key: none is returned, each is counted */
-#include <pthread.h>
+/* test_forged.c - a foreign OpenDHT node puts forged entries under a resource's key: none is returned,
+ * each reason is counted, and an owner-policy resource drops injected records it does not allow */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,56 +9,31 @@
 #include <time.h>
 
 #include <cmocka.h>
-#include <opendht/opendht_c.h>
+
+#include <sodium.h>
 
 #include "crypto/crypto.h"
+#include "crypto/entry_private.h"
+#include "tests/support/foreign.h"
 #include "tests/support/harness.h"
 
 #define N 3
 
 static h_node nodes[N];
-static dht_runner *foreign;
+static h_foreign *foreign;
 static dr_identity mallory;
 static char rid_text[64];
 static uint8_t rid[DR_ID_LEN];
 
-typedef struct put_wait {
-  pthread_mutex_t lock;
-  bool done, ok;
-} put_wait;
-
-static void on_put(bool ok, void *ud) {
-  put_wait *w = ud;
-  pthread_mutex_lock(&w->lock);
-  w->done = true;
-  w->ok = ok;
-  pthread_mutex_unlock(&w->lock);
-}
-
-static bool put_finished(void *ud) {
-  put_wait *w = ud;
-  pthread_mutex_lock(&w->lock);
-  bool d = w->done;
-  pthread_mutex_unlock(&w->lock);
-  return d;
-}
-
-/* Puts raw bytes under the resource's DHT key from the foreign node and
- * waits for OpenDHT to confirm the store. */
-static void foreign_put(const uint8_t *data, size_t len) {
+/* Puts raw bytes under a resource's DHT key from the foreign node. */
+static void foreign_put_to(const uint8_t r[DR_ID_LEN], const uint8_t *data, size_t len) {
   uint8_t key[DR_DHT_KEY_LEN];
-  dht_infohash h;
-  dr_dht_key(key, rid, NULL);
-  memcpy(h.d, key, sizeof key);
-  for (int attempt = 0; attempt < 5; attempt++) {
-    put_wait w = {PTHREAD_MUTEX_INITIALIZER, false, false};
-    dht_value *v = dht_value_new(data, len);
-    dht_runner_put(foreign, &h, v, on_put, &w, false);
-    dht_value_unref(v);
-    assert_true(h_wait_for(put_finished, &w, 20000));
-    if (w.ok) return;
-  }
-  fail_msg("the foreign node could not store a value");
+  dr_dht_key(key, r, NULL);
+  h_foreign_put(foreign, key, data, len);
+}
+
+static void foreign_put(const uint8_t *data, size_t len) {
+  foreign_put_to(rid, data, len);
 }
 
 static void record_of(dr_entry *e, const uint8_t r[DR_ID_LEN], const char *sid, uint64_t issued,
@@ -75,6 +50,35 @@ static void record_of(dr_entry *e, const uint8_t r[DR_ID_LEN], const char *sid, 
   assert_int_equal(dr_entry_sign(e, &mallory, NULL, NULL), 0);
 }
 
+/* Encodes e with its body's issuer set to issuer but signed by mallory, as
+ * a signer claiming to be someone else would. */
+static void signed_as(const dr_entry *e, const uint8_t issuer[DR_ID_LEN], uint8_t **raw, size_t *raw_len) {
+  dr_entry c;
+  uint8_t *body, msg[DR_ENTRY_MAX + 64], sig[DR_SIG_LEN];
+  size_t body_len;
+  assert_int_equal(dr_entry_copy(&c, e), 0);
+  memcpy(c.issuer, issuer, DR_ID_LEN);
+  assert_int_equal(dr__entry_pack_body(&c, &body, &body_len), 0);
+  int mlen = dr_entry_signed_message(c.kind, body, body_len, msg, sizeof msg);
+  assert_true(mlen > 0);
+  crypto_sign_detached(sig, NULL, msg, (unsigned long long)mlen, mallory.sk);
+  assert_int_equal(dr__entry_pack_envelope(c.kind, body, body_len, mallory.pk, sig, raw, raw_len), 0);
+  free(body);
+  dr_entry_clear(&c);
+}
+
+/* The seq of the record sid that n resolves under r (0: none). */
+static uint64_t resolved_seq(const h_node *n, const char *r, const char *sid) {
+  json_t *res = h_ok(n, "resolve", json_pack("{s:s}", "resource_id", r));
+  json_t *recs = json_object_get(res, "records"), *rec;
+  size_t k;
+  uint64_t seq = 0;
+  json_array_foreach(recs, k, rec) if (strcmp(json_string_value(json_object_get(rec, "service_id")), sid) == 0)
+    seq = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+  json_decref(res);
+  return seq;
+}
+
 static int setup(void **state) {
   char boot[64];
   uint8_t seed[DR_SEED_LEN];
@@ -89,19 +93,12 @@ static int setup(void **state) {
     const char *args[] = {"--bootstrap", boot, NULL};
     h_node_start(&nodes[i], name, args);
   }
-  foreign = dht_runner_new();
-  dht_runner_config cfg;
-  dht_runner_config_default(&cfg);
-  dht_infohash_random(&cfg.dht_config.node_config.node_id);
-  assert_int_equal(dht_runner_run_config(foreign, 0, &cfg), 0);
-  char port[8];
-  snprintf(port, sizeof port, "%u", nodes[0].port);
-  dht_runner_bootstrap(foreign, "127.0.0.1", port);
+  foreign = h_foreign_start(nodes[0].port);
   return 0;
 }
 
 static int teardown(void **state) {
-  dht_runner_delete(foreign);
+  h_foreign_stop(foreign);
   return 0;
 }
 
@@ -153,8 +150,32 @@ static void test_forged_entries_are_dropped(void **state) {
   foreign_put(e.raw, e.raw_len);
   dr_entry_clear(&e);
 
+  /* 6. a record whose body names the owner as its issuer, signed by mallory */
+  uint8_t owner[DR_ID_LEN], *raw;
+  size_t raw_len;
+  assert_int_equal(dr_id_decode(nodes[0].peer_id, owner), 0);
+  record_of(&e, rid, "evil-signer", now, now + 300);
+  signed_as(&e, owner, &raw, &raw_len);
+  foreign_put(raw, raw_len);
+  free(raw);
+  dr_entry_clear(&e);
+
+  /* 7. a valid record in an envelope of an unknown version */
+  record_of(&e, rid, "evil-version", now, now + 300);
+  assert_int_equal(e.raw[0], 0x95); /* the envelope: an array of five, the version first */
+  assert_int_equal(e.raw[1], DR_ENTRY_VERSION);
+  e.raw[1] = DR_ENTRY_VERSION + 1;
+  foreign_put(e.raw, e.raw_len);
+  dr_entry_clear(&e);
+
+  /* 8. a value over the 4 KiB an entry may have */
+  static uint8_t big[DR_ENTRY_MAX + 512];
+  memset(big, 0x95, sizeof big);
+  foreign_put(big, sizeof big);
+
   /* and a genuine record from the same foreign node: the path works */
   record_of(&e, rid, "honest-foreigner", now, now + 300);
+  uint64_t honest_seq = e.seq;
   foreign_put(e.raw, e.raw_len);
   dr_entry_clear(&e);
 
@@ -169,17 +190,72 @@ static void test_forged_entries_are_dropped(void **state) {
       assert_string_not_equal(json_string_value(json_object_get(rec, "host")), "203.0.113.8");
     }
     json_decref(r);
-    assert_true(rejected(&nodes[i], "malformed") >= 1);
+    assert_true(rejected(&nodes[i], "malformed") >= 2); /* garbage, unknown version */
     assert_true(rejected(&nodes[i], "bad_signature") >= 1);
     assert_true(rejected(&nodes[i], "wrong_key") >= 1);
     assert_true(rejected(&nodes[i], "expired") >= 1);
     assert_true(rejected(&nodes[i], "future") >= 1);
+    assert_true(rejected(&nodes[i], "wrong_signer") >= 1);
+    assert_true(rejected(&nodes[i], "too_large") >= 1);
+    assert_int_equal(resolved_seq(&nodes[i], rid_text, "honest-foreigner"), honest_seq);
+  }
+
+  /* 9. an older version of the honest record, put after every node read the
+   * newer one: each drops it as a replay and keeps the newer */
+  record_of(&e, rid, "honest-foreigner", now - 1, now + 290);
+  assert_true(e.seq < honest_seq);
+  foreign_put(e.raw, e.raw_len);
+  dr_entry_clear(&e);
+  for (int i = 0; i < N; i++) {
+    long before = rejected(&nodes[i], "replayed");
+    assert_int_equal(resolved_seq(&nodes[i], rid_text, "honest-foreigner"), honest_seq);
+    assert_true(rejected(&nodes[i], "replayed") > before);
+  }
+}
+
+/* An owner-policy resource: mallory's record, put straight into the DHT,
+ * is dropped by every reader until the owner lists mallory. */
+static void test_policy_drops_injected_records(void **state) {
+  json_t *res = h_ok(&nodes[0], "resource.create",
+                     json_pack("{s:s, s:s, s:[]}", "label", "vault", "policy", "owner", "allow"));
+  char vault[64];
+  uint8_t vrid[DR_ID_LEN];
+  snprintf(vault, sizeof vault, "%s", json_string_value(json_object_get(res, "resource_id")));
+  json_decref(res);
+  assert_int_equal(dr_id_decode(vault, vrid), 0);
+  json_decref(h_ok(&nodes[0], "record.advertise",
+                   json_pack("{s:s, s:s, s:s, s:i}", "resource_id", vault, "service_id", "vault-1",
+                             "host", "10.0.0.8", "port", 443)));
+
+  uint64_t now = (uint64_t)time(NULL);
+  dr_entry e;
+  record_of(&e, vrid, "evil-injected", now, now + 300);
+  foreign_put_to(vrid, e.raw, e.raw_len);
+  dr_entry_clear(&e);
+  for (int i = 0; i < N; i++) {
+    long before = rejected(&nodes[i], "policy");
+    h_has own = {&nodes[i], vault, "vault-1"};
+    assert_true(h_wait_for(h_resolves, &own, 10000));
+    assert_false(h_resolve_has(&nodes[i], vault, "evil-injected"));
+    assert_true(rejected(&nodes[i], "policy") > before);
+  }
+
+  /* the owner lists mallory: a newer resource entry, and the same record is
+   * accepted everywhere */
+  char mallory_id[DR_ID_TEXT_MAX];
+  dr_id_encode(mallory.pk, mallory_id);
+  json_decref(h_ok(&nodes[0], "resource.create",
+                   json_pack("{s:s, s:s, s:[s]}", "label", "vault", "policy", "owner", "allow", mallory_id)));
+  for (int i = 0; i < N; i++) {
+    h_has x = {&nodes[i], vault, "evil-injected"};
+    if (!h_wait_for(h_resolves, &x, 10000)) fail_msg("node %d still drops the allowed record", i);
   }
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forged_entries_are_dropped),
+      cmocka_unit_test(test_policy_drops_injected_records),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -56,24 +56,14 @@ static bool accepted(void *p) {
   return x->code == 0;
 }
 
-typedef struct has {
-  const h_node *n;
-  const char *rid, *sid;
-} has;
-
-static bool resolves(void *p) {
-  has *x = p;
-  return h_resolve_has(x->n, x->rid, x->sid);
-}
-
 static void test_owner_policy(void **state) {
   char *rid = create(json_pack("[s]", b.peer_id));
 
   /* b is on the allow-list: accepted, and seen by the others */
   adv ab = {&b, rid, "from-b", -1};
   assert_true(h_wait_for(accepted, &ab, 5000));
-  has hb = {&c, rid, "from-b"};
-  assert_true(h_wait_for(resolves, &hb, 5000));
+  h_has hb = {&c, rid, "from-b"};
+  assert_true(h_wait_for(h_resolves, &hb, 5000));
 
   /* c is not: -32011, and nothing of it is published */
   json_t *r = advertise(&c, rid, "from-c");
@@ -92,8 +82,8 @@ static void test_owner_policy(void **state) {
   free(create(json_pack("[s, s]", b.peer_id, c.peer_id)));
   adv ac = {&c, rid, "from-c", -1};
   if (!h_wait_for(accepted, &ac, 5000)) fail_msg("c still refused (%lld) after the owner allowed it", ac.code);
-  has hc = {&b, rid, "from-c"};
-  assert_true(h_wait_for(resolves, &hc, 5000));
+  h_has hc = {&b, rid, "from-c"};
+  assert_true(h_wait_for(h_resolves, &hc, 5000));
   assert_true(h_resolve_has(&a, rid, "from-b"));
   free(rid);
 }

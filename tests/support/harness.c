@@ -420,3 +420,8 @@ int h_node_wait(h_node *n, int timeout_ms) {
   }
   return -1;
 }
+
+bool h_resolves(void *has) {
+  const h_has *x = has;
+  return h_resolve_has(x->n, x->rid, x->sid);
+}

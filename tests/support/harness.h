@@ -88,4 +88,11 @@ int h_resolve_count(const h_node *n, const char *rid);
 /* Whether resolve on n returns a record with that service id. */
 bool h_resolve_has(const h_node *n, const char *rid, const char *service_id);
 
+/* The same as an h_wait_for predicate: ctx is an h_has. */
+typedef struct h_has {
+  const h_node *n;
+  const char *rid, *sid;
+} h_has;
+bool h_resolves(void *has);
+
 #endif

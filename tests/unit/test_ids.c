@@ -88,9 +88,52 @@ static void test_dht_key(void **state) {
   assert_memory_not_equal(k1, k2, DR_DHT_KEY_LEN);
 }
 
+/* The textbook byte-at-a-time base58, to check the limb-wise encoder against. */
+static void reference_b58(const uint8_t id[DR_ID_LEN], char *out) {
+  static const char a[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  uint8_t digits[64];
+  size_t n = 0, zeros = 0, len = 0;
+  while (zeros < DR_ID_LEN && id[zeros] == 0) zeros++;
+  for (size_t i = zeros; i < DR_ID_LEN; i++) {
+    unsigned carry = id[i];
+    for (size_t j = 0; j < n; j++) {
+      carry += (unsigned)digits[j] << 8;
+      digits[j] = (uint8_t)(carry % 58);
+      carry /= 58;
+    }
+    while (carry) {
+      digits[n++] = (uint8_t)(carry % 58);
+      carry /= 58;
+    }
+  }
+  for (size_t i = 0; i < zeros; i++) out[len++] = '1';
+  while (n) out[len++] = a[digits[--n]];
+  out[len] = '\0';
+}
+
+static void test_encoder_matches_reference(void **state) {
+  uint8_t id[DR_ID_LEN], back[DR_ID_LEN];
+  char fast[DR_ID_TEXT_MAX], slow[DR_ID_TEXT_MAX];
+  for (int k = 0; k < 20000; k++) {
+    randombytes_buf(id, sizeof id);
+    /* leading zero bytes, zero limbs and all-ones, too */
+    size_t z = k % 40 < 33 ? (size_t)(k % 40) : 0;
+    memset(id, 0, z < DR_ID_LEN ? z : DR_ID_LEN);
+    if (k % 97 == 0) memset(id, 0xff, sizeof id);
+    if (k % 89 == 0) memset(id + 8, 0, 8);
+    int len = dr_id_encode(id, fast);
+    reference_b58(id, slow);
+    assert_string_equal(fast, slow);
+    assert_int_equal(len, (int)strlen(slow));
+    assert_int_equal(dr_id_decode(fast, back), 0);
+    assert_memory_equal(back, id, sizeof id);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_encoder_matches_reference),
       cmocka_unit_test(test_rejects_bad_text),
       cmocka_unit_test(test_resource_id),
       cmocka_unit_test(test_dht_key),

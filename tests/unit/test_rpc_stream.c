@@ -71,12 +71,30 @@ static void test_too_large_and_leftover(void **state) {
   assert_string_equal(out, "{\"a\":1}|");
 }
 
+/* Found by fuzz_rpc: feeding nothing to a fresh stream added a zero offset
+ * to its NULL buffer (undefined behaviour). */
+static void test_empty_feed(void **state) {
+  dr_rpc_stream s;
+  const char *v;
+  size_t vlen;
+  dr_rpc_stream_init(&s, 1024);
+  assert_int_equal(dr_rpc_stream_feed(&s, "", 0), 0);
+  assert_int_equal(dr_rpc_stream_next(&s, &v, &vlen), DR_STREAM_NEED_MORE);
+  assert_int_equal(dr_rpc_stream_feed(&s, "{}", 2), 0);
+  assert_int_equal(dr_rpc_stream_feed(&s, NULL, 0), 0);
+  assert_int_equal(dr_rpc_stream_next(&s, &v, &vlen), DR_STREAM_VALUE);
+  assert_int_equal(vlen, 2);
+  assert_false(dr_rpc_stream_leftover(&s));
+  dr_rpc_stream_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_back_to_back),
       cmocka_unit_test(test_strings_with_brackets),
       cmocka_unit_test(test_garbage_skips_a_line),
       cmocka_unit_test(test_too_large_and_leftover),
+      cmocka_unit_test(test_empty_feed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

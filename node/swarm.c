@@ -1,0 +1,176 @@
+/* swarm.c - dhtreg-swarm: many dhtreg nodes in one process on one loop, for scale tests and benchmarks
+ *
+ *   dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--log-level L]
+ *
+ * Starts K ephemeral nodes (the same code as dhtregd, no data dir): the
+ * first joins through --bootstrap (or starts a network), the others through
+ * it. The first N of them (default 1) also serve JSON-RPC on DIR/nI.sock.
+ * When all are up it writes DIR/ports ("index udp_port socket|-" per line),
+ * prints "ready" and runs until SIGINT or SIGTERM. OpenDHT 2.4.12 waits on
+ * select(), so every descriptor of a runner must stay under 1024: a node
+ * takes four (two UDP sockets, two wake-ups), so keep K at 200 or less.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "api/rpc.h"
+#include "node/node.h"
+
+#define MAX_NODES 250
+
+typedef struct swarm {
+  uv_loop_t loop;
+  dr_node *nodes[MAX_NODES];
+  dr_rpc_server *rpc[MAX_NODES];
+  size_t n, n_rpc;
+  size_t open; /* nodes and servers not yet stopped */
+  uv_signal_t sigint, sigterm;
+} swarm;
+
+static const char usage[] =
+    "usage: dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--log-level LEVEL]\n"
+    "  --nodes K              nodes in this process (1-250; at most 200: OpenDHT uses select())\n"
+    "  --dir DIR              where the sockets and the ports file go (must exist)\n"
+    "  --bootstrap HOST:PORT  join an existing network (default: the first node starts one)\n"
+    "  --rpc N                the first N nodes serve JSON-RPC on DIR/nI.sock (default 1)\n"
+    "  --log-level LEVEL      error, warn (default), info, debug\n";
+
+static void on_closed(void *ctx) {
+  swarm *s = ctx;
+  if (--s->open == 0) {
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+  }
+}
+
+static void on_rpc_stopped(void *ctx) {
+  on_closed(ctx);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  swarm *s = h->data;
+  (void)signum;
+  uv_signal_stop(&s->sigint);
+  uv_signal_stop(&s->sigterm);
+  for (size_t i = 0; i < s->n_rpc; i++) dr_rpc_server_stop(s->rpc[i], on_rpc_stopped, s);
+  for (size_t i = 0; i < s->n; i++) dr_node_stop(s->nodes[i], on_closed, s);
+}
+
+static int fail(const char *msg, const char *arg) {
+  fprintf(stderr, "dhtreg-swarm: ");
+  fprintf(stderr, msg, arg);
+  fprintf(stderr, "\n\n%s", usage);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  static swarm s;
+  size_t want = 0, want_rpc = 1;
+  const char *dir = NULL, *bootstrap = NULL;
+  dr_log_level level = DR_LOG_WARN;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (!v) return fail("%s needs a value", a);
+    i++;
+    char *end;
+    if (strcmp(a, "--nodes") == 0) {
+      want = strtoul(v, &end, 10);
+      if (*end || want < 1 || want > MAX_NODES) return fail("--nodes: '%s' is not 1-250", v);
+    } else if (strcmp(a, "--rpc") == 0) {
+      want_rpc = strtoul(v, &end, 10);
+      if (*end || want_rpc > MAX_NODES) return fail("--rpc: '%s' is not 0-250", v);
+    } else if (strcmp(a, "--dir") == 0) {
+      dir = v;
+    } else if (strcmp(a, "--bootstrap") == 0) {
+      bootstrap = v;
+    } else if (strcmp(a, "--log-level") == 0) {
+      if (dr_log_parse_level(v, &level) < 0) return fail("--log-level: '%s' is not a level", v);
+    } else {
+      return fail("unknown option '%s'", a);
+    }
+  }
+  if (!want || !dir) return fail("%s", "--nodes and --dir are required");
+  if (want_rpc > want) want_rpc = want;
+  if (dr_crypto_init() < 0) return 1;
+  signal(SIGPIPE, SIG_IGN);
+  /* every node's runner, sockets and wake-ups: raise the soft limit */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  uv_loop_init(&s.loop);
+
+  char first[32] = "", err[512], name[16], path[4096];
+  int status = 1;
+  for (size_t i = 0; i < want; i++) {
+    char *boot[1];
+    dr_node_config cfg = {.ephemeral = true, .log_level = level, .log_name = name, .peer_rate = -1};
+    snprintf(name, sizeof name, "n%zu", i);
+    if (i == 0 && bootstrap) boot[0] = (char *)bootstrap;
+    else if (i > 0) boot[0] = first;
+    if (i > 0 || bootstrap) {
+      cfg.bootstrap = boot;
+      cfg.n_bootstrap = 1;
+    }
+    if (dr_node_start(&s.nodes[i], &s.loop, &cfg, err, sizeof err) < 0) {
+      fprintf(stderr, "dhtreg-swarm: node %zu: %s\n", i, err);
+      goto out;
+    }
+    s.n++;
+    dr_node_info info;
+    dr_node_get_info(s.nodes[i], &info);
+    if (i == 0) snprintf(first, sizeof first, "127.0.0.1:%u", info.port);
+    if (i < want_rpc) {
+      snprintf(path, sizeof path, "%s/n%zu.sock", dir, i);
+      dr_rpc_config rc = {.unix_path = path};
+      if (dr_rpc_server_start(&s.rpc[i], &s.loop, s.nodes[i], &rc, err, sizeof err) < 0) {
+        fprintf(stderr, "dhtreg-swarm: node %zu: %s\n", i, err);
+        goto out;
+      }
+      s.n_rpc++;
+    }
+  }
+  snprintf(path, sizeof path, "%s/ports", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "dhtreg-swarm: cannot write %s: %s\n", path, strerror(errno));
+    goto out;
+  }
+  for (size_t i = 0; i < s.n; i++) {
+    dr_node_info info;
+    dr_node_get_info(s.nodes[i], &info);
+    if (i < s.n_rpc) fprintf(f, "%zu %u %s/n%zu.sock\n", i, info.port, dir, i);
+    else fprintf(f, "%zu %u -\n", i, info.port);
+  }
+  fclose(f);
+  printf("ready\n");
+  fflush(stdout);
+  status = 0;
+out:
+  s.open = s.n + s.n_rpc;
+  uv_signal_init(&s.loop, &s.sigint);
+  uv_signal_init(&s.loop, &s.sigterm);
+  s.sigint.data = s.sigterm.data = &s;
+  if (status == 0) {
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+  } else if (s.open) {
+    on_signal(&s.sigint, SIGTERM);
+  } else {
+    uv_close((uv_handle_t *)&s.sigint, NULL);
+    uv_close((uv_handle_t *)&s.sigterm, NULL);
+  }
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&s.loop);
+  return status;
+}

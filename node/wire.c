@@ -1,0 +1,153 @@
+/* wire.c - how a node's entries travel in the DHT: their key, their bytes (sealed on a private network), reading them back
+ *
+ * On the public registry an entry travels as its signed encoding. With
+ * --psk the DHT key is derived with the network key and every value is
+ * sealed (crypto/psk.c), so nodes without the passphrase can neither find
+ * nor read nor forge the network's entries; everything else in the node
+ * works on the plain, signed entry.
+ */
+#include "node/node_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The newest version of each entry this node has read, so an older one read
+ * later is dropped as a replay: a withdrawal or an allow-list change stays
+ * in force here even if a storer hides it and serves the older version. */
+#define SEEN_MAX 262144          /* entries remembered at most; past it, new ones are not */
+#define SEEN_RESOURCE_S 86400    /* how long a resource's version is remembered after a read */
+#define SEEN_SWEEP_MS 10000      /* how often forgotten versions are collected */
+
+typedef struct seen_version {
+  uint64_t seq;
+  uint64_t until; /* Unix seconds: no older version can be live after this */
+} seen_version;
+
+static size_t seen_key(uint8_t *out, const dr_entry *e) {
+  size_t len = strlen(e->name);
+  memcpy(out, e->rid, DR_ID_LEN);
+  memcpy(out + DR_ID_LEN, e->issuer, DR_ID_LEN);
+  out[2 * DR_ID_LEN] = e->kind == DR_KIND_RESOURCE; /* a label and a service id may be equal */
+  memcpy(out + 2 * DR_ID_LEN + 1, e->name, len);
+  return 2 * DR_ID_LEN + 1 + len;
+}
+
+/* Checks e against the newest version seen and remembers it when newer. */
+static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
+  uint8_t key[2 * DR_ID_LEN + 1 + DR_NAME_MAX];
+  size_t klen = seen_key(key, e);
+  uint64_t until = e->kind == DR_KIND_RESOURCE ? now + SEEN_RESOURCE_S : e->expires_at;
+  seen_version *v = dr_map_get(&n->seen, key, klen);
+  if (v) {
+    if (e->seq < v->seq) return DR_REJ_REPLAYED;
+    v->seq = e->seq;
+    if (until > v->until) v->until = until;
+    return DR_REJ_NONE;
+  }
+  if (n->seen.count >= SEEN_MAX || !(v = malloc(sizeof *v))) return DR_REJ_NONE;
+  v->seq = e->seq;
+  v->until = until;
+  if (dr_map_put(&n->seen, key, klen, v, NULL) < 0) free(v);
+  return DR_REJ_NONE;
+}
+
+void dr__wire_tick(dr_node *n, uint64_t now) {
+  uint64_t now_ms = uv_now(n->loop);
+  if (now_ms < n->seen_swept_ms + SEEN_SWEEP_MS) return;
+  n->seen_swept_ms = now_ms;
+  size_t b, n_old = 0;
+  dr_map_item **old = NULL;
+  for (dr_map_item *it = dr_map_next(&n->seen, NULL, &b); it; it = dr_map_next(&n->seen, it, &b)) {
+    if (((seen_version *)it->value)->until >= now) continue;
+    dr_map_item **grown = realloc(old, (n_old + 1) * sizeof *old);
+    if (!grown) break; /* the rest next time */
+    old = grown;
+    old[n_old++] = it;
+  }
+  /* removed after the walk: the map may not change under its iterator */
+  for (size_t i = 0; i < n_old; i++) {
+    uint8_t key[2 * DR_ID_LEN + 1 + DR_NAME_MAX];
+    size_t klen = old[i]->key_len;
+    memcpy(key, old[i]->key, klen);
+    free(dr_map_del(&n->seen, key, klen));
+  }
+  free(old);
+}
+
+void dr__wire_free(dr_node *n) {
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->seen, NULL, &b); it; it = dr_map_next(&n->seen, it, &b))
+    free(it->value);
+  dr_map_free(&n->seen);
+}
+
+void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN],
+                    uint8_t key[DR_DHT_KEY_SIZE]) {
+  dr_dht_key(key, rid, n->net ? n->net->dht : NULL);
+}
+
+const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_WIRE_MAX],
+                           size_t *len) {
+  if (!n->net) {
+    *len = e->raw_len;
+    return e->raw;
+  }
+  int r = dr_seal(n->net, e->raw, e->raw_len, buf, DR_WIRE_MAX);
+  if (r < 0) return NULL; /* cannot happen: signed entries fit DR_ENTRY_MAX */
+  *len = (size_t)r;
+  return buf;
+}
+
+/* Opens (private network) and decodes one value; no checks of time or key. */
+static dr_reject decode(const dr_netkey *net, const uint8_t *data, size_t len, dr_entry *out) {
+  if (!net) return dr_entry_decode(data, len, out);
+  uint8_t plain[DR_ENTRY_MAX];
+  size_t plen;
+  dr_reject rej = dr_open(net, data, len, plain, &plen);
+  if (rej != DR_REJ_NONE) {
+    memset(out, 0, sizeof *out);
+    return rej;
+  }
+  return dr_entry_decode(plain, plen, out);
+}
+
+dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], const uint8_t *data,
+                         size_t len, dr_entry *out) {
+  uint64_t now = dr_now();
+  dr_reject rej = decode(n->net, data, len, out);
+  if (rej == DR_REJ_NONE) {
+    rej = dr_entry_check(out, rid, now, n->clock_skew);
+    if (rej == DR_REJ_NONE) rej = remember(n, out, now);
+    if (rej != DR_REJ_NONE) dr_entry_clear(out);
+  }
+  if (rej != DR_REJ_NONE) {
+    n->rejected[rej]++;
+    DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
+  }
+  return rej;
+}
+
+/* Runs on OpenDHT's thread for any node's values this node stores: ctx is
+ * the node's network key (NULL on the public registry), set before the
+ * runner starts and never changed. A value this node can read gives way
+ * only to a newer version of itself (its tombstone included); garbage never
+ * blocks a valid entry; a sealed value of a network this node is not in can
+ * only be replaced by another such value (it cannot tell more). */
+bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
+                 size_t new_len) {
+  const dr_netkey *net = ctx;
+  dr_entry o, e;
+  (void)vid;
+  bool new_ok = decode(net, nw, new_len, &e) == DR_REJ_NONE;
+  bool old_ok = decode(net, old, old_len, &o) == DR_REJ_NONE;
+  bool ok;
+  if (!new_ok) ok = !old_ok && dr_is_sealed(nw, new_len);
+  else if (!old_ok) ok = true;
+  else
+    ok = (o.kind == DR_KIND_RESOURCE) == (e.kind == DR_KIND_RESOURCE) &&
+         memcmp(o.issuer, e.issuer, DR_ID_LEN) == 0 && memcmp(o.rid, e.rid, DR_ID_LEN) == 0 &&
+         strcmp(o.name, e.name) == 0 && e.seq > o.seq;
+  dr_entry_clear(&o);
+  dr_entry_clear(&e);
+  return ok;
+}

@@ -1,0 +1,647 @@
+/* bench_dhtreg.c - dhtreg's side of the benchmarks: real dhtregd and dhtreg-swarm processes on
+ * loopback, driven over JSON-RPC; prints one "key value" line per figure (scripts/bench.sh sets
+ * them beside bench_raw's figures for raw OpenDHT)
+ *
+ *   bench_dhtreg get N SAMPLES             cold resolve from a dhtregd in a network of N nodes
+ *   bench_dhtreg put N COUNT RESOURCES W   advertise throughput through one dhtregd, W in flight
+ *   bench_dhtreg local COUNT               health and cached resolve on one node, 1 and 8 connections
+ *   bench_dhtreg burst N COUNT             COUNT advertise requests sent at once
+ *   bench_dhtreg memory RECORDS            idle RSS, and RSS per 10 000 cached records
+ *   bench_dhtreg scale PROCS PER SAMPLES   PROCS swarms of PER nodes: join time, resolve rate, p50/p99
+ *
+ * Every wait is bounded; every node started is killed at exit.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/support/harness.h"
+
+static const char *const quiet[] = {"--log-level", "warn", "--peer-rate", "0", NULL};
+
+/* ---- a buffered JSON-RPC client ------------------------------------------------ */
+
+typedef struct rpc {
+  int fd;
+  char *buf;
+  size_t len, cap;
+  size_t used; /* where the unread bytes start */
+} rpc;
+
+static void rpc_open(rpc *c, const char *sock) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+  c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    fail_msg("cannot connect to %s: %s", sock, strerror(errno));
+  c->cap = 1 << 16;
+  c->len = c->used = 0;
+  c->buf = malloc(c->cap);
+}
+
+static void rpc_close(rpc *c) {
+  close(c->fd);
+  free(c->buf);
+}
+
+static void rpc_send(rpc *c, const char *data, size_t len) {
+  while (len) {
+    ssize_t w = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail_msg("send: %s", strerror(errno));
+    }
+    data += w;
+    len -= (size_t)w;
+  }
+}
+
+/* The next answer line (NUL-terminated in place), valid until the next call. */
+static char *line_of(rpc *l, int timeout_ms);
+
+static char *rpc_line(rpc *c, int timeout_ms) {
+  char *line = line_of(c, timeout_ms);
+  if (!line) fail_msg("no answer within %d ms, or the node closed the connection", timeout_ms);
+  return line;
+}
+
+static json_t *rpc_call(rpc *c, const char *method, json_t *params) {
+  json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", 1, "method", method,
+                          "params", params ? params : json_object());
+  char *text = json_dumps(req, JSON_COMPACT);
+  json_decref(req);
+  rpc_send(c, text, strlen(text));
+  free(text);
+  char *line;
+  do line = rpc_line(c, 60000); /* watch events may come first */
+  while (strstr(line, "\"method\":\"event\""));
+  json_t *resp = json_loads(line, 0, NULL);
+  json_t *result = json_incref(json_object_get(resp, "result"));
+  if (!result) fail_msg("%s failed: %s", method, line);
+  json_decref(resp);
+  return result;
+}
+
+
+static char *line_of(rpc *l, int timeout_ms) {
+  /* compacted only when it must read more, so a line costs no copy of what
+   * follows it */
+  for (;;) {
+    char *nl = memchr(l->buf + l->used, '\n', l->len - l->used);
+    if (nl) {
+      char *line = l->buf + l->used;
+      *nl = '\0';
+      l->used = (size_t)(nl - l->buf) + 1;
+      return line;
+    }
+    if (l->used) {
+      memmove(l->buf, l->buf + l->used, l->len - l->used);
+      l->len -= l->used;
+      l->used = 0;
+    }
+    if (l->len + 65536 > l->cap) l->buf = realloc(l->buf, l->cap *= 2);
+    struct pollfd p = {l->fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return NULL;
+    ssize_t r = recv(l->fd, l->buf + l->len, l->cap - l->len, 0);
+    if (r <= 0) return NULL;
+    l->len += (size_t)r;
+  }
+}
+
+/* ---- measuring ------------------------------------------------------------------ */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p) {
+  if (!n) return 0;
+  qsort(v, n, sizeof *v, cmp_double);
+  size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+  return v[i];
+}
+
+static long proc_kb(pid_t pid, const char *field) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  long v = -1;
+  size_t fl = strlen(field);
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, field, fl) == 0 && line[fl] == ':') v = atol(line + fl + 1);
+  if (f) fclose(f);
+  return v;
+}
+
+static void nap_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* ---- networks --------------------------------------------------------------------- */
+
+typedef struct swarm_proc {
+  pid_t pid;
+  char dir[256];
+  uint16_t port0;  /* UDP port of its first node */
+  h_node rpc[8];   /* its nodes that serve JSON-RPC */
+  int n_rpc;
+} swarm_proc;
+
+static bool ports_written(void *p) {
+  swarm_proc *s = p;
+  char path[300];
+  snprintf(path, sizeof path, "%s/ports", s->dir);
+  return access(path, R_OK) == 0;
+}
+
+static void swarm_start(swarm_proc *s, const char *name, int nodes, int rpc_nodes, const char *boot) {
+  snprintf(s->dir, sizeof s->dir, "%s/%s", h_tmpdir(), name);
+  mkdir(s->dir, 0700);
+  char n_text[16], r_text[16], log[320];
+  snprintf(n_text, sizeof n_text, "%d", nodes);
+  snprintf(r_text, sizeof r_text, "%d", rpc_nodes);
+  snprintf(log, sizeof log, "%s.log", s->dir);
+  static char bin[] = DR_BIN_DIR "/dhtreg-swarm";
+  char *argv[] = {bin, "--nodes", n_text, "--rpc", r_text, "--dir", s->dir,
+                  boot ? "--bootstrap" : NULL, (char *)boot, NULL};
+  s->pid = h_spawn(argv, log);
+  if (!h_wait_for(ports_written, s, 300000)) fail_msg("swarm %s did not start (see %s)", name, log);
+  char path[300], sock[300];
+  snprintf(path, sizeof path, "%s/ports", s->dir);
+  FILE *f = fopen(path, "r");
+  unsigned idx, port;
+  s->n_rpc = 0;
+  while (fscanf(f, "%u %u %299s", &idx, &port, sock) == 3) {
+    if (idx == 0) s->port0 = (uint16_t)port;
+    if (strcmp(sock, "-") != 0 && s->n_rpc < 8) {
+      h_node *n = &s->rpc[s->n_rpc++];
+      memset(n, 0, sizeof *n);
+      snprintf(n->name, sizeof n->name, "%s-n%u", name, idx);
+      snprintf(n->sock, sizeof n->sock, "%s", sock);
+      n->port = (uint16_t)port;
+    }
+  }
+  fclose(f);
+}
+
+static void swarm_stop(swarm_proc *s) {
+  kill(s->pid, SIGKILL);
+}
+
+static bool has_peers(void *p) {
+  h_node *n = p;
+  json_t *info = h_ok(n, "node.info", NULL);
+  bool ok = json_integer_value(json_object_get(info, "peers")) >= 4;
+  json_decref(info);
+  return ok;
+}
+
+static void start_daemon(h_node *n, const char *name, uint16_t boot_port) {
+  char boot[32];
+  snprintf(boot, sizeof boot, "127.0.0.1:%u", boot_port);
+  const char *args[] = {"--log-level", "warn", "--peer-rate", "0", "--bootstrap", boot, NULL};
+  h_node_start(n, name, args);
+  if (!h_wait_for(has_peers, n, 30000)) fail_msg("%s found no peers", name);
+}
+
+static char *create(rpc *c, const char *label) {
+  json_t *r = rpc_call(c, "resource.create", json_pack("{s:s}", "label", label));
+  char *rid = strdup(json_string_value(json_object_get(r, "resource_id")));
+  json_decref(r);
+  return rid;
+}
+
+static int records_of(rpc *c, const char *rid) {
+  json_t *r = rpc_call(c, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", 1000));
+  int n = (int)json_array_size(json_object_get(r, "records"));
+  json_decref(r);
+  return n;
+}
+
+/* Sends count advertise requests on c, at most window unanswered. */
+static void advertise_many(rpc *c, char **rids, int n_rids, int count, int window, const char *prefix) {
+  int sent = 0, answered = 0;
+  char req[512];
+  while (answered < count) {
+    while (sent < count && sent - answered < window) {
+      int len = snprintf(req, sizeof req,
+                         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
+                         "{\"resource_id\":\"%s\",\"service_id\":\"%s-%06d\",\"host\":\"10.%d.%d.%d\","
+                         "\"port\":8080,\"type\":\"http\"}}",
+                         sent, rids[sent % n_rids], prefix, sent, (sent >> 16) & 255,
+                         (sent >> 8) & 255, sent & 255);
+      rpc_send(c, req, (size_t)len);
+      sent++;
+    }
+    char *line = rpc_line(c, 120000);
+    if (!strstr(line, "\"result\"")) fail_msg("advertise failed: %s", line);
+    answered++;
+  }
+}
+
+/* Creates count resources PREFIXi through c, one record in each; returns
+ * their ids (free each and the array). */
+static char **publish_samples(rpc *c, const char *prefix, int count) {
+  char **rids = calloc((size_t)count, sizeof *rids);
+  for (int i = 0; i < count; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "%s%d", prefix, i);
+    rids[i] = create(c, label);
+    advertise_many(c, &rids[i], 1, 1, 1, label);
+  }
+  return rids;
+}
+
+/* ---- get: cold resolve latency ----------------------------------------------------- */
+
+static void mode_get(int n, int samples) {
+  swarm_proc s;
+  double t0 = now_s();
+  swarm_start(&s, "swarm", n - 1, 1, NULL);
+  h_node resolver;
+  start_daemon(&resolver, "resolver", s.port0);
+  printf("dr_join_s %.2f\n", now_s() - t0);
+  rpc adv, res;
+  rpc_open(&adv, s.rpc[0].sock);
+  rpc_open(&res, resolver.sock);
+  char **rids = publish_samples(&adv, "svc", samples);
+  double *ms = calloc((size_t)samples, sizeof *ms);
+  int ok = 0;
+  for (int i = 0; i < samples; i++) {
+    double a = now_s();
+    int got = records_of(&res, rids[i]);
+    ms[i] = (now_s() - a) * 1000;
+    ok += got == 1;
+  }
+  printf("dr_get_p50_ms %.3f\ndr_get_p90_ms %.3f\ndr_get_p99_ms %.3f\ndr_get_success %.3f\n",
+         pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.9), pct(ms, (size_t)samples, 0.99),
+         (double)ok / samples);
+  for (int i = 0; i < samples; i++) free(rids[i]);
+  free(rids);
+  free(ms);
+  rpc_close(&adv);
+  rpc_close(&res);
+  swarm_stop(&s);
+}
+
+/* ---- put: advertise throughput ------------------------------------------------------ */
+
+static void mode_put(int n, int count, int n_res, int window) {
+  swarm_proc s;
+  swarm_start(&s, "swarm", n - 1, 1, NULL);
+  h_node adv_node;
+  start_daemon(&adv_node, "advertiser", s.port0);
+  rpc adv, res;
+  rpc_open(&adv, adv_node.sock);
+  rpc_open(&res, s.rpc[0].sock);
+  char **rids = calloc((size_t)n_res, sizeof *rids);
+  for (int i = 0; i < n_res; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "res%d", i);
+    rids[i] = create(&adv, label);
+  }
+  double t0 = now_s();
+  advertise_many(&adv, rids, n_res, count, window, "svc");
+  double t_ans = now_s() - t0;
+  /* every record resolvable on another node */
+  int per = count / n_res;
+  for (int i = 0; i < n_res; i++) {
+    double until = now_s() + 120;
+    int want = per + (i < count % n_res);
+    while (records_of(&res, rids[i]) < want) {
+      if (now_s() > until) fail_msg("resource %d never showed its %d records", i, want);
+      nap_ms(5);
+    }
+  }
+  double t_vis = now_s() - t0;
+  printf("dr_put_per_s %.0f\ndr_put_visible_per_s %.0f\n", count / t_ans, count / t_vis);
+  for (int i = 0; i < n_res; i++) free(rids[i]);
+  free(rids);
+  rpc_close(&adv);
+  rpc_close(&res);
+  swarm_stop(&s);
+}
+
+/* ---- local: health and cached resolve --------------------------------------------------- */
+
+typedef struct load {
+  const char *sock;
+  const char *req; /* one request, newline-terminated */
+  int count, window;
+  double *lat_ms; /* per request, when window is 1 */
+  double secs;
+} load;
+
+static void *run_load(void *p) {
+  load *l = p;
+  rpc cl;
+  rpc_open(&cl, l->sock);
+  size_t rl = strlen(l->req);
+  int sent = 0, answered = 0;
+  double t0 = now_s(), sent_at = 0;
+  /* pipelined: write many requests per send */
+  char *batch = malloc(rl * 64);
+  while (answered < l->count) {
+    int k = 0;
+    while (sent < l->count && sent - answered < l->window && k < 64) {
+      memcpy(batch + (size_t)k * rl, l->req, rl);
+      k++;
+      sent++;
+    }
+    if (k) {
+      sent_at = now_s();
+      rpc_send(&cl, batch, (size_t)k * rl);
+    }
+    char *line = line_of(&cl, 30000);
+    if (!line || !strstr(line, "\"result\"")) {
+      fprintf(stderr, "load: bad answer: %s\n", line ? line : "(none)");
+      exit(1);
+    }
+    if (l->lat_ms) l->lat_ms[answered] = (now_s() - sent_at) * 1000;
+    answered++;
+  }
+  l->secs = now_s() - t0;
+  free(batch);
+  rpc_close(&cl);
+  return NULL;
+}
+
+/* Runs count requests over conns connections (window in flight on each);
+ * prints requests/s, and p50 latency when window is 1. */
+static void measure(const char *what, const char *sock, const char *req, int count, int conns,
+                    int window) {
+  load l[8];
+  pthread_t th[8];
+  double *lat = window == 1 ? calloc((size_t)count, sizeof *lat) : NULL;
+  double t0 = now_s();
+  for (int i = 0; i < conns; i++) {
+    l[i] = (load){sock, req, count / conns, window, lat ? lat + (size_t)i * (size_t)(count / conns) : NULL, 0};
+    pthread_create(&th[i], NULL, run_load, &l[i]);
+  }
+  for (int i = 0; i < conns; i++) pthread_join(th[i], NULL);
+  double secs = now_s() - t0;
+  if (lat) {
+    printf("%s_p50_us %.1f\n", what, pct(lat, (size_t)(count / conns * conns), 0.5) * 1000);
+    printf("%s_p99_us %.1f\n", what, pct(lat, (size_t)(count / conns * conns), 0.99) * 1000);
+  } else {
+    printf("%s_per_s %.0f\n", what, (count / conns * conns) / secs);
+  }
+  free(lat);
+}
+
+static void mode_local(int count) {
+  h_node n;
+  h_node_start(&n, "local", quiet);
+  rpc c;
+  rpc_open(&c, n.sock);
+  char *rid = create(&c, "local");
+  advertise_many(&c, &rid, 1, 10, 10, "svc");
+  /* watched: resolve is answered from the listen-fed cache */
+  json_decref(rpc_call(&c, "watch", json_pack("{s:s}", "resource_id", rid)));
+  char health[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"health\"}\n";
+  char resolve[256];
+  snprintf(resolve, sizeof resolve,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resolve\",\"params\":{\"resource_id\":\"%s\"}}\n", rid);
+  int lat_n = count / 10 < 20000 ? count / 10 : 20000;
+  measure("dr_health_1c", n.sock, health, count, 1, 256);
+  measure("dr_health_1c_lat", n.sock, health, lat_n, 1, 1);
+  measure("dr_health_8c", n.sock, health, count, 8, 256);
+  measure("dr_health_8c_lat", n.sock, health, lat_n, 8, 1);
+  measure("dr_cached_1c", n.sock, resolve, count, 1, 256);
+  measure("dr_cached_1c_lat", n.sock, resolve, lat_n, 1, 1);
+  measure("dr_cached_8c", n.sock, resolve, count, 8, 256);
+  measure("dr_cached_8c_lat", n.sock, resolve, lat_n, 8, 1);
+  json_t *info = rpc_call(&c, "node.info", NULL);
+  long hits = (long)json_integer_value(json_object_get(json_object_get(info, "cache"), "hits"));
+  json_decref(info);
+  if (hits < count) fail_msg("resolve was not answered from the cache (%ld hits)", hits);
+  free(rid);
+  rpc_close(&c);
+}
+
+/* ---- burst: COUNT advertise requests at once ------------------------------------------------ */
+
+typedef struct burst_writer {
+  rpc *c;
+  char **rids;
+  int n_rids, count;
+} burst_writer;
+
+static void *write_burst(void *p) {
+  burst_writer *w = p;
+  char *buf = malloc(1 << 20);
+  size_t used = 0;
+  for (int i = 0; i < w->count; i++) {
+    used += (size_t)snprintf(buf + used, 512,
+                             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"record.advertise\",\"params\":"
+                             "{\"resource_id\":\"%s\",\"service_id\":\"b-%06d\",\"host\":\"10.%d.%d.%d\","
+                             "\"port\":8080}}\n",
+                             i, w->rids[i % w->n_rids], i, (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    if (used > (1 << 20) - 512 || i == w->count - 1) {
+      rpc_send(w->c, buf, used);
+      used = 0;
+    }
+  }
+  free(buf);
+  return NULL;
+}
+
+typedef struct rss_watch {
+  pid_t pid;
+  volatile int stop;
+  long peak_kb;
+} rss_watch;
+
+static void *watch_rss(void *p) {
+  rss_watch *w = p;
+  while (!w->stop) {
+    long v = proc_kb(w->pid, "VmRSS");
+    if (v > w->peak_kb) w->peak_kb = v;
+    nap_ms(100);
+  }
+  return NULL;
+}
+
+static void mode_burst(int n, int count) {
+  swarm_proc s;
+  swarm_start(&s, "swarm", n - 1, 1, NULL);
+  h_node node;
+  start_daemon(&node, "burst", s.port0);
+  rpc c;
+  rpc_open(&c, node.sock);
+  int n_res = count / 1000 > 0 ? count / 1000 : 1;
+  char **rids = calloc((size_t)n_res, sizeof *rids);
+  for (int i = 0; i < n_res; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "burst%d", i);
+    rids[i] = create(&c, label);
+  }
+  long rss0 = proc_kb(node.pid, "VmRSS");
+  rss_watch rw = {node.pid, 0, rss0};
+  pthread_t wt, rt;
+  pthread_create(&rt, NULL, watch_rss, &rw);
+  burst_writer bw = {&c, rids, n_res, count};
+  double t0 = now_s();
+  pthread_create(&wt, NULL, write_burst, &bw);
+  int errors = 0;
+  for (int i = 0; i < count; i++) {
+    char *line = rpc_line(&c, 300000);
+    if (!strstr(line, "\"result\"")) errors++;
+  }
+  double secs = now_s() - t0;
+  pthread_join(wt, NULL);
+  rw.stop = 1;
+  pthread_join(rt, NULL);
+  printf("dr_burst_count %d\ndr_burst_errors %d\ndr_burst_s %.1f\ndr_burst_per_s %.0f\n", count, errors,
+         secs, count / secs);
+  printf("dr_burst_rss_before_kb %ld\ndr_burst_peak_rss_kb %ld\n", rss0, rw.peak_kb);
+  for (int i = 0; i < n_res; i++) free(rids[i]);
+  free(rids);
+  rpc_close(&c);
+  swarm_stop(&s);
+}
+
+/* ---- memory: idle, and per 10 000 cached records --------------------------------------------- */
+
+static bool cache_has(void *p) {
+  void **a = p;
+  h_node *n = a[0];
+  long want = (long)(intptr_t)a[1];
+  json_t *info = h_ok(n, "node.info", NULL);
+  long have = (long)json_integer_value(json_object_get(json_object_get(info, "cache"), "entries"));
+  json_decref(info);
+  return have >= want;
+}
+
+static void mode_memory(int records) {
+  h_node idle;
+  h_node_start(&idle, "idle", quiet);
+  nap_ms(2000); /* what an idle node settles at: its first DHT maintenance is over */
+  printf("dr_idle_rss_kb %ld\n", proc_kb(idle.pid, "VmRSS"));
+
+  char boot[32];
+  h_addr(&idle, boot, sizeof boot);
+  const char *args[] = {"--log-level", "warn", "--peer-rate", "0", "--bootstrap", boot, NULL};
+  h_node adv, watcher;
+  h_node_start(&adv, "adv", args);
+  h_node_start(&watcher, "watcher", args);
+  rpc a;
+  rpc_open(&a, adv.sock);
+  int n_res = records / 2500 > 0 ? records / 2500 : 1;
+  char **rids = calloc((size_t)n_res, sizeof *rids);
+  for (int i = 0; i < n_res; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "mem%d", i);
+    rids[i] = create(&a, label);
+  }
+  advertise_many(&a, rids, n_res, records, 1000, "mem");
+  nap_ms(1000);
+  long before = proc_kb(watcher.pid, "VmRSS");
+  rpc w;
+  rpc_open(&w, watcher.sock);
+  for (int i = 0; i < n_res; i++) json_decref(rpc_call(&w, "watch", json_pack("{s:s}", "resource_id", rids[i])));
+  void *arg[2] = {&watcher, (void *)(intptr_t)(records + n_res)};
+  if (!h_wait_for(cache_has, arg, 120000)) fail_msg("the watcher's cache never held %d records", records);
+  nap_ms(1000);
+  long after = proc_kb(watcher.pid, "VmRSS");
+  printf("dr_cache_rss_per_10k_kb %.0f\n", (double)(after - before) * 10000.0 / records);
+  for (int i = 0; i < n_res; i++) free(rids[i]);
+  free(rids);
+  rpc_close(&a);
+  rpc_close(&w);
+}
+
+/* ---- scale: PROCS swarms of PER nodes ---------------------------------------------------------- */
+
+static void mode_scale(int procs, int per, int samples) {
+  swarm_proc *s = calloc((size_t)procs, sizeof *s);
+  double t0 = now_s();
+  char boot[32], name[16];
+  swarm_start(&s[0], "swarm0", per, 2, NULL);
+  snprintf(boot, sizeof boot, "127.0.0.1:%u", s[0].port0);
+  for (int i = 1; i < procs; i++) {
+    snprintf(name, sizeof name, "swarm%d", i);
+    swarm_start(&s[i], name, per, 2, boot);
+  }
+  /* joined: the last node started sees peers */
+  for (int i = 0; i < procs; i++)
+    for (int k = 0; k < s[i].n_rpc; k++)
+      if (!h_wait_for(has_peers, &s[i].rpc[k], 60000)) fail_msg("%s found no peers", s[i].rpc[k].name);
+  printf("dr_scale_nodes %d\ndr_scale_join_s %.1f\n", procs * per, now_s() - t0);
+  rpc adv;
+  rpc_open(&adv, s[0].rpc[0].sock);
+  char **rids = publish_samples(&adv, "scale", samples);
+  /* resolved from a node of every other process, in turn */
+  double *ms = calloc((size_t)samples, sizeof *ms);
+  int ok = 0;
+  rpc *res = calloc((size_t)procs, sizeof *res);
+  for (int i = 0; i < procs; i++) rpc_open(&res[i], s[i].rpc[s[i].n_rpc - 1].sock);
+  for (int i = 0; i < samples; i++) {
+    rpc *c = &res[procs > 1 ? 1 + i % (procs - 1) : 0];
+    double a = now_s();
+    int got = records_of(c, rids[i]);
+    ms[i] = (now_s() - a) * 1000;
+    ok += got == 1;
+  }
+  printf("dr_scale_success %.3f\ndr_scale_p50_ms %.3f\ndr_scale_p99_ms %.3f\n", (double)ok / samples,
+         pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.99));
+  for (int i = 0; i < procs; i++) rpc_close(&res[i]);
+  for (int i = 0; i < samples; i++) free(rids[i]);
+  free(rids);
+  free(ms);
+  free(res);
+  rpc_close(&adv);
+  for (int i = 0; i < procs; i++) swarm_stop(&s[i]);
+  free(s);
+}
+
+/* ---- main -------------------------------------------------------------------------------------- */
+
+static int g_argc;
+static char **g_argv;
+
+static int arg(int i, int def) {
+  return i < g_argc ? atoi(g_argv[i]) : def;
+}
+
+static void bench(void **state) {
+  const char *mode = g_argc > 1 ? g_argv[1] : "";
+  if (strcmp(mode, "get") == 0) mode_get(arg(2, 20), arg(3, 200));
+  else if (strcmp(mode, "put") == 0) mode_put(arg(2, 20), arg(3, 2000), arg(4, 10), arg(5, 1000));
+  else if (strcmp(mode, "local") == 0) mode_local(arg(2, 200000));
+  else if (strcmp(mode, "burst") == 0) mode_burst(arg(2, 20), arg(3, 100000));
+  else if (strcmp(mode, "memory") == 0) mode_memory(arg(2, 10000));
+  else if (strcmp(mode, "scale") == 0) mode_scale(arg(2, 5), arg(3, 200), arg(4, 200));
+  else fail_msg("usage: bench_dhtreg get|put|local|burst|memory|scale [numbers] (see the file's header)");
+  fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+  g_argc = argc;
+  g_argv = argv;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  const struct CMUnitTest tests[] = {cmocka_unit_test(bench)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,113 @@
+/* foreign.c - integration-test support: a plain OpenDHT node in the test process */
+#include "tests/support/foreign.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <opendht/opendht_c.h>
+
+#include "tests/support/harness.h"
+
+struct h_foreign {
+  dht_runner *runner;
+};
+
+/* What OpenDHT's thread hands back: a done flag and, for gets, the values. */
+typedef struct op_wait {
+  pthread_mutex_t lock;
+  bool done, ok;
+  h_raw_value *values;
+  size_t n;
+} op_wait;
+
+static void on_done(bool ok, void *ud) {
+  op_wait *w = ud;
+  pthread_mutex_lock(&w->lock);
+  w->done = true;
+  w->ok = ok;
+  pthread_mutex_unlock(&w->lock);
+}
+
+static bool finished(void *ud) {
+  op_wait *w = ud;
+  pthread_mutex_lock(&w->lock);
+  bool d = w->done;
+  pthread_mutex_unlock(&w->lock);
+  return d;
+}
+
+static bool on_value(const dht_value *v, void *ud) {
+  op_wait *w = ud;
+  dht_data_view d = dht_value_get_data(v);
+  pthread_mutex_lock(&w->lock);
+  bool dup = false;
+  for (size_t i = 0; i < w->n && !dup; i++)
+    dup = w->values[i].len == d.size && memcmp(w->values[i].data, d.data, d.size) == 0;
+  h_raw_value *grown = dup ? NULL : realloc(w->values, (w->n + 1) * sizeof *grown);
+  if (grown) {
+    w->values = grown;
+    w->values[w->n].data = malloc(d.size ? d.size : 1);
+    memcpy(w->values[w->n].data, d.data, d.size);
+    w->values[w->n++].len = d.size;
+  }
+  pthread_mutex_unlock(&w->lock);
+  return true;
+}
+
+h_foreign *h_foreign_start(uint16_t bootstrap_port) {
+  h_foreign *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->runner = dht_runner_new();
+  dht_runner_config cfg;
+  dht_runner_config_default(&cfg);
+  dht_infohash_random(&cfg.dht_config.node_config.node_id);
+  assert_int_equal(dht_runner_run_config(f->runner, 0, &cfg), 0);
+  char port[8];
+  snprintf(port, sizeof port, "%u", bootstrap_port);
+  dht_runner_bootstrap(f->runner, "127.0.0.1", port);
+  return f;
+}
+
+void h_foreign_stop(h_foreign *f) {
+  if (!f) return;
+  dht_runner_delete(f->runner);
+  free(f);
+}
+
+void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len) {
+  dht_infohash h;
+  memcpy(h.d, key, DR_DHT_KEY_LEN);
+  for (int attempt = 0; attempt < 5; attempt++) {
+    op_wait w = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    dht_value *v = dht_value_new(data, len);
+    dht_runner_put(f->runner, &h, v, on_done, &w, false);
+    dht_value_unref(v);
+    assert_true(h_wait_for(finished, &w, 20000));
+    if (w.ok) return;
+  }
+  fail_msg("the foreign node could not store a value");
+}
+
+size_t h_foreign_get(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], h_raw_value **out) {
+  dht_infohash h;
+  memcpy(h.d, key, DR_DHT_KEY_LEN);
+  op_wait w = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  dht_runner_get(f->runner, &h, on_value, on_done, &w);
+  assert_true(h_wait_for(finished, &w, 20000));
+  pthread_mutex_lock(&w.lock); /* OpenDHT's thread is done with w */
+  pthread_mutex_unlock(&w.lock);
+  *out = w.values;
+  return w.n;
+}
+
+void h_raw_values_free(h_raw_value *v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i].data);
+  free(v);
+}

@@ -1,0 +1,33 @@
+/* foreign.h - integration-test support: a plain OpenDHT node in the test process (opendht_c.h),
+ * the outsider that puts forged values and reads raw ones under a resource's DHT key */
+#ifndef DR_FOREIGN_H
+#define DR_FOREIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+
+typedef struct h_foreign h_foreign;
+
+/* Starts a runner on a free port and bootstraps it through 127.0.0.1:port. */
+h_foreign *h_foreign_start(uint16_t bootstrap_port);
+void h_foreign_stop(h_foreign *f);
+
+/* Puts raw bytes under key (a dhtreg DHT key) as a plain OpenDHT value and
+ * waits for a confirmed store (retries a few times; fails the test if none). */
+void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len);
+
+/* One value as a raw get found it. */
+typedef struct h_raw_value {
+  uint8_t *data;
+  size_t len;
+} h_raw_value;
+
+/* Gets every value under key (waits for the get to end, at most 20 s).
+ * Returns how many distinct values came back, in *out (free with
+ * h_raw_values_free). */
+size_t h_foreign_get(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], h_raw_value **out);
+void h_raw_values_free(h_raw_value *v, size_t n);
+
+#endif
