@@ -55,6 +55,7 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_storage", json_pack("{s:I, s:I}", "values", (json_int_t)info.stored_values,
                                                     "bytes", (json_int_t)info.stored_bytes));
   json_object_set_new(res, "dht_pending", json_integer((json_int_t)info.dht_pending));
+  json_object_set_new(res, "dht_nudges", json_integer((json_int_t)info.dht_nudges));
   json_object_set_new(res, "dht_messages", json_pack("{s:o, s:o}", "sent", msg_counts(info.msg_sent),
                                                      "received", msg_counts(info.msg_received)));
   dr_rpc_reply(call, res);

@@ -18,6 +18,12 @@
 #define DEFAULT_MAX_INFLIGHT 64
 #define STATS_PERIOD_MS 500
 #define MSG_STATS_PERIOD 2 /* in stats periods */
+/* OpenDHT can leave the announce of a put acknowledged by every node of its
+ * search but unreported until the search next steps, which may be minutes
+ * later (its refresh). A put in flight this long gets its search stepped,
+ * and again as often while it stays in flight. */
+#define NUDGE_MS 3000
+#define NUDGE_MAX 16 /* searches stepped per stats period */
 #define SHUTDOWN_WAIT_MS 3000
 #define RCVBUF_BYTES (4 << 20)
 
@@ -45,6 +51,8 @@ typedef struct dr_dht_op {
    * cancelled first, so the newer one, cancelled before its launch, hands
    * the cancellation back to it */
   struct dr_dht_op *pred, *succ;
+  struct dr_dht_op *prev_fly, *next_fly; /* puts in flight, in launch order */
+  uint64_t nudge_at;                     /* uv_now() when to step its search */
   uint64_t given_id; /* puts: the value id asked for, 0 for a random one */
   uint16_t vseq;     /* puts: OpenDHT's seq of the value */
   dht_infohash key;
@@ -88,7 +96,9 @@ struct dr_dht {
   /* loop-thread state */
   dr_dht_op *wait_head, *wait_tail;
   dr_dht_op *live;
+  dr_dht_op *fly_head, *fly_tail;
   size_t n_waiting, n_inflight, max_inflight;
+  uint64_t nudges;
   unsigned good, dubious;
   /* message counts, read off the loop (OpenDHT's lock) by a work request */
   uv_work_t msg_work;
@@ -221,6 +231,23 @@ static void op_free(dr_dht_op *op) {
   free(op);
 }
 
+static void fly_add(dr_dht *d, dr_dht_op *op) {
+  op->nudge_at = uv_now(d->loop) + NUDGE_MS;
+  op->next_fly = NULL;
+  op->prev_fly = d->fly_tail;
+  if (d->fly_tail) d->fly_tail->next_fly = op;
+  else d->fly_head = op;
+  d->fly_tail = op;
+}
+
+static void fly_remove(dr_dht *d, dr_dht_op *op) {
+  if (op->prev_fly) op->prev_fly->next_fly = op->next_fly;
+  else d->fly_head = op->next_fly;
+  if (op->next_fly) op->next_fly->prev_fly = op->prev_fly;
+  else d->fly_tail = op->prev_fly;
+  op->prev_fly = op->next_fly = NULL;
+}
+
 static void launch(dr_dht_op *op) {
   dr_dht *d = op->d;
   op->state = OP_INFLIGHT;
@@ -230,6 +257,7 @@ static void launch(dr_dht_op *op) {
     dht_runner_get(d->runner, &op->key, on_get_value, on_op_done, op);
     break;
   case OP_PUT:
+    fly_add(d, op);
     dht_runner_put(d->runner, &op->key, op->value, on_op_done, op, op->permanent);
     break;
   case OP_LISTEN:
@@ -275,7 +303,10 @@ static void unqueue(dr_dht *d, dr_dht_op *op) {
 }
 
 static void handle_done(dr_dht *d, dr_dht_op *op, bool ok) {
-  if (op->state == OP_INFLIGHT) d->n_inflight--;
+  if (op->state == OP_INFLIGHT) {
+    d->n_inflight--;
+    if (op->type == OP_PUT) fly_remove(d, op);
+  }
   op->state = OP_SETTLED;
   if (op->type == OP_GET || op->once) {
     if (op->on_done) op->on_done(op->ctx, ok);
@@ -399,9 +430,27 @@ static void msg_work_done(uv_work_t *w, int status) {
   if (d->finish_after_work) finish_close(d);
 }
 
+/* Steps the searches of puts in flight for NUDGE_MS (once per key). */
+static void nudge(dr_dht *d) {
+  uint64_t now = uv_now(d->loop);
+  const dht_infohash *keys[NUDGE_MAX];
+  size_t n = 0;
+  for (dr_dht_op *op = d->fly_head; op && n < NUDGE_MAX; op = op->next_fly) {
+    if (op->nudge_at > now) continue;
+    op->nudge_at = now + NUDGE_MS;
+    size_t i = 0;
+    while (i < n && memcmp(keys[i], &op->key, sizeof op->key) != 0) i++;
+    if (i < n) continue;
+    keys[n++] = &op->key;
+    if (dr__dht_step_search(d->runner, &op->key) == 0) d->nudges++;
+  }
+  if (n) dlog(d, DR_DHT_LOG_DEBUG, "stepped the searches of %zu keys with a put in flight for %d ms", n, NUDGE_MS);
+}
+
 static void on_stats_timer(uv_timer_t *t) {
   dr_dht *d = t->data;
   if (d->closing) return;
+  nudge(d);
   dr__dht_request_stats(d->runner, on_stats, d);
   if (++d->stats_ticks % MSG_STATS_PERIOD == 0 && !d->msg_work_busy) {
     d->msg_work.data = d;
@@ -526,6 +575,7 @@ static void finish_close(dr_dht *d) {
     op_free(op);
   }
   d->wait_head = d->wait_tail = NULL;
+  d->fly_head = d->fly_tail = NULL;
   d->n_waiting = d->n_inflight = 0;
   uv_close((uv_handle_t *)&d->wake, on_handle_closed);
   uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
@@ -558,6 +608,10 @@ void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious) {
 
 size_t dr_dht_pending(const dr_dht *d) {
   return d->n_waiting + d->n_inflight;
+}
+
+uint64_t dr_dht_nudges(const dr_dht *d) {
+  return d->nudges;
 }
 
 static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_SIZE]) {

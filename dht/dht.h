@@ -73,6 +73,10 @@ void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious);
 /* Operations waiting and in flight, for node.info and tests. */
 size_t dr_dht_pending(const dr_dht *d);
 
+/* How often a put in flight too long had its search stepped (see NUDGE_MS
+ * in dht.c). */
+uint64_t dr_dht_nudges(const dr_dht *d);
+
 /* DHT requests sent and received (ping, find, get, listen, put), counted
  * by OpenDHT and collected every second. */
 enum { DR_DHT_MSG_PING, DR_DHT_MSG_FIND, DR_DHT_MSG_GET, DR_DHT_MSG_LISTEN, DR_DHT_MSG_PUT, DR_DHT_MSG__COUNT };

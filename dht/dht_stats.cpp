@@ -1,11 +1,16 @@
 /* dht_stats.cpp - the one C++ file: what opendht_c.h does not offer (routing-table and message
- * statistics, value ids and types, the edit policy of dhtreg's value type) */
+ * statistics, value ids and types, the edit policy of dhtreg's value type, a search step, OpenDHT's
+ * log) */
 #include "dht/dht_stats.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <new>
 #include <opendht/dhtrunner.h>
+#include <opendht/log.h>
 #include <opendht/value.h>
+#include <string>
+#include <unistd.h>
 
 /* opendht_c.cpp creates a dht_runner as a dht::DhtRunner and casts it. */
 extern "C" int dr__dht_request_stats(dht_runner *runner,
@@ -131,6 +136,22 @@ extern "C" dht_op_token *dr__dht_listen_type(dht_runner *runner, const dht_infoh
   return reinterpret_cast<dht_op_token *>(token);
 }
 
+/* A get of h for a value id nobody uses: it answers nothing, but it makes
+ * OpenDHT step h's search now, which reports the announces its nodes
+ * already acknowledged. */
+extern "C" int dr__dht_step_search(dht_runner *runner, const dht_infohash *h) {
+  auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
+  const auto &key = *reinterpret_cast<const dht::InfoHash *>(h);
+  try {
+    r->get(
+        key, [](const std::vector<std::shared_ptr<dht::Value>> &) { return true; },
+        [](bool, const std::vector<std::shared_ptr<dht::Node>> &) {}, {}, dht::Where().id(1));
+  } catch (...) {
+    return -ENOMEM;
+  }
+  return 0;
+}
+
 /* dht_runner_run_config with what the C config lacks: request rate limits. */
 extern "C" int dr__dht_run(dht_runner *runner, uint16_t port, const uint8_t node_id[20],
                            uint32_t network, long max_req_per_sec, long max_peer_req_per_sec) {
@@ -144,7 +165,12 @@ extern "C" int dr__dht_run(dht_runner *runner, uint16_t port, const uint8_t node
     nc.max_req_per_sec = max_req_per_sec;
     nc.max_peer_req_per_sec = max_peer_req_per_sec;
     config.threaded = true;
-    r->run(port, config, dht::DhtRunner::Context{});
+    dht::DhtRunner::Context ctx;
+    /* OpenDHT's own log, for debugging: DHTREG_OPENDHT_LOG=PREFIX writes
+     * PREFIX.<pid> */
+    if (const char *lf = getenv("DHTREG_OPENDHT_LOG"))
+      ctx.logger = dht::log::getFileLogger(std::string(lf) + "." + std::to_string(getpid()));
+    r->run(port, config, std::move(ctx));
   } catch (const std::bad_alloc &) {
     return -ENOMEM;
   } catch (...) {

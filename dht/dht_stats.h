@@ -55,6 +55,10 @@ int dr__dht_register_type(dht_runner *runner, uint16_t type, unsigned lifetime_s
 int dr__dht_run(dht_runner *runner, uint16_t port, const uint8_t node_id[20], uint32_t network,
                 long max_req_per_sec, long max_peer_req_per_sec);
 
+/* Makes OpenDHT step the search of h now (by a get that matches nothing).
+ * Returns 0 or -ENOMEM. */
+int dr__dht_step_search(dht_runner *runner, const dht_infohash *h);
+
 /* dht_runner_listen for the values of one type only (see dht_stats.cpp).
  * NULL on failure (then done_cb never runs). */
 dht_op_token *dr__dht_listen_type(dht_runner *runner, const dht_infohash *h, uint16_t type,

@@ -317,6 +317,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     dr_dht_message_counts(n->dht, out->msg_sent, out->msg_received);
     dr_dht_store_size(n->dht, &out->stored_values, &out->stored_bytes);
     out->dht_pending = dr_dht_pending(n->dht);
+    out->dht_nudges = dr_dht_nudges(n->dht);
   }
   dr__cache_counts(n, &out->cached_resources, &out->cached_entries, &out->watches);
   out->events = n->events;

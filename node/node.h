@@ -74,6 +74,7 @@ typedef struct dr_node_info {
   uint64_t msg_sent[5], msg_received[5]; /* DHT requests: ping, find, get, listen, put */
   uint64_t stored_values, stored_bytes;  /* OpenDHT's storage on this node */
   size_t dht_pending;                    /* DHT operations queued or in flight */
+  uint64_t dht_nudges;                   /* searches stepped for a put in flight too long */
 } dr_node_info;
 
 void dr_node_get_info(const dr_node *n, dr_node_info *out);
