@@ -6,12 +6,17 @@
  * first joins through --bootstrap (or starts a network), the others through
  * it. The first N of them (default 1) also serve JSON-RPC on DIR/nI.sock.
  * When all are up it writes DIR/ports ("index udp_port socket|-" per line),
- * prints "ready" and runs until SIGINT or SIGTERM. OpenDHT 2.4.12 waits on
+ * lets the routing tables settle (rounds in which every node resolves a
+ * random resource id, until a round where every resolve got an answer and
+ * the 90th percentile of their times is at most 1.25 times the previous
+ * round's; ten rounds at most), prints "ready" and runs until SIGINT or
+ * SIGTERM. OpenDHT 2.4.12 waits on
  * select(), so every descriptor of a runner must stay under 1024: a node
  * takes four (two UDP sockets, two wake-ups), so keep K at 200 or less.
  */
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +35,78 @@ typedef struct swarm {
   size_t n, n_rpc;
   size_t open; /* nodes and servers not yet stopped */
   uv_signal_t sigint, sigterm;
+  /* settling */
+  int round, answered, failed;
+  double prev_p90, started[MAX_NODES], took[MAX_NODES];
+  bool stopping;
 } swarm;
+
+#define SETTLE_ROUNDS 10
+
+typedef struct settle_ctx {
+  swarm *s;
+  size_t i;
+} settle_ctx;
+
+static settle_ctx settle_ctxs[MAX_NODES];
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void settle_round(swarm *s);
+
+static void on_settle_resolved(void *ctx, int err, const dr_resolution *res) {
+  settle_ctx *c = ctx;
+  swarm *s = c->s;
+  (void)res;
+  s->took[c->i] = now_ms() - s->started[c->i];
+  s->failed += err != 0;
+  if (++s->answered < (int)s->n) return;
+  double sorted[MAX_NODES];
+  memcpy(sorted, s->took, s->n * sizeof *sorted);
+  qsort(sorted, s->n, sizeof *sorted, cmp_double);
+  double p90 = sorted[(s->n * 9 + 9) / 10 - 1];
+  fprintf(stderr, "dhtreg-swarm: settle round %d: %zu/%zu resolves answered, p90 %.1f ms\n", s->round,
+          s->n - (size_t)s->failed, s->n, p90);
+  bool settled = s->failed == 0 && s->prev_p90 >= 0 && p90 <= s->prev_p90 * 1.25;
+  s->prev_p90 = p90;
+  if (settled || s->round >= SETTLE_ROUNDS || s->stopping) {
+    if (!s->stopping) {
+      printf("ready\n");
+      fflush(stdout);
+    }
+    return;
+  }
+  settle_round(s);
+}
+
+static void settle_round(swarm *s) {
+  s->round++;
+  s->answered = s->failed = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    uint8_t rid[32];
+    randombytes_buf(rid, sizeof rid);
+    settle_ctxs[i] = (settle_ctx){s, i};
+    s->started[i] = now_ms();
+    if (dr_node_resolve(s->nodes[i], rid, 1, on_settle_resolved, &settle_ctxs[i]) < 0) {
+      s->took[i] = 0;
+      s->failed++;
+      s->answered++;
+    }
+  }
+  if (s->answered == (int)s->n) { /* none could start: the nodes are stopping */
+    printf("ready\n");
+    fflush(stdout);
+  }
+}
 
 static const char usage[] =
     "usage: dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--log-level LEVEL]\n"
@@ -55,6 +131,7 @@ static void on_rpc_stopped(void *ctx) {
 static void on_signal(uv_signal_t *h, int signum) {
   swarm *s = h->data;
   (void)signum;
+  s->stopping = true;
   uv_signal_stop(&s->sigint);
   uv_signal_stop(&s->sigterm);
   for (size_t i = 0; i < s->n_rpc; i++) dr_rpc_server_stop(s->rpc[i], on_rpc_stopped, s);
@@ -153,8 +230,6 @@ int main(int argc, char **argv) {
     else fprintf(f, "%zu %u -\n", i, info.port);
   }
   fclose(f);
-  printf("ready\n");
-  fflush(stdout);
   status = 0;
 out:
   s.open = s.n + s.n_rpc;
@@ -164,6 +239,8 @@ out:
   if (status == 0) {
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    s.prev_p90 = -1;
+    settle_round(&s);
   } else if (s.open) {
     on_signal(&s.sigint, SIGTERM);
   } else {

@@ -64,8 +64,8 @@ local)
 burst)
   : >"$tmp/figures"
   run $B/bench_raw burst 20 10000 120
-  run $B/bench_dhtreg burst 20 100000
-  header "4. a burst sent at once (dhtreg: 100 000 advertise requests; raw: 10 000 puts, 120 s at most)"
+  run $B/bench_dhtreg burst 20 100000 100
+  header "4. a burst sent at once (dhtreg: 100 000 advertise requests, 1 000 resources; raw: 10 000 puts, 1 000 keys, 120 s at most)"
   row "completed" "$(fig dr_burst_count)" "$(fig raw_burst_done)" "ops"
   row "time" "$(fig dr_burst_s)" "$(fig raw_burst_s)" "s"
   row "errors" "$(fig dr_burst_errors)" "" ""

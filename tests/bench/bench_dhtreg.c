@@ -5,7 +5,7 @@
  *   bench_dhtreg get N SAMPLES             cold resolve from a dhtregd in a network of N nodes
  *   bench_dhtreg put N COUNT RESOURCES W   advertise throughput through one dhtregd, W in flight
  *   bench_dhtreg local COUNT               health and cached resolve on one node, 1 and 8 connections
- *   bench_dhtreg burst N COUNT             COUNT advertise requests sent at once
+ *   bench_dhtreg burst N COUNT PER         COUNT advertise requests sent at once, PER per resource
  *   bench_dhtreg memory RECORDS            idle RSS, and RSS per 10 000 cached records
  *   bench_dhtreg scale PROCS PER SAMPLES   PROCS swarms of PER nodes: join time, resolve rate, p50/p99
  *
@@ -163,7 +163,7 @@ static void nap_ms(int ms) {
 
 typedef struct swarm_proc {
   pid_t pid;
-  char dir[256];
+  char dir[256], log[320];
   uint16_t port0;  /* UDP port of its first node */
   h_node rpc[8];   /* its nodes that serve JSON-RPC */
   int n_rpc;
@@ -176,18 +176,30 @@ static bool ports_written(void *p) {
   return access(path, R_OK) == 0;
 }
 
+/* The swarm printed "ready": its routing tables settled. */
+static bool swarm_ready(void *p) {
+  swarm_proc *s = p;
+  char line[256];
+  bool ready = false;
+  FILE *f = fopen(s->log, "r");
+  while (f && !ready && fgets(line, sizeof line, f)) ready = strcmp(line, "ready\n") == 0;
+  if (f) fclose(f);
+  return ready;
+}
+
 static void swarm_start(swarm_proc *s, const char *name, int nodes, int rpc_nodes, const char *boot) {
   snprintf(s->dir, sizeof s->dir, "%s/%s", h_tmpdir(), name);
   mkdir(s->dir, 0700);
-  char n_text[16], r_text[16], log[320];
+  char n_text[16], r_text[16];
   snprintf(n_text, sizeof n_text, "%d", nodes);
   snprintf(r_text, sizeof r_text, "%d", rpc_nodes);
-  snprintf(log, sizeof log, "%s.log", s->dir);
+  snprintf(s->log, sizeof s->log, "%s.log", s->dir);
   static char bin[] = DR_BIN_DIR "/dhtreg-swarm";
   char *argv[] = {bin, "--nodes", n_text, "--rpc", r_text, "--dir", s->dir,
                   boot ? "--bootstrap" : NULL, (char *)boot, NULL};
-  s->pid = h_spawn(argv, log);
-  if (!h_wait_for(ports_written, s, 300000)) fail_msg("swarm %s did not start (see %s)", name, log);
+  s->pid = h_spawn(argv, s->log);
+  if (!h_wait_for(ports_written, s, 300000)) fail_msg("swarm %s did not start (see %s)", name, s->log);
+  if (!h_wait_for(swarm_ready, s, 300000)) fail_msg("swarm %s did not settle (see %s)", name, s->log);
   char path[300], sock[300];
   snprintf(path, sizeof path, "%s/ports", s->dir);
   FILE *f = fopen(path, "r");
@@ -224,6 +236,16 @@ static void start_daemon(h_node *n, const char *name, uint16_t boot_port) {
   const char *args[] = {"--log-level", "warn", "--peer-rate", "0", "--bootstrap", boot, NULL};
   h_node_start(n, name, args);
   if (!h_wait_for(has_peers, n, 30000)) fail_msg("%s found no peers", name);
+  /* its routing table fills as it looks keys up: a few resolves of
+   * resources nobody created, as the swarms settle */
+  for (int i = 0; i < 5; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "settle%d", i);
+    json_t *id = h_ok(n, "resource.id", json_pack("{s:s}", "label", label));
+    json_t *r = h_ok(n, "resolve", json_pack("{s:O}", "resource_id", json_object_get(id, "resource_id")));
+    json_decref(r);
+    json_decref(id);
+  }
 }
 
 static char *create(rpc *c, const char *label) {
@@ -484,14 +506,14 @@ static void *watch_rss(void *p) {
   return NULL;
 }
 
-static void mode_burst(int n, int count) {
+static void mode_burst(int n, int count, int per) {
   swarm_proc s;
   swarm_start(&s, "swarm", n - 1, 1, NULL);
   h_node node;
   start_daemon(&node, "burst", s.port0);
   rpc c;
   rpc_open(&c, node.sock);
-  int n_res = count / 1000 > 0 ? count / 1000 : 1;
+  int n_res = per > 0 && count / per > 0 ? count / per : 1;
   char **rids = calloc((size_t)n_res, sizeof *rids);
   for (int i = 0; i < n_res; i++) {
     char label[32];
@@ -631,7 +653,7 @@ static void bench(void **state) {
   if (strcmp(mode, "get") == 0) mode_get(arg(2, 20), arg(3, 200));
   else if (strcmp(mode, "put") == 0) mode_put(arg(2, 20), arg(3, 2000), arg(4, 10), arg(5, 1000));
   else if (strcmp(mode, "local") == 0) mode_local(arg(2, 200000));
-  else if (strcmp(mode, "burst") == 0) mode_burst(arg(2, 20), arg(3, 100000));
+  else if (strcmp(mode, "burst") == 0) mode_burst(arg(2, 20), arg(3, 100000), arg(4, 1000));
   else if (strcmp(mode, "memory") == 0) mode_memory(arg(2, 10000));
   else if (strcmp(mode, "scale") == 0) mode_scale(arg(2, 5), arg(3, 200), arg(4, 200));
   else fail_msg("usage: bench_dhtreg get|put|local|burst|memory|scale [numbers] (see the file's header)");
