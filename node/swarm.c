@@ -10,7 +10,8 @@
  * random resource id, until a round where every resolve got an answer and
  * the 90th percentile of their times is at most 1.25 times the previous
  * round's; ten rounds at most), prints "ready" and runs until SIGINT or
- * SIGTERM. OpenDHT 2.4.12 waits on
+ * SIGTERM. SIGUSR1 settles again (once other processes joined the same
+ * network, say) and prints "ready" again. OpenDHT 2.4.12 waits on
  * select(), so every descriptor of a runner must stay under 1024: a node
  * takes four (two UDP sockets, two wake-ups), so keep K at 200 or less.
  */
@@ -34,9 +35,10 @@ typedef struct swarm {
   dr_rpc_server *rpc[MAX_NODES];
   size_t n, n_rpc;
   size_t open; /* nodes and servers not yet stopped */
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sigusr1;
   /* settling */
   int round, answered, failed;
+  bool settling;
   double prev_p90, started[MAX_NODES], took[MAX_NODES];
   bool stopping;
 } swarm;
@@ -79,6 +81,7 @@ static void on_settle_resolved(void *ctx, int err, const dr_resolution *res) {
   bool settled = s->failed == 0 && s->prev_p90 >= 0 && p90 <= s->prev_p90 * 1.25;
   s->prev_p90 = p90;
   if (settled || s->round >= SETTLE_ROUNDS || s->stopping) {
+    s->settling = false;
     if (!s->stopping) {
       printf("ready\n");
       fflush(stdout);
@@ -86,6 +89,19 @@ static void on_settle_resolved(void *ctx, int err, const dr_resolution *res) {
     return;
   }
   settle_round(s);
+}
+
+static void settle_start(swarm *s) {
+  if (s->settling || s->stopping) return;
+  s->settling = true;
+  s->round = 0;
+  s->prev_p90 = -1;
+  settle_round(s);
+}
+
+static void on_sigusr1(uv_signal_t *h, int signum) {
+  (void)signum;
+  settle_start(h->data);
 }
 
 static void settle_round(swarm *s) {
@@ -103,6 +119,7 @@ static void settle_round(swarm *s) {
     }
   }
   if (s->answered == (int)s->n) { /* none could start: the nodes are stopping */
+    s->settling = false;
     printf("ready\n");
     fflush(stdout);
   }
@@ -121,6 +138,7 @@ static void on_closed(void *ctx) {
   if (--s->open == 0) {
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigusr1, NULL);
   }
 }
 
@@ -134,6 +152,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   s->stopping = true;
   uv_signal_stop(&s->sigint);
   uv_signal_stop(&s->sigterm);
+  uv_signal_stop(&s->sigusr1);
   for (size_t i = 0; i < s->n_rpc; i++) dr_rpc_server_stop(s->rpc[i], on_rpc_stopped, s);
   for (size_t i = 0; i < s->n; i++) dr_node_stop(s->nodes[i], on_closed, s);
 }
@@ -235,17 +254,19 @@ out:
   s.open = s.n + s.n_rpc;
   uv_signal_init(&s.loop, &s.sigint);
   uv_signal_init(&s.loop, &s.sigterm);
-  s.sigint.data = s.sigterm.data = &s;
+  uv_signal_init(&s.loop, &s.sigusr1);
+  s.sigint.data = s.sigterm.data = s.sigusr1.data = &s;
   if (status == 0) {
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-    s.prev_p90 = -1;
-    settle_round(&s);
+    uv_signal_start(&s.sigusr1, on_sigusr1, SIGUSR1);
+    settle_start(&s);
   } else if (s.open) {
     on_signal(&s.sigint, SIGTERM);
   } else {
     uv_close((uv_handle_t *)&s.sigint, NULL);
     uv_close((uv_handle_t *)&s.sigterm, NULL);
+    uv_close((uv_handle_t *)&s.sigusr1, NULL);
   }
   uv_run(&s.loop, UV_RUN_DEFAULT);
   uv_loop_close(&s.loop);

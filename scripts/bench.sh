@@ -29,17 +29,36 @@ row() {
     ratio = (r + 0 > 0 && d != "") ? sprintf("%.2fx", d / r) : "-";
     printf "%-46s %12s %12s  %-8s %8s\n", w, d == "" ? "-" : d, r == "" ? "-" : r, u, ratio }'
 }
+# raw_swarm N DIR [BOOT]: N raw runners in one background process, ready when this returns
+raw_swarm() {
+  mkdir -p "$2"
+  $B/bench_raw swarm "$1" "$2" ${3:-} >"$2.out" 2>>"$tmp/stderr" & pids+=($!)
+  for _ in $(seq 600); do grep -q ready "$2.out" 2>/dev/null && return 0; sleep 0.1; done
+  echo "bench.sh: raw swarm in $2 did not start" >&2; exit 1
+}
+stop_swarms() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; pids=(); }
 header() { printf '\n%s\n%-46s %12s %12s  %-8s %8s\n' "$1" "figure" "dhtreg" "raw OpenDHT" "unit" "ratio"; }
 
 for w in "${want[@]}"; do case $w in
 get)
+  # dhtreg: a dhtregd of its own resolves (a resource entry and a record) in a network of N-1
+  # swarm nodes. raw: a runner of its own process gets a key holding two values in a network of
+  # N-1 runners; also shown: a get from a runner inside the runners' own process (one value)
   for n in 20 200; do
     : >"$tmp/figures"
     run $B/bench_raw get $n 200
+    inproc_p50=$(fig raw_get_p50_ms) inproc_p99=$(fig raw_get_p99_ms)
+    : >"$tmp/figures"
+    raw_swarm $((n - 1)) "$tmp/rawget$n"
+    run $B/bench_raw probe "127.0.0.1:$(head -1 "$tmp/rawget$n/raw_ports")" 200 2
+    stop_swarms
     run $B/bench_dhtreg get $n 200
     header "1. cold resolve over JSON-RPC vs raw get, N = $n"
-    for p in p50 p90 p99; do row "latency $p" "$(fig dr_get_${p}_ms)" "$(fig raw_get_${p}_ms)" ms; done
+    for p in p50 p99; do row "latency $p" "$(fig dr_get_${p}_ms)" "$(fig raw_get_${p}_ms)" ms; done
+    row "latency p90" "$(fig dr_get_p90_ms)" "" ms
     row "success" "$(fig dr_get_success)" "$(fig raw_get_success)" fraction
+    row "vs raw get inside the runners' process, p50" "$(fig dr_get_p50_ms)" "$inproc_p50" ms
+    row "vs raw get inside the runners' process, p99" "$(fig dr_get_p99_ms)" "$inproc_p99" ms
   done ;;
 put)
   : >"$tmp/figures"
@@ -79,19 +98,12 @@ memory)
   row "RSS per 10 000 cached records" "$(fig dr_cache_rss_per_10k_kb)" "" "kB" ;;
 scale)
   : >"$tmp/figures"
-  # raw: five processes of 200 runners, then a probe joining through the last
-  mkdir -p "$tmp/raw0"
-  $B/bench_raw swarm 200 "$tmp/raw0" >"$tmp/raw0.out" 2>>"$tmp/stderr" & pids+=($!)
-  for _ in $(seq 600); do grep -q ready "$tmp/raw0.out" 2>/dev/null && break; sleep 0.1; done
+  # raw: five processes of 200 runners, then a probe (two values per key) joining through the last
+  raw_swarm 200 "$tmp/raw0"
   boot="127.0.0.1:$(head -1 "$tmp/raw0/raw_ports")"
-  for i in 1 2 3 4; do
-    mkdir -p "$tmp/raw$i"
-    $B/bench_raw swarm 200 "$tmp/raw$i" "$boot" >"$tmp/raw$i.out" 2>>"$tmp/stderr" & pids+=($!)
-    for _ in $(seq 600); do grep -q ready "$tmp/raw$i.out" 2>/dev/null && break; sleep 0.1; done
-  done
-  run $B/bench_raw probe "127.0.0.1:$(head -1 "$tmp/raw4/raw_ports")" 200
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  pids=()
+  for i in 1 2 3 4; do raw_swarm 200 "$tmp/raw$i" "$boot"; done
+  run $B/bench_raw probe "127.0.0.1:$(head -1 "$tmp/raw4/raw_ports")" 200 2
+  stop_swarms
   run $B/bench_dhtreg scale 5 200 200
   header "6. scale: 1 000 nodes in five processes"
   row "resolve success" "$(fig dr_scale_success)" "$(fig raw_get_success)" fraction

@@ -164,6 +164,7 @@ static void nap_ms(int ms) {
 typedef struct swarm_proc {
   pid_t pid;
   char dir[256], log[320];
+  int want_ready; /* "ready" lines to wait for: one per settling */
   uint16_t port0;  /* UDP port of its first node */
   h_node rpc[8];   /* its nodes that serve JSON-RPC */
   int n_rpc;
@@ -176,15 +177,15 @@ static bool ports_written(void *p) {
   return access(path, R_OK) == 0;
 }
 
-/* The swarm printed "ready": its routing tables settled. */
+/* The swarm printed "ready" as often as asked: its routing tables settled. */
 static bool swarm_ready(void *p) {
   swarm_proc *s = p;
   char line[256];
-  bool ready = false;
+  int ready = 0;
   FILE *f = fopen(s->log, "r");
-  while (f && !ready && fgets(line, sizeof line, f)) ready = strcmp(line, "ready\n") == 0;
+  while (f && fgets(line, sizeof line, f)) ready += strcmp(line, "ready\n") == 0;
   if (f) fclose(f);
-  return ready;
+  return ready >= s->want_ready;
 }
 
 static void swarm_start(swarm_proc *s, const char *name, int nodes, int rpc_nodes, const char *boot) {
@@ -197,6 +198,7 @@ static void swarm_start(swarm_proc *s, const char *name, int nodes, int rpc_node
   static char bin[] = DR_BIN_DIR "/dhtreg-swarm";
   char *argv[] = {bin, "--nodes", n_text, "--rpc", r_text, "--dir", s->dir,
                   boot ? "--bootstrap" : NULL, (char *)boot, NULL};
+  s->want_ready = 1;
   s->pid = h_spawn(argv, s->log);
   if (!h_wait_for(ports_written, s, 300000)) fail_msg("swarm %s did not start (see %s)", name, s->log);
   if (!h_wait_for(swarm_ready, s, 300000)) fail_msg("swarm %s did not settle (see %s)", name, s->log);
@@ -216,6 +218,18 @@ static void swarm_start(swarm_proc *s, const char *name, int nodes, int rpc_node
     }
   }
   fclose(f);
+}
+
+/* Settles every swarm again (SIGUSR1), all at once: once the whole network
+ * has joined, each node's table learns of the processes started after its
+ * own. */
+static void swarms_resettle(swarm_proc *s, int n) {
+  for (int i = 0; i < n; i++) {
+    s[i].want_ready++;
+    kill(s[i].pid, SIGUSR1);
+  }
+  for (int i = 0; i < n; i++)
+    if (!h_wait_for(swarm_ready, &s[i], 300000)) fail_msg("swarm %s did not settle again", s[i].dir);
 }
 
 static void swarm_stop(swarm_proc *s) {
@@ -611,6 +625,7 @@ static void mode_scale(int procs, int per, int samples) {
   for (int i = 0; i < procs; i++)
     for (int k = 0; k < s[i].n_rpc; k++)
       if (!h_wait_for(has_peers, &s[i].rpc[k], 60000)) fail_msg("%s found no peers", s[i].rpc[k].name);
+  swarms_resettle(s, procs);
   printf("dr_scale_nodes %d\ndr_scale_join_s %.1f\n", procs * per, now_s() - t0);
   rpc adv;
   rpc_open(&adv, s[0].rpc[0].sock);

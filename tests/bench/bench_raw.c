@@ -16,9 +16,10 @@
  *   bench_raw swarm N DIR [BOOT_HOST:PORT]
  *     N runners (runner 0 through BOOT, if given); once all are connected writes DIR/raw_ports
  *     (their ports, runner 0 first) and prints "ready"; runs until SIGTERM or SIGINT, at most 30 min.
- *   bench_raw probe BOOT_HOST:PORT SAMPLES
- *     one runner joined through BOOT puts SAMPLES values (64 in flight), then a second runner
- *     joins and gets each, timed; raw_join_s is the second runner's join.
+ *   bench_raw probe BOOT_HOST:PORT SAMPLES [PER_KEY]
+ *     one runner joined through BOOT puts PER_KEY values (default 1) under each of SAMPLES keys
+ *     (64 in flight), then a second runner joins and gets each key, timed; raw_join_s is the second
+ *     runner's join. A dhtreg resolve reads two values: the resource entry and a record.
  *     raw_get_p50_ms raw_get_p99_ms raw_get_success raw_join_s
  *
  * Exit status: 0 when the mode ran to its end; 1 when it could not (a runner that would not start
@@ -819,14 +820,15 @@ out:
 }
 
 static int mode_probe(int argc, char **argv) {
-  long samples;
+  long samples, per_key = 1;
   const char *host, *port;
-  if (argc != 4 || !arg_hostport(argv[2], &host, &port) || !arg_int(argv[3], 1, 100000, &samples))
+  if ((argc != 4 && argc != 5) || !arg_hostport(argv[2], &host, &port) ||
+      !arg_int(argv[3], 1, 100000, &samples) || (argc == 5 && !arg_int(argv[4], 1, 16, &per_key)))
     return -1;
   set_deadline(120 + (double)samples * 2);
   static net nt;
   dht_infohash *keys = calloc((size_t)samples, sizeof *keys);
-  uint8_t(*values)[VALUE_LEN] = calloc((size_t)samples, VALUE_LEN);
+  uint8_t(*values)[VALUE_LEN] = calloc((size_t)(samples * per_key), VALUE_LEN);
   double *lat = calloc((size_t)samples, sizeof *lat);
   if (!keys || !values || !lat) return 1;
   for (long k = 0; k < samples; k++) dht_infohash_random(&keys[k]);
@@ -839,9 +841,10 @@ static int mode_probe(int argc, char **argv) {
     goto out;
   }
   say("first runner connected in %.2f s", (now_ms() - t0) / 1e3);
-  double put_ms = windowed_puts(nt.r[0], keys, samples, samples, PROBE_WINDOW, values);
+  double put_ms = windowed_puts(nt.r[0], keys, samples * per_key, samples, PROBE_WINDOW, values);
   pthread_mutex_lock(&g_lock);
-  say("%d of %ld puts done (%d failed) in %.2f s", g_put_done, samples, g_put_failed, put_ms / 1e3);
+  say("%d of %ld puts done (%d failed) in %.2f s", g_put_done, samples * per_key, g_put_failed,
+      put_ms / 1e3);
   pthread_mutex_unlock(&g_lock);
   if (put_ms < 0) goto out;
   t0 = now_ms();
@@ -877,7 +880,7 @@ static const struct {
     {"burst", mode_burst, "burst N COUNT LIMIT_S"},
     {"idle", mode_idle, "idle"},
     {"swarm", mode_swarm, "swarm N DIR [BOOT_HOST:PORT]"},
-    {"probe", mode_probe, "probe BOOT_HOST:PORT SAMPLES"},
+    {"probe", mode_probe, "probe BOOT_HOST:PORT SAMPLES [PER_KEY]"},
 };
 
 static int usage(void) {
