@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -310,9 +311,13 @@ static bool node_answers(void *ctx) {
 
 pid_t h_spawn(char *const *argv, const char *log) {
   h_tmpdir();
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
+    /* killed with the test process even when it dies without running its
+     * exit handlers (an abort, a sanitizer report, a signal) */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     int in = open("/dev/null", O_RDONLY);
     if (fd >= 0) {
