@@ -50,23 +50,18 @@ dr_json_cache *dr_json_cache_new(void) {
   return c;
 }
 
-static void drop(dr_json_cache *c, dr_map_item *it) {
-  uint8_t key[1 + DR_SIG_LEN];
-  cached *v = it->value;
-  memcpy(key, it->key, sizeof key);
-  c->bytes -= v->len;
-  free(dr_map_del(&c->map, key, sizeof key));
-}
+typedef struct sweep_ctx {
+  dr_json_cache *c;
+  uint64_t older_than_ms;
+} sweep_ctx;
 
-static void sweep(dr_json_cache *c, uint64_t older_than_ms) {
-  size_t b, n = 0;
-  dr_map_item **old = malloc(c->map.count * sizeof *old + 1);
-  if (!old) return;
-  for (dr_map_item *it = dr_map_next(&c->map, NULL, &b); it; it = dr_map_next(&c->map, it, &b))
-    if (((cached *)it->value)->used_ms < older_than_ms) old[n++] = it;
-  /* removed after the walk: the map may not change under its iterator */
-  for (size_t i = 0; i < n; i++) drop(c, old[i]);
-  free(old);
+static bool unused(void *value, void *ctx) {
+  sweep_ctx *s = ctx;
+  cached *v = value;
+  if (v->used_ms >= s->older_than_ms) return false;
+  s->c->bytes -= v->len;
+  free(v);
+  return true;
 }
 
 void dr_json_cache_free(dr_json_cache *c) {
@@ -89,7 +84,7 @@ int dr_json_cache_append(dr_json_cache *c, const dr_entry *e, uint64_t now_ms, d
   }
   if (now_ms >= c->swept_ms + SWEEP_MS) {
     c->swept_ms = now_ms;
-    if (now_ms > KEEP_MS) sweep(c, now_ms - KEEP_MS);
+    if (now_ms > KEEP_MS) dr_map_remove_if(&c->map, unused, &(sweep_ctx){c, now_ms - KEEP_MS});
   }
   json_t *j = e->kind == DR_KIND_RESOURCE ? dr_json_resource(e) : dr_json_record(e);
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

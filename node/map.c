@@ -106,6 +106,25 @@ void *dr_map_del(dr_map *m, const void *key, size_t len) {
   return v;
 }
 
+size_t dr_map_remove_if(dr_map *m, bool (*drop)(void *value, void *ctx), void *ctx) {
+  size_t removed = 0;
+  for (size_t b = 0; b < m->n_buckets; b++) {
+    dr_map_item **pp = &m->buckets[b];
+    while (*pp) {
+      dr_map_item *it = *pp;
+      if (!drop(it->value, ctx)) {
+        pp = &it->next;
+        continue;
+      }
+      *pp = it->next;
+      free(it);
+      removed++;
+    }
+  }
+  m->count -= removed;
+  return removed;
+}
+
 dr_map_item *dr_map_next(const dr_map *m, dr_map_item *it, size_t *bucket) {
   if (it && it->next) return it->next;
   size_t b = it ? *bucket + 1 : 0;

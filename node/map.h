@@ -2,6 +2,7 @@
 #ifndef DR_MAP_H
 #define DR_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,12 @@ void *dr_map_del(dr_map *m, const void *key, size_t len);
 
 /* Iteration: for (it = dr_map_next(m, NULL, &b); it; it = dr_map_next(m, it, &b))
  * Do not insert while iterating; removing the current item is not allowed
- * either (collect keys first). */
+ * either (collect keys first, or use dr_map_remove_if). */
 dr_map_item *dr_map_next(const dr_map *m, dr_map_item *it, size_t *bucket);
+
+/* Removes every item for which drop(value, ctx) returns true, in one walk;
+ * drop disposes of the value (drop must not touch the map). Returns how many
+ * were removed. */
+size_t dr_map_remove_if(dr_map *m, bool (*drop)(void *value, void *ctx), void *ctx);
 
 #endif

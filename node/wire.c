@@ -51,27 +51,18 @@ static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
   return DR_REJ_NONE;
 }
 
+static bool seen_over(void *value, void *now) {
+  seen_version *v = value;
+  if (v->until >= *(uint64_t *)now) return false;
+  free(v);
+  return true;
+}
+
 void dr__wire_tick(dr_node *n, uint64_t now) {
   uint64_t now_ms = uv_now(n->loop);
   if (now_ms < n->seen_swept_ms + SEEN_SWEEP_MS) return;
   n->seen_swept_ms = now_ms;
-  size_t b, n_old = 0;
-  dr_map_item **old = NULL;
-  for (dr_map_item *it = dr_map_next(&n->seen, NULL, &b); it; it = dr_map_next(&n->seen, it, &b)) {
-    if (((seen_version *)it->value)->until >= now) continue;
-    dr_map_item **grown = realloc(old, (n_old + 1) * sizeof *old);
-    if (!grown) break; /* the rest next time */
-    old = grown;
-    old[n_old++] = it;
-  }
-  /* removed after the walk: the map may not change under its iterator */
-  for (size_t i = 0; i < n_old; i++) {
-    uint8_t key[2 * DR_ID_LEN + 1 + DR_NAME_MAX];
-    size_t klen = old[i]->key_len;
-    memcpy(key, old[i]->key, klen);
-    free(dr_map_del(&n->seen, key, klen));
-  }
-  free(old);
+  dr_map_remove_if(&n->seen, seen_over, &now);
 }
 
 void dr__wire_free(dr_node *n) {
