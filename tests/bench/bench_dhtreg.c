@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,12 +41,8 @@ typedef struct rpc {
   size_t used; /* where the unread bytes start */
 } rpc;
 
-static void rpc_open(rpc *c, const char *sock) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
-  c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-    fail_msg("cannot connect to %s: %s", sock, strerror(errno));
+static void rpc_open(rpc *c, const h_node *n) {
+  if ((c->fd = h_connect(n)) < 0) fail_msg("cannot connect to %s: %s", n->sock, strerror(errno));
   c->cap = 1 << 16;
   c->len = c->used = 0;
   c->buf = malloc(c->cap);
@@ -297,14 +292,30 @@ static void advertise_many(rpc *c, char **rids, int n_rids, int count, int windo
   }
 }
 
-/* Creates count resources PREFIXi through c, one record in each; returns
- * their ids (free each and the array). */
-static char **publish_samples(rpc *c, const char *prefix, int count) {
+/* Creates count resources labelled PREFIXi through c; returns their ids
+ * (free_rids). */
+static char **create_many(rpc *c, const char *prefix, int count) {
   char **rids = calloc((size_t)count, sizeof *rids);
   for (int i = 0; i < count; i++) {
     char label[32];
     snprintf(label, sizeof label, "%s%d", prefix, i);
     rids[i] = create(c, label);
+  }
+  return rids;
+}
+
+static void free_rids(char **rids, int count) {
+  for (int i = 0; i < count; i++) free(rids[i]);
+  free(rids);
+}
+
+/* Creates count resources PREFIXi through c, one record in each; returns
+ * their ids (free_rids). */
+static char **publish_samples(rpc *c, const char *prefix, int count) {
+  char **rids = create_many(c, prefix, count);
+  for (int i = 0; i < count; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "%s%d", prefix, i);
     advertise_many(c, &rids[i], 1, 1, 1, label);
   }
   return rids;
@@ -320,8 +331,8 @@ static void mode_get(int n, int samples) {
   start_daemon(&resolver, "resolver", s.port0);
   printf("dr_join_s %.2f\n", now_s() - t0);
   rpc adv, res;
-  rpc_open(&adv, s.rpc[0].sock);
-  rpc_open(&res, resolver.sock);
+  rpc_open(&adv, &s.rpc[0]);
+  rpc_open(&res, &resolver);
   char **rids = publish_samples(&adv, "svc", samples);
   double *ms = calloc((size_t)samples, sizeof *ms);
   int ok = 0;
@@ -334,8 +345,7 @@ static void mode_get(int n, int samples) {
   printf("dr_get_p50_ms %.3f\ndr_get_p90_ms %.3f\ndr_get_p99_ms %.3f\ndr_get_success %.3f\n",
          pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.9), pct(ms, (size_t)samples, 0.99),
          (double)ok / samples);
-  for (int i = 0; i < samples; i++) free(rids[i]);
-  free(rids);
+  free_rids(rids, samples);
   free(ms);
   rpc_close(&adv);
   rpc_close(&res);
@@ -350,14 +360,9 @@ static void mode_put(int n, int count, int n_res, int window) {
   h_node adv_node;
   start_daemon(&adv_node, "advertiser", s.port0);
   rpc adv, res;
-  rpc_open(&adv, adv_node.sock);
-  rpc_open(&res, s.rpc[0].sock);
-  char **rids = calloc((size_t)n_res, sizeof *rids);
-  for (int i = 0; i < n_res; i++) {
-    char label[32];
-    snprintf(label, sizeof label, "res%d", i);
-    rids[i] = create(&adv, label);
-  }
+  rpc_open(&adv, &adv_node);
+  rpc_open(&res, &s.rpc[0]);
+  char **rids = create_many(&adv, "res", n_res);
   double t0 = now_s();
   advertise_many(&adv, rids, n_res, count, window, "svc");
   double t_ans = now_s() - t0;
@@ -373,8 +378,7 @@ static void mode_put(int n, int count, int n_res, int window) {
   }
   double t_vis = now_s() - t0;
   printf("dr_put_per_s %.0f\ndr_put_visible_per_s %.0f\n", count / t_ans, count / t_vis);
-  for (int i = 0; i < n_res; i++) free(rids[i]);
-  free(rids);
+  free_rids(rids, n_res);
   rpc_close(&adv);
   rpc_close(&res);
   swarm_stop(&s);
@@ -383,20 +387,19 @@ static void mode_put(int n, int count, int n_res, int window) {
 /* ---- local: health and cached resolve --------------------------------------------------- */
 
 typedef struct load {
-  const char *sock;
+  const h_node *node;
   const char *req; /* one request, newline-terminated */
   int count, window;
   double *lat_ms; /* per request, when window is 1 */
-  double secs;
 } load;
 
 static void *run_load(void *p) {
   load *l = p;
   rpc cl;
-  rpc_open(&cl, l->sock);
+  rpc_open(&cl, l->node);
   size_t rl = strlen(l->req);
   int sent = 0, answered = 0;
-  double t0 = now_s(), sent_at = 0;
+  double sent_at = 0;
   /* pipelined: write many requests per send */
   char *batch = malloc(rl * 64);
   while (answered < l->count) {
@@ -418,7 +421,6 @@ static void *run_load(void *p) {
     if (l->lat_ms) l->lat_ms[answered] = (now_s() - sent_at) * 1000;
     answered++;
   }
-  l->secs = now_s() - t0;
   free(batch);
   rpc_close(&cl);
   return NULL;
@@ -426,23 +428,24 @@ static void *run_load(void *p) {
 
 /* Runs count requests over conns connections (window in flight on each);
  * prints requests/s, and p50 latency when window is 1. */
-static void measure(const char *what, const char *sock, const char *req, int count, int conns,
+static void measure(const char *what, const h_node *node, const char *req, int count, int conns,
                     int window) {
   load l[8];
   pthread_t th[8];
+  int each = count / conns, done = each * conns;
   double *lat = window == 1 ? calloc((size_t)count, sizeof *lat) : NULL;
   double t0 = now_s();
   for (int i = 0; i < conns; i++) {
-    l[i] = (load){sock, req, count / conns, window, lat ? lat + (size_t)i * (size_t)(count / conns) : NULL, 0};
+    l[i] = (load){node, req, each, window, lat ? lat + (size_t)i * (size_t)each : NULL};
     pthread_create(&th[i], NULL, run_load, &l[i]);
   }
   for (int i = 0; i < conns; i++) pthread_join(th[i], NULL);
   double secs = now_s() - t0;
   if (lat) {
-    printf("%s_p50_us %.1f\n", what, pct(lat, (size_t)(count / conns * conns), 0.5) * 1000);
-    printf("%s_p99_us %.1f\n", what, pct(lat, (size_t)(count / conns * conns), 0.99) * 1000);
+    printf("%s_p50_us %.1f\n", what, pct(lat, (size_t)done, 0.5) * 1000);
+    printf("%s_p99_us %.1f\n", what, pct(lat, (size_t)done, 0.99) * 1000);
   } else {
-    printf("%s_per_s %.0f\n", what, (count / conns * conns) / secs);
+    printf("%s_per_s %.0f\n", what, done / secs);
   }
   free(lat);
 }
@@ -451,7 +454,7 @@ static void mode_local(int count) {
   h_node n;
   h_node_start(&n, "local", quiet);
   rpc c;
-  rpc_open(&c, n.sock);
+  rpc_open(&c, &n);
   char *rid = create(&c, "local");
   advertise_many(&c, &rid, 1, 10, 10, "svc");
   /* watched: resolve is answered from the listen-fed cache */
@@ -461,14 +464,14 @@ static void mode_local(int count) {
   snprintf(resolve, sizeof resolve,
            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resolve\",\"params\":{\"resource_id\":\"%s\"}}\n", rid);
   int lat_n = count / 10 < 20000 ? count / 10 : 20000;
-  measure("dr_health_1c", n.sock, health, count, 1, 256);
-  measure("dr_health_1c_lat", n.sock, health, lat_n, 1, 1);
-  measure("dr_health_8c", n.sock, health, count, 8, 256);
-  measure("dr_health_8c_lat", n.sock, health, lat_n, 8, 1);
-  measure("dr_cached_1c", n.sock, resolve, count, 1, 256);
-  measure("dr_cached_1c_lat", n.sock, resolve, lat_n, 1, 1);
-  measure("dr_cached_8c", n.sock, resolve, count, 8, 256);
-  measure("dr_cached_8c_lat", n.sock, resolve, lat_n, 8, 1);
+  measure("dr_health_1c", &n, health, count, 1, 256);
+  measure("dr_health_1c_lat", &n, health, lat_n, 1, 1);
+  measure("dr_health_8c", &n, health, count, 8, 256);
+  measure("dr_health_8c_lat", &n, health, lat_n, 8, 1);
+  measure("dr_cached_1c", &n, resolve, count, 1, 256);
+  measure("dr_cached_1c_lat", &n, resolve, lat_n, 1, 1);
+  measure("dr_cached_8c", &n, resolve, count, 8, 256);
+  measure("dr_cached_8c_lat", &n, resolve, lat_n, 8, 1);
   json_t *info = rpc_call(&c, "node.info", NULL);
   long hits = (long)json_integer_value(json_object_get(json_object_get(info, "cache"), "hits"));
   json_decref(info);
@@ -526,14 +529,9 @@ static void mode_burst(int n, int count, int per) {
   h_node node;
   start_daemon(&node, "burst", s.port0);
   rpc c;
-  rpc_open(&c, node.sock);
+  rpc_open(&c, &node);
   int n_res = per > 0 && count / per > 0 ? count / per : 1;
-  char **rids = calloc((size_t)n_res, sizeof *rids);
-  for (int i = 0; i < n_res; i++) {
-    char label[32];
-    snprintf(label, sizeof label, "burst%d", i);
-    rids[i] = create(&c, label);
-  }
+  char **rids = create_many(&c, "burst", n_res);
   long rss0 = proc_kb(node.pid, "VmRSS");
   rss_watch rw = {node.pid, 0, rss0};
   pthread_t wt, rt;
@@ -553,8 +551,7 @@ static void mode_burst(int n, int count, int per) {
   printf("dr_burst_count %d\ndr_burst_errors %d\ndr_burst_s %.1f\ndr_burst_per_s %.0f\n", count, errors,
          secs, count / secs);
   printf("dr_burst_rss_before_kb %ld\ndr_burst_peak_rss_kb %ld\n", rss0, rw.peak_kb);
-  for (int i = 0; i < n_res; i++) free(rids[i]);
-  free(rids);
+  free_rids(rids, n_res);
   rpc_close(&c);
   swarm_stop(&s);
 }
@@ -584,27 +581,21 @@ static void mode_memory(int records) {
   h_node_start(&adv, "adv", args);
   h_node_start(&watcher, "watcher", args);
   rpc a;
-  rpc_open(&a, adv.sock);
+  rpc_open(&a, &adv);
   int n_res = records / 2500 > 0 ? records / 2500 : 1;
-  char **rids = calloc((size_t)n_res, sizeof *rids);
-  for (int i = 0; i < n_res; i++) {
-    char label[32];
-    snprintf(label, sizeof label, "mem%d", i);
-    rids[i] = create(&a, label);
-  }
+  char **rids = create_many(&a, "mem", n_res);
   advertise_many(&a, rids, n_res, records, 1000, "mem");
   nap_ms(1000);
   long before = proc_kb(watcher.pid, "VmRSS");
   rpc w;
-  rpc_open(&w, watcher.sock);
+  rpc_open(&w, &watcher);
   for (int i = 0; i < n_res; i++) json_decref(rpc_call(&w, "watch", json_pack("{s:s}", "resource_id", rids[i])));
   void *arg[2] = {&watcher, (void *)(intptr_t)(records + n_res)};
   if (!h_wait_for(cache_has, arg, 120000)) fail_msg("the watcher's cache never held %d records", records);
   nap_ms(1000);
   long after = proc_kb(watcher.pid, "VmRSS");
   printf("dr_cache_rss_per_10k_kb %.0f\n", (double)(after - before) * 10000.0 / records);
-  for (int i = 0; i < n_res; i++) free(rids[i]);
-  free(rids);
+  free_rids(rids, n_res);
   rpc_close(&a);
   rpc_close(&w);
 }
@@ -628,13 +619,13 @@ static void mode_scale(int procs, int per, int samples) {
   swarms_resettle(s, procs);
   printf("dr_scale_nodes %d\ndr_scale_join_s %.1f\n", procs * per, now_s() - t0);
   rpc adv;
-  rpc_open(&adv, s[0].rpc[0].sock);
+  rpc_open(&adv, &s[0].rpc[0]);
   char **rids = publish_samples(&adv, "scale", samples);
   /* resolved from a node of every other process, in turn */
   double *ms = calloc((size_t)samples, sizeof *ms);
   int ok = 0;
   rpc *res = calloc((size_t)procs, sizeof *res);
-  for (int i = 0; i < procs; i++) rpc_open(&res[i], s[i].rpc[s[i].n_rpc - 1].sock);
+  for (int i = 0; i < procs; i++) rpc_open(&res[i], &s[i].rpc[s[i].n_rpc - 1]);
   for (int i = 0; i < samples; i++) {
     rpc *c = &res[procs > 1 ? 1 + i % (procs - 1) : 0];
     double a = now_s();
@@ -645,8 +636,7 @@ static void mode_scale(int procs, int per, int samples) {
   printf("dr_scale_success %.3f\ndr_scale_p50_ms %.3f\ndr_scale_p99_ms %.3f\n", (double)ok / samples,
          pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.99));
   for (int i = 0; i < procs; i++) rpc_close(&res[i]);
-  for (int i = 0; i < samples; i++) free(rids[i]);
-  free(rids);
+  free_rids(rids, samples);
   free(ms);
   free(res);
   rpc_close(&adv);
