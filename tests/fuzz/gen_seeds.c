@@ -261,11 +261,7 @@ int main(int argc, char **argv) {
   framed_op(&framed, false, OP_TOMB, false, 0, tomb.raw, tomb.raw_len);
   framed_op(&framed, false, OP_DROP, false, 0, key, DR_ID_LEN + 5);
   framed_op(&framed, false, OP_RES, false, 0, res_owner.raw, res_owner.raw_len);
-  static buf fb;
-  fb.len = 0;
-  put(&fb, "\x03", 1);
-  put(&fb, framed.p, framed.len);
-  write_seed("fuzz_persist", "framed_ops", fb.p, fb.len);
+  state_seed("framed_ops", 3, &snap, &framed); /* mode 3: the bytes as framed ops */
 
   char rid[DR_ID_TEXT_MAX], peer[DR_ID_TEXT_MAX];
   dr_id_encode(res.rid, rid);

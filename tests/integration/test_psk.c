@@ -79,7 +79,7 @@ static void test_each_network_sees_its_own(void **state) {
                    json_pack("{s:s, s:s, s:s, s:i}", "resource_id", ra, "service_id", "beta-intruder",
                              "host", "10.7.7.9", "port", 443)));
 
-  h_has sa = {&a2, ra, "alpha-web"}, sb = {&b2, rb, "beta-web"}, so = {&a1, ro, "public-web"};
+  h_has sa = {&a2, ra, "alpha-web"}, sb = {&b2, rb, "beta-web"};
   assert_true(h_wait_for(h_resolves, &sa, 10000));
   assert_true(h_wait_for(h_resolves, &sb, 10000));
 
@@ -102,7 +102,7 @@ static void test_each_network_sees_its_own(void **state) {
   }
   /* the public registry works among public nodes (o resolves its own) and
    * no private node sees it */
-  so.n = &o;
+  h_has so = {&o, ro, "public-web"};
   assert_true(h_wait_for(h_resolves, &so, 10000));
   for (size_t i = 0; i < 3; i++) {
     assert_int_equal(view(not_public[i], ro, &res), 0);

@@ -27,20 +27,9 @@ static int setup(void **state) {
 
 /* Reads one response line and parses it. */
 static json_t *read_json(int fd) {
-  char *line = h_read_line(fd, 10000);
-  if (!line) fail_msg("no response line");
-  json_t *j = json_loads(line, 0, NULL);
-  if (!j) fail_msg("response is not one line of JSON: %s", line);
-  free(line);
+  json_t *j = h_read_json(fd, 10000);
+  if (!j) fail_msg("no response line");
   return j;
-}
-
-static int error_code(json_t *resp) {
-  return (int)json_integer_value(json_object_get(json_object_get(resp, "error"), "code"));
-}
-
-static const char *error_message(json_t *resp) {
-  return json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
 }
 
 static void send_str(int fd, const char *s) {
@@ -93,10 +82,10 @@ static void test_batch_and_notifications(void **state) {
     json_t *m = json_array_get(r, i);
     json_t *id = json_object_get(m, "id");
     if (json_is_null(id)) {
-      assert_int_equal(error_code(m), -32600);
+      assert_int_equal(h_error_code(m), -32600);
       have |= 1;
     } else if (json_integer_value(id) == 2) {
-      assert_int_equal(error_code(m), -32601);
+      assert_int_equal(h_error_code(m), -32601);
       have |= 2;
     } else {
       assert_non_null(json_object_get(m, "result"));
@@ -115,7 +104,7 @@ static void test_batch_and_notifications(void **state) {
 
   send_str(fd, "[]");
   r = read_json(fd);
-  assert_int_equal(error_code(r), -32600);
+  assert_int_equal(h_error_code(r), -32600);
   json_decref(r);
   close(fd);
 }
@@ -124,7 +113,7 @@ static void test_parse_errors_recover(void **state) {
   int fd = h_connect(&node);
   send_str(fd, "hello there\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"health\"}");
   json_t *r = read_json(fd);
-  assert_int_equal(error_code(r), -32700);
+  assert_int_equal(h_error_code(r), -32700);
   assert_true(json_is_null(json_object_get(r, "id")));
   json_decref(r);
   r = read_json(fd);
@@ -132,7 +121,7 @@ static void test_parse_errors_recover(void **state) {
   json_decref(r);
   send_str(fd, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":}\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"health\"}");
   r = read_json(fd);
-  assert_int_equal(error_code(r), -32700);
+  assert_int_equal(h_error_code(r), -32700);
   json_decref(r);
   r = read_json(fd);
   assert_int_equal(json_integer_value(json_object_get(r, "id")), 3);
@@ -141,7 +130,7 @@ static void test_parse_errors_recover(void **state) {
   send_str(fd, "{\"jsonrpc\":\"2.0\",\"id\":4,");
   shutdown(fd, SHUT_WR);
   r = read_json(fd);
-  assert_int_equal(error_code(r), -32700);
+  assert_int_equal(h_error_code(r), -32700);
   json_decref(r);
   close(fd);
 }
@@ -158,7 +147,7 @@ static void test_invalid_requests(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     send_str(fd, bad[i]);
     json_t *r = read_json(fd);
-    assert_int_equal(error_code(r), -32600);
+    assert_int_equal(h_error_code(r), -32600);
     json_decref(r);
   }
   close(fd);
@@ -168,38 +157,38 @@ static void test_method_and_params_errors(void **state) {
   assert_int_equal(h_err(&node, "no.such.method", NULL), -32601);
 
   json_t *resp = h_call(&node, "resolve", json_object());
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "resource_id"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "resource_id"));
   json_decref(resp);
 
   resp = h_call(&node, "resolve", json_pack("{s:s}", "resource_id", "not-an-id!"));
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "resource_id"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "resource_id"));
   json_decref(resp);
 
   resp = h_call(&node, "resource.create", json_pack("{s:s, s:s}", "label", "x", "policy", "closed"));
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "policy"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "policy"));
   json_decref(resp);
 
   resp = h_call(&node, "resource.id", json_pack("{s:s, s:i}", "label", "x", "colour", 3));
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "colour"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "colour"));
   json_decref(resp);
 
   json_t *rid = h_ok(&node, "resource.id", json_pack("{s:s}", "label", "errs"));
   const char *r = json_string_value(json_object_get(rid, "resource_id"));
   resp = h_call(&node, "record.advertise", json_pack("{s:s, s:s, s:i}", "resource_id", r, "service_id", "s", "ttl", 5));
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "ttl"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "ttl"));
   json_decref(resp);
   resp = h_call(&node, "record.advertise", json_pack("{s:s, s:s, s:i}", "resource_id", r, "service_id", "s", "port", 70000));
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "port"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "port"));
   json_decref(resp);
   resp = h_call(&node, "record.advertise", json_pack("{s:s, s:s}", "resource_id", r, "service_id", ""));
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "service_id"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "service_id"));
   json_decref(resp);
 
   /* -32004: not found */
@@ -210,15 +199,15 @@ static void test_method_and_params_errors(void **state) {
   json_t *tags = json_array();
   for (int i = 0; i < 17; i++) json_array_append_new(tags, json_string("t"));
   resp = h_call(&node, "record.advertise", json_pack("{s:s, s:s, s:o}", "resource_id", r, "service_id", "s", "tags", tags));
-  assert_int_equal(error_code(resp), -32012);
-  assert_non_null(strstr(error_message(resp), "tags"));
+  assert_int_equal(h_error_code(resp), -32012);
+  assert_non_null(strstr(h_error_message(resp), "tags"));
   json_decref(resp);
   char big[200];
   memset(big, 'x', sizeof big - 1);
   big[sizeof big - 1] = '\0';
   resp = h_call(&node, "record.advertise", json_pack("{s:s, s:s}", "resource_id", r, "service_id", big));
-  assert_int_equal(error_code(resp), -32012);
-  assert_non_null(strstr(error_message(resp), "service_id"));
+  assert_int_equal(h_error_code(resp), -32012);
+  assert_non_null(strstr(h_error_message(resp), "service_id"));
   json_decref(resp);
   json_decref(rid);
 }
@@ -233,7 +222,7 @@ static void test_oversized_request(void **state) {
   h_send(fd, req, strlen(req));
   free(req);
   json_t *r = read_json(fd);
-  assert_int_equal(error_code(r), -32012);
+  assert_int_equal(h_error_code(r), -32012);
   json_decref(r);
   assert_null(h_read_line(fd, 5000)); /* and the node hangs up */
   close(fd);

@@ -64,24 +64,6 @@ static void expect_log(const h_node *n, const char *needle, int before) {
   if (!h_wait_for(log_grew, &w, 10000)) fail_msg("%s: no log line \"%s\"", n->name, needle);
 }
 
-static json_t *read_json(int fd, int ms) {
-  char *line = h_read_line(fd, ms);
-  if (!line) return NULL;
-  json_t *j = json_loads(line, 0, NULL);
-  if (!j) fail_msg("not one line of JSON: %.200s", line);
-  free(line);
-  return j;
-}
-
-static int error_code(json_t *resp) {
-  return (int)json_integer_value(json_object_get(json_object_get(resp, "error"), "code"));
-}
-
-static const char *error_message(json_t *resp) {
-  const char *m = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
-  return m ? m : "";
-}
-
 /* Whether the node closed fd within ms (what it still had in flight is read
  * and dropped); false on a timeout. */
 static bool closed_by_node(int fd, int ms) {
@@ -93,8 +75,7 @@ static bool closed_by_node(int fd, int ms) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     if (poll(&p, 1, (int)(end - now)) <= 0) continue;
     ssize_t got = recv(fd, buf, sizeof buf, 0);
-    if (got == 0 || (got < 0 && errno == ECONNRESET)) return true;
-    if (got < 0 && errno != EINTR && errno != EAGAIN) return true;
+    if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) return true; /* EOF, or reset */
   }
 }
 
@@ -165,22 +146,22 @@ static void test_oversized_request(void **state) {
   /* the other connection is served meanwhile */
   const char *h = request(2, "health", NULL);
   h_send(other, h, strlen(h));
-  json_t *r = read_json(other, READ_MS);
+  json_t *r = h_read_json(other, READ_MS);
   assert_non_null(r);
   assert_non_null(json_object_get(r, "result"));
   json_decref(r);
 
-  r = read_json(big, READ_MS);
+  r = h_read_json(big, READ_MS);
   assert_non_null(r);
-  assert_int_equal(error_code(r), -32012);
-  assert_non_null(strstr(error_message(r), "1048576"));
+  assert_int_equal(h_error_code(r), -32012);
+  assert_non_null(strstr(h_error_message(r), "1048576"));
   json_decref(r);
   assert_true(closed_by_node(big, READ_MS));
   expect_log(&lim, "request over 1048576 bytes", before);
 
   /* and the other one still is */
   h_send(other, h, strlen(h));
-  r = read_json(other, READ_MS);
+  r = h_read_json(other, READ_MS);
   assert_non_null(json_object_get(r, "result"));
   json_decref(r);
   close(big);
@@ -189,26 +170,21 @@ static void test_oversized_request(void **state) {
 
 /* ---- connections -------------------------------------------------------------------- */
 
-/* Opens a connection that few serves: retried while an earlier connection's
- * close is still under way on the node. */
-typedef struct opening {
-  int fd;
-} opening;
-
+/* Opens a connection that few serves into *(int *)p: retried while an
+ * earlier connection's close is still under way on the node. */
 static bool opened(void *p) {
-  opening *o = p;
   int fd = h_connect(&few);
   if (fd < 0) return false;
   const char *h = request(1, "health", NULL);
   h_send(fd, h, strlen(h));
-  json_t *r = read_json(fd, READ_MS);
+  json_t *r = h_read_json(fd, READ_MS);
   bool ok = r && json_object_get(r, "result");
   json_decref(r);
   if (!ok) {
     close(fd);
     return false;
   }
-  o->fd = fd;
+  *(int *)p = fd;
   return true;
 }
 
@@ -216,17 +192,15 @@ static void test_connection_limit(void **state) {
   int fds[NODE_CONNS];
   int before = log_count(&few, "refusing a connection: 8 open already");
   for (int i = 0; i < NODE_CONNS; i++) {
-    opening o = {-1};
-    if (!h_wait_for(opened, &o, 20000)) fail_msg("connection %d of %d not served", i + 1, NODE_CONNS);
-    fds[i] = o.fd;
+    if (!h_wait_for(opened, &fds[i], 20000)) fail_msg("connection %d of %d not served", i + 1, NODE_CONNS);
   }
   /* the ninth gets one error line, then the node hangs up */
   int ninth = h_connect(&few);
   assert_true(ninth >= 0);
-  json_t *r = read_json(ninth, READ_MS);
+  json_t *r = h_read_json(ninth, READ_MS);
   assert_non_null(r);
-  assert_int_equal(error_code(r), -32012);
-  assert_non_null(strstr(error_message(r), "connections"));
+  assert_int_equal(h_error_code(r), -32012);
+  assert_non_null(strstr(h_error_message(r), "connections"));
   json_decref(r);
   assert_true(closed_by_node(ninth, READ_MS));
   close(ninth);
@@ -236,15 +210,13 @@ static void test_connection_limit(void **state) {
   for (int i = 0; i < NODE_CONNS; i++) {
     const char *h = request(100 + i, "health", NULL);
     h_send(fds[i], h, strlen(h));
-    r = read_json(fds[i], READ_MS);
+    r = h_read_json(fds[i], READ_MS);
     assert_non_null(json_object_get(r, "result"));
     json_decref(r);
   }
   /* one closes: a new connection is served (once the node saw the close) */
   close(fds[0]);
-  opening o = {-1};
-  assert_true(h_wait_for(opened, &o, 20000));
-  fds[0] = o.fd;
+  assert_true(h_wait_for(opened, &fds[0], 20000));
   for (int i = 0; i < NODE_CONNS; i++) close(fds[i]);
 }
 
@@ -386,7 +358,7 @@ static void test_buffered_texts_answered_after_pause(void **state) {
 
   int batch = 0, singles = 0;
   json_t *r;
-  while ((r = read_json(fd, READ_MS))) {
+  while ((r = h_read_json(fd, READ_MS))) {
     if (json_is_array(r)) {
       batch++;
       assert_int_equal(json_array_size(r), MAX_PENDING);
@@ -408,11 +380,12 @@ static void test_buffered_texts_answered_after_pause(void **state) {
 
 /* ---- batch size ------------------------------------------------------------------- */
 
-static char *health_batch(int n) {
+/* A batch of n calls of method (no params); caller frees. */
+static char *batch_of(const char *method, int n) {
   char *b = malloc((size_t)n * 64 + 8), *p = b;
   assert_non_null(b);
   *p++ = '[';
-  for (int i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", request(i, "health", NULL));
+  for (int i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", request(i, method, NULL));
   strcpy(p, "]");
   return b;
 }
@@ -421,22 +394,22 @@ static void test_batch_over_cap(void **state) {
   int before = log_count(&lim, "refusing a batch of 1025 requests");
   int fd = h_connect(&lim);
   assert_true(fd >= 0);
-  char *b = health_batch(MAX_PENDING + 1);
+  char *b = batch_of("health", MAX_PENDING + 1);
   assert_int_equal(send_within(fd, b, strlen(b), READ_MS), 0);
   free(b);
-  json_t *r = read_json(fd, READ_MS);
+  json_t *r = h_read_json(fd, READ_MS);
   assert_non_null(r);
   assert_true(json_is_object(r)); /* one error, not an array of answers */
-  assert_int_equal(error_code(r), -32012);
-  assert_non_null(strstr(error_message(r), "batch of at most 1024"));
+  assert_int_equal(h_error_code(r), -32012);
+  assert_non_null(strstr(h_error_message(r), "batch of at most 1024"));
   json_decref(r);
   expect_log(&lim, "refusing a batch of 1025 requests", before);
 
   /* the connection goes on, and a batch at the cap is served */
-  b = health_batch(MAX_PENDING);
+  b = batch_of("health", MAX_PENDING);
   assert_int_equal(send_within(fd, b, strlen(b), READ_MS), 0);
   free(b);
-  r = read_json(fd, READ_MS);
+  r = h_read_json(fd, READ_MS);
   assert_true(json_is_array(r));
   assert_int_equal(json_array_size(r), MAX_PENDING);
   for (size_t i = 0; i < json_array_size(r); i++)
@@ -459,7 +432,7 @@ static int watch_many(int fd, const char *rid, int count, char *err, size_t errl
   int ok = 0;
   err[0] = '\0';
   for (int i = 0; i < count; i++) {
-    json_t *r = read_json(fd, READ_MS);
+    json_t *r = h_read_json(fd, READ_MS);
     if (!r) fail_msg("answer %d of %d watches missing", i, count);
     if (!json_object_get(r, "id")) { /* an event: none expected, nothing is advertised */
       json_decref(r);
@@ -469,8 +442,8 @@ static int watch_many(int fd, const char *rid, int count, char *err, size_t errl
     if (json_object_get(r, "result")) {
       ok++;
     } else {
-      assert_int_equal(error_code(r), -32012);
-      if (!err[0]) snprintf(err, errlen, "%s", error_message(r));
+      assert_int_equal(h_error_code(r), -32012);
+      if (!err[0]) snprintf(err, errlen, "%s", h_error_message(r));
     }
     json_decref(r);
   }
@@ -533,9 +506,9 @@ static void test_resolve_limit(void **state) {
   }
   json_t *resp = h_call(&lim, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", RESOLVE_MAX + 1));
   assert_non_null(resp);
-  assert_int_equal(error_code(resp), -32602);
-  assert_non_null(strstr(error_message(resp), "limit"));
-  assert_non_null(strstr(error_message(resp), "1000"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "limit"));
+  assert_non_null(strstr(h_error_message(resp), "1000"));
   json_decref(resp);
   assert_int_equal(h_err(&lim, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", 0)), -32602);
 
@@ -556,11 +529,7 @@ static void test_client_that_never_reads(void **state) {
   /* node.info answers at once with ~700 bytes: ~700 KB per batch answer, so
    * 8 MiB of unsent answers pile up after a dozen batches, whatever the
    * kernel's socket buffers absorb first */
-  char *b = malloc((size_t)BATCH * 64 + 8), *p = b;
-  assert_non_null(b);
-  *p++ = '[';
-  for (int i = 0; i < BATCH; i++) p += sprintf(p, "%s%s", i ? "," : "", request(i, "node.info", NULL));
-  strcpy(p, "]");
+  char *b = batch_of("node.info", BATCH);
 
   int slow = h_connect(&lim);
   assert_true(slow >= 0);

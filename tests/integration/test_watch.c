@@ -37,23 +37,13 @@ static void advertise(const char *sid, int ttl, bool lease) {
                              "host", "10.0.0.7", "port", 7000, "ttl", ttl, "lease", lease)));
 }
 
-/* Reads one JSON line from fd within ms; NULL on timeout. */
-static json_t *read_msg(int fd, int ms) {
-  char *line = h_read_line(fd, ms);
-  if (!line) return NULL;
-  json_t *j = json_loads(line, 0, NULL);
-  if (!j) fail_msg("not JSON: %s", line);
-  free(line);
-  return j;
-}
-
 static json_int_t subscribe(int fd) {
   char req[256];
   int len = snprintf(req, sizeof req,
                      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"watch\",\"params\":{\"resource_id\":\"%s\"}}\n",
                      rid);
   h_send(fd, req, (size_t)len);
-  json_t *resp = read_msg(fd, 10000);
+  json_t *resp = h_read_json(fd, 10000);
   assert_non_null(resp);
   json_int_t sub = json_integer_value(json_object_get(json_object_get(resp, "result"), "subscription"));
   assert_true(sub > 0);
@@ -87,7 +77,7 @@ static void collect_until(int fd, json_int_t sub, seen *s, const char *const *wa
     if (all) return;
     int left = (int)(end - h_now_ms());
     if (left <= 0) break;
-    json_t *m = read_msg(fd, left);
+    json_t *m = h_read_json(fd, left);
     if (!m) break;
     json_t *p = json_object_get(m, "params");
     assert_string_equal(json_string_value(json_object_get(m, "method")), "event");
@@ -162,19 +152,19 @@ static void test_events_in_order(void **state) {
                      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"unwatch\",\"params\":{\"subscription\":%lld}}\n",
                      (long long)sub);
   h_send(fd2, req, (size_t)len); /* not fd2's */
-  json_t *r = read_msg(fd2, 5000);
+  json_t *r = h_read_json(fd2, 5000);
   while (r && json_object_get(r, "method")) { /* events may come first */
     json_decref(r);
-    r = read_msg(fd2, 5000);
+    r = h_read_json(fd2, 5000);
   }
   assert_non_null(r);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "error"), "code")), -32004);
   json_decref(r);
   h_send(fd, req, (size_t)len);
-  r = read_msg(fd, 5000);
+  r = h_read_json(fd, 5000);
   while (r && json_object_get(r, "method")) {
     json_decref(r);
-    r = read_msg(fd, 5000);
+    r = h_read_json(fd, 5000);
   }
   assert_non_null(r);
   assert_true(json_is_true(json_object_get(json_object_get(r, "result"), "ok")));

@@ -124,6 +124,24 @@ const char *h_tmpdir(void) {
   return tmpdir;
 }
 
+json_t *h_read_json(int fd, int timeout_ms) {
+  char *line = h_read_line(fd, timeout_ms);
+  if (!line) return NULL;
+  json_t *j = json_loads(line, 0, NULL);
+  if (!j) fail_msg("not one line of JSON: %.200s", line);
+  free(line);
+  return j;
+}
+
+int h_error_code(json_t *resp) {
+  return (int)json_integer_value(json_object_get(json_object_get(resp, "error"), "code"));
+}
+
+const char *h_error_message(json_t *resp) {
+  const char *m = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+  return m ? m : "";
+}
+
 void h_pipeline(const h_node *n, int count, int window, int timeout_ms,
                 int (*make)(char *buf, size_t cap, int k, void *ctx), void *ctx) {
   int fd = h_connect(n);

@@ -68,6 +68,13 @@ void h_send(int fd, const char *data, size_t len);
 /* Reads one line (without the newline) within timeout_ms; NULL on EOF or
  * timeout. Caller frees. */
 char *h_read_line(int fd, int timeout_ms);
+/* h_read_line parsed: NULL on EOF or timeout; a line that is not JSON fails
+ * the test. Caller decrefs. */
+json_t *h_read_json(int fd, int timeout_ms);
+
+/* A JSON-RPC response's error code (0 when it has none) and message (""). */
+int h_error_code(json_t *resp);
+const char *h_error_message(json_t *resp);
 
 /* Sends count JSON-RPC requests on one connection to n, at most window of
  * them unanswered, and fails the test on a missing answer (timeout_ms each)
