@@ -29,7 +29,15 @@
 
 #define MAX_NODES 250
 
-typedef struct swarm {
+typedef struct swarm swarm;
+
+/* One node's resolve of a settling round. */
+typedef struct settle_ctx {
+  swarm *s;
+  size_t i;
+} settle_ctx;
+
+struct swarm {
   uv_loop_t loop;
   dr_node *nodes[MAX_NODES];
   dr_rpc_server *rpc[MAX_NODES];
@@ -40,17 +48,11 @@ typedef struct swarm {
   int round, answered, failed;
   bool settling;
   double prev_p90, started[MAX_NODES], took[MAX_NODES];
+  settle_ctx settle[MAX_NODES];
   bool stopping;
-} swarm;
+};
 
 #define SETTLE_ROUNDS 10
-
-typedef struct settle_ctx {
-  swarm *s;
-  size_t i;
-} settle_ctx;
-
-static settle_ctx settle_ctxs[MAX_NODES];
 
 static double now_ms(void) {
   struct timespec ts;
@@ -110,9 +112,9 @@ static void settle_round(swarm *s) {
   for (size_t i = 0; i < s->n; i++) {
     uint8_t rid[32];
     randombytes_buf(rid, sizeof rid);
-    settle_ctxs[i] = (settle_ctx){s, i};
+    s->settle[i] = (settle_ctx){s, i};
     s->started[i] = now_ms();
-    if (dr_node_resolve(s->nodes[i], rid, 1, on_settle_resolved, &settle_ctxs[i]) < 0) {
+    if (dr_node_resolve(s->nodes[i], rid, 1, on_settle_resolved, &s->settle[i]) < 0) {
       s->took[i] = 0;
       s->failed++;
       s->answered++;
