@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,8 @@ static void usage(FILE *out) {
           "Options:\n"
           "  --socket PATH  the node's socket (env DHTREG_SOCKET; else $DHTREG_HOME/rpc.sock;\n"
           "                 else ~/.dhtreg/rpc.sock)\n"
+          "  --socket-owner USER  trust a socket of that user (env DHTREG_SOCKET_OWNER);\n"
+          "                 by default only a socket of yours or root's is used\n"
           "  --json         print the raw JSON result\n"
           "  --timeout S    seconds to wait for the node's answer (default 30)\n"
           "  -h, --help     this help; 'dhtreg COMMAND --help' for a command's\n"
@@ -50,12 +54,37 @@ int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) {
   return 2;
 }
 
+/* Whether the socket's owner may answer for a node: this user, root, or
+ * the --socket-owner. Anyone else could have put a listener of their own
+ * at the path (as sshd's StrictModes, we trust no file another user owns). */
+static bool socket_trusted(cli *c) {
+  struct stat st;
+  if (stat(c->socket, &st) < 0) return true; /* connect says what is wrong */
+  uid_t me = getuid();
+  if (st.st_uid == me || st.st_uid == 0) return true;
+  if (c->socket_owner && *c->socket_owner) {
+    struct passwd *pw = getpwnam(c->socket_owner);
+    char *end;
+    unsigned long uid = strtoul(c->socket_owner, &end, 10);
+    if ((pw && pw->pw_uid == st.st_uid) || (!*end && uid == st.st_uid)) return true;
+  }
+  struct passwd *owner = getpwuid(st.st_uid);
+  fprintf(stderr,
+          "dhtreg: refusing %s: it belongs to %s (uid %u), not to you or root, so it may not be "
+          "your node; if that user runs your node, pass --socket-owner %s (or set "
+          "DHTREG_SOCKET_OWNER)\n",
+          c->socket, owner ? owner->pw_name : "another user", (unsigned)st.st_uid,
+          owner ? owner->pw_name : "UID");
+  return false;
+}
+
 static int connect_socket(cli *c) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   if (strlen(c->socket) >= sizeof sa.sun_path) {
     fprintf(stderr, "dhtreg: socket path too long: %s\n", c->socket);
     return -1;
   }
+  if (!socket_trusted(c)) return -1;
   strcpy(sa.sun_path, c->socket);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -174,7 +203,7 @@ json_t *cli_call(cli *c, const char *method, json_t *params) {
 
 int main(int argc, char **argv) {
   static char default_socket[4096];
-  cli c = {.timeout_s = 30};
+  cli c = {.timeout_s = 30, .socket_owner = getenv("DHTREG_SOCKET_OWNER")};
   const char *env = getenv("DHTREG_SOCKET");
   int i = 1;
   signal(SIGPIPE, SIG_IGN);
@@ -185,6 +214,9 @@ int main(int argc, char **argv) {
       c.socket = argv[i];
     } else if (strncmp(a, "--socket=", 9) == 0) {
       c.socket = a + 9;
+    } else if (strcmp(a, "--socket-owner") == 0) {
+      if (++i >= argc) return cli_usage_error(NULL, "--socket-owner needs a user name or uid");
+      c.socket_owner = argv[i];
     } else if (strcmp(a, "--json") == 0) {
       c.json = true;
     } else if (strcmp(a, "--timeout") == 0) {

@@ -7,6 +7,7 @@
 
 typedef struct cli {
   const char *socket;
+  const char *socket_owner; /* --socket-owner: a user besides this one and root trusted to run the node */
   bool json;
   int timeout_s;
 } cli;

@@ -36,6 +36,12 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
  * dropped), removes the socket file, frees the server, then done(ctx). */
 void dr_rpc_server_stop(dr_rpc_server *s, void (*done)(void *ctx), void *ctx);
 
+/* Checks, before the node starts, that path can be its socket: the
+ * directory exists (or is data_dir, which the node creates), no other user
+ * can replace the socket there, and no node serves it yet. Returns 0 or a
+ * negative errno with the reason in err. */
+int dr_rpc_check_socket(const char *path, const char *data_dir, char *err, size_t errlen);
+
 /* Checks that "host:port" is a loopback address. Returns 0 or -EINVAL. */
 int dr_rpc_check_loopback(const char *hostport);
 

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -611,9 +612,12 @@ int dr_rpc_check_loopback(const char *hostport) {
   return -EINVAL;
 }
 
-/* A socket file nobody listens on is stale (a node that was killed). */
-static int clear_stale_socket(const char *path, char *err, size_t errlen) {
+/* Whether a node serves the socket at path: 1 yes, 0 no (*stale: a socket
+ * file nobody listens on, left by a node that was killed), or a negative
+ * errno with the reason in err. */
+static int socket_served(const char *path, bool *stale, char *err, size_t errlen) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  *stale = false;
   if (strlen(path) >= sizeof sa.sun_path) {
     snprintf(err, errlen, "socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
     return -ENAMETOOLONG;
@@ -632,10 +636,56 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen) {
   close(fd);
   if (r == 0) {
     snprintf(err, errlen, "another node is serving %s", path);
-    return -EADDRINUSE;
+    return 1;
   }
-  if (e == ECONNREFUSED) unlink(path);
+  *stale = e == ECONNREFUSED;
   return 0;
+}
+
+static int clear_stale_socket(const char *path, char *err, size_t errlen) {
+  bool stale;
+  int r = socket_served(path, &stale, err, errlen);
+  if (r == 1) return -EADDRINUSE;
+  if (r == 0 && stale) unlink(path);
+  return r;
+}
+
+int dr_rpc_check_socket(const char *path, const char *data_dir, char *err, size_t errlen) {
+  char dir[PATH_MAX];
+  struct stat st;
+  bool stale;
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == path) snprintf(dir, sizeof dir, "/");
+  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  if (stat(dir, &st) < 0) {
+    int e = errno;
+    size_t dl = data_dir ? strlen(data_dir) : 0;
+    while (dl > 1 && data_dir[dl - 1] == '/') dl--;
+    /* the data dir is created by the node */
+    if (e == ENOENT && data_dir && strlen(dir) == dl && strncmp(dir, data_dir, dl) == 0) return 0;
+    snprintf(err, errlen, "cannot create the socket %s: %s %s", path,
+             e == ENOENT ? "no such directory" : strerror(e), dir);
+    return -e;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "cannot create the socket %s: %s is not a directory", path, dir);
+    return -ENOTDIR;
+  }
+  /* a directory where another user may replace the socket with their own
+   * listener would let them answer for this node (a sticky one, as /tmp,
+   * keeps others from removing ours) */
+  uid_t me = geteuid();
+  if ((st.st_uid != me && st.st_uid != 0) || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+    snprintf(err, errlen,
+             "refusing the socket %s: its directory %s %s, so another user could put a socket "
+             "of their own in its place; use a directory of your own (or chmod go-w %s)",
+             path, dir, st.st_uid != me && st.st_uid != 0 ? "belongs to another user" : "is writable by others",
+             dir);
+    return -EPERM;
+  }
+  int r = socket_served(path, &stale, err, errlen);
+  return r == 1 ? -EADDRINUSE : r;
 }
 
 static void on_listener_closed(uv_handle_t *h) {

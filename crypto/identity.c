@@ -117,6 +117,12 @@ static int load_keyfile(dr_identity *id, const char *path, char *err, size_t err
     ret = -EINVAL;
     goto out;
   }
+  if (st.st_uid != geteuid()) {
+    snprintf(err, errlen, "identity key %s belongs to uid %u, not to this user (uid %u); run: chown %u %s",
+             path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+    ret = -EPERM;
+    goto out;
+  }
   if (st.st_mode & 077) {
     snprintf(err, errlen,
              "identity key %s is accessible by others (mode %04o); "

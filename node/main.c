@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -15,6 +16,8 @@
 #include "node/node.h"
 
 #define MAX_BOOTSTRAP 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const char usage_text[] =
     "usage: dhtregd [options]\n"
@@ -91,8 +94,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out) {
 
 static int add_bootstrap(options *o, char *addr) {
   char host[256], port[8];
-  if (dr_split_hostport(addr, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
   if (o->n_bootstrap >= MAX_BOOTSTRAP) return -E2BIG;
+  if (dr_split_hostport(addr, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
   o->bootstrap[o->n_bootstrap++] = addr;
   return 0;
 }
@@ -136,7 +139,7 @@ static int parse_args(options *o, int argc, char **argv) {
   const char *data_dir = getenv("DHTREG_HOME"), *sock = getenv("DHTREG_SOCKET");
   const char *psk = getenv("DHTREG_PSK");
   bool cli_bootstrap = false;
-  int c;
+  int c, r;
   o->node.port = 4222;
   o->node.log_level = DR_LOG_INFO;
   opterr = 0;
@@ -148,7 +151,9 @@ static int parse_args(options *o, int argc, char **argv) {
       break;
     case OPT_BOOTSTRAP:
       cli_bootstrap = true;
-      if (add_bootstrap(o, optarg) < 0) return fail_usage("--bootstrap: '%s' is not HOST:PORT", optarg);
+      if ((r = add_bootstrap(o, optarg)) < 0)
+        return r == -E2BIG ? fail_usage("--bootstrap: more than %s addresses", STR(MAX_BOOTSTRAP))
+                           : fail_usage("--bootstrap: '%s' is not HOST:PORT", optarg);
       break;
     case OPT_DATA_DIR: data_dir = optarg; break;
     case OPT_SOCKET: sock = optarg; break;
@@ -175,7 +180,8 @@ static int parse_args(options *o, int argc, char **argv) {
         return fail_usage("--log-level: '%s' is not one of error, warn, info, debug", optarg);
       break;
     case OPT_SKEW:
-      if (parse_uint(optarg, 86400, &v) < 0) return fail_usage("--clock-skew: '%s' is not a number of seconds (0-86400)", optarg);
+      if (parse_uint(optarg, 86400, &v) < 0 || v == 0)
+        return fail_usage("--clock-skew: '%s' is not a number of seconds (1-86400)", optarg);
       o->node.clock_skew = v;
       break;
     case OPT_TIMEOUT:
@@ -229,7 +235,9 @@ static int parse_args(options *o, int argc, char **argv) {
     char *save = NULL;
     for (char *tok = strtok_r(o->env_bootstrap, " ,\t\n", &save); tok;
          tok = strtok_r(NULL, " ,\t\n", &save))
-      if (add_bootstrap(o, tok) < 0) return fail_usage("DHTREG_BOOTSTRAP: '%s' is not HOST:PORT", tok);
+      if ((r = add_bootstrap(o, tok)) < 0)
+        return r == -E2BIG ? fail_usage("DHTREG_BOOTSTRAP: more than %s addresses", STR(MAX_BOOTSTRAP))
+                           : fail_usage("DHTREG_BOOTSTRAP: '%s' is not HOST:PORT", tok);
   }
   o->node.bootstrap = o->bootstrap;
   o->node.n_bootstrap = o->n_bootstrap;
@@ -313,6 +321,16 @@ int main(int argc, char **argv) {
     goto out;
   }
   signal(SIGPIPE, SIG_IGN);
+  /* before the node touches anything: another node on this socket is
+   * refused without re-announcing or writing a thing */
+  if (o.node.ephemeral && mkdir(o.data_dir, 0700) < 0 && errno != EEXIST) {
+    fprintf(stderr, "dhtregd: cannot create %s for the socket: %s\n", o.data_dir, strerror(errno));
+    goto out;
+  }
+  if (dr_rpc_check_socket(o.socket_path, o.data_dir, err, sizeof err) < 0) {
+    fprintf(stderr, "dhtregd: %s\n", err);
+    goto out;
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   d.loop = &loop;

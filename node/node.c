@@ -104,41 +104,6 @@ static void dht_log(void *ctx, int level, const char *msg) {
   DR_LOG(&n->log, (dr_log_level)level, "dht: %s", msg);
 }
 
-static int ensure_dir(const char *dir, char *err, size_t errlen) {
-  struct stat st;
-  if (stat(dir, &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      snprintf(err, errlen, "data dir %s exists and is not a directory", dir);
-      return -ENOTDIR;
-    }
-    return 0;
-  }
-  if (errno != ENOENT) {
-    snprintf(err, errlen, "data dir %s: %s", dir, strerror(errno));
-    return -errno;
-  }
-  /* create missing parents too, as mkdir -p; the last one private */
-  char path[PATH_MAX];
-  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
-    snprintf(err, errlen, "data dir path too long");
-    return -ENAMETOOLONG;
-  }
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-      snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-      return -errno;
-    }
-    *p = '/';
-  }
-  if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create data dir %s: %s", path, strerror(errno));
-    return -errno;
-  }
-  return 0;
-}
-
 static void free_netkey(dr_node *n) {
   if (!n->net) return;
   sodium_memzero(n->net, sizeof *n->net);
@@ -166,6 +131,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   n->op_timeout_ms = cfg->op_timeout_ms ? cfg->op_timeout_ms : DEFAULT_OP_TIMEOUT_MS;
   n->min_ttl = cfg->min_ttl ? cfg->min_ttl : DR_TTL_MIN;
   n->started_at = dr_now();
+  n->lock_fd = -1;
   dr_map_init(&n->resources);
   dr_map_init(&n->ads);
   dr_map_init(&n->caches);
@@ -179,7 +145,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
     dr_identity_generate(&n->id);
   } else {
     char path[PATH_MAX];
-    if ((r = ensure_dir(cfg->data_dir, err, errlen)) < 0) goto err_free;
+    if ((r = dr__datadir_open(n, cfg->data_dir, err, errlen)) < 0) goto err_free;
     snprintf(path, sizeof path, "%s/identity.key", cfg->data_dir);
     if ((r = dr_identity_load_or_create(&n->id, path, err, errlen)) < 0) goto err_free;
     if ((r = dr__persist_open(n, cfg->data_dir, err, errlen)) < 0) goto err_free;
@@ -235,6 +201,7 @@ err_persist:
   dr__own_free_all(n);
   if (n->persist) dr__persist_close(n, persist_closed_early);
 err_free:
+  dr__datadir_close(n);
   free_netkey(n);
   sodium_memzero(&n->id, sizeof n->id);
   dr_map_free(&n->resources);
@@ -249,6 +216,7 @@ static void on_timer_closed(uv_handle_t *h) {
   if (--n->handles_open) return;
   void (*done)(void *) = n->stop_done;
   void *ctx = n->stop_ctx;
+  dr__datadir_close(n);
   free_netkey(n);
   sodium_memzero(&n->id, sizeof n->id);
   free(n);

@@ -55,6 +55,7 @@ struct dr_node {
   uv_timer_t tick_timer;
   unsigned handles_open; /* while stopping: timers not yet closed */
   struct dr_persist *persist; /* NULL when nothing is written (ephemeral) */
+  int lock_fd;                /* the data dir's lock (datadir.c), or -1 */
   uint64_t started_at;
   uint64_t last_seq;
   dr_map resources; /* rid -> own_resource* */
@@ -110,6 +111,15 @@ void dr__wire_free(dr_node *n);
  * under the same value id. */
 bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
                  size_t new_len);
+
+/* datadir.c: creates or checks the data dir (private to this user) and
+ * takes its lock; on error writes the reason and the fix into err. */
+int dr__datadir_open(dr_node *n, const char *dir, char *err, size_t errlen);
+/* Releases the lock (safe when none is held). */
+void dr__datadir_close(dr_node *n);
+/* 0 when path does not exist or is a regular file of this user's that
+ * group and others cannot read or write; else the reason and the fix. */
+int dr__private_file_check(const char *path, const char *what, char *err, size_t errlen);
 
 /* persist.c: every change of this node's own entries is logged here */
 int dr__persist_open(dr_node *n, const char *dir, char *err, size_t errlen);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -128,6 +129,7 @@ static void test_torn_and_corrupt_state(void **state) {
   assert_non_null(f);
   fputs("this is not a snapshot at all, and it is long enough to look like one", f);
   fclose(f);
+  chmod(path, 0600); /* a looser file is refused before it is read */
   int status = 0;
   assert_int_equal(h_node_try_start(&a, "a", (const char *[]){"--bootstrap", boot, NULL}, &status), -1);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
