@@ -15,9 +15,19 @@
     if (dr_param_only(call, params, names_) < 0) return;          \
   } while (0)
 
+static json_t *warnings_json(const dr_node_health *h) {
+  json_t *w = json_array();
+  for (size_t i = 0; i < h->n_warnings; i++) json_array_append_new(w, json_string(h->warnings[i]));
+  return w;
+}
+
+/* health: alive (it answers); ready says whether it should get traffic */
 static void m_health(dr_rpc_call *call, json_t *params) {
+  dr_node_health h;
   if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
-  dr_rpc_reply(call, json_pack("{s:s, s:I}", "status", "ok", "timestamp", (json_int_t)dr_now()));
+  dr_node_get_health(dr_rpc_call_node(call), &h);
+  dr_rpc_reply(call, json_pack("{s:s, s:b, s:o, s:I}", "status", "ok", "ready", h.ready, "warnings",
+                               warnings_json(&h), "timestamp", (json_int_t)dr_now()));
 }
 
 static json_t *msg_counts(const uint64_t c[5]) {
@@ -58,7 +68,36 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_nudges", json_integer((json_int_t)info.dht_nudges));
   json_object_set_new(res, "dht_messages", json_pack("{s:o, s:o}", "sent", msg_counts(info.msg_sent),
                                                      "received", msg_counts(info.msg_received)));
+  json_t *persist = json_pack("{s:b, s:b}", "enabled", info.persist_enabled, "ok", !info.persist_error);
+  if (info.persist_error) {
+    json_object_set_new(persist, "error", json_string(strerror(info.persist_error)));
+    json_object_set_new(persist, "failing_since", json_integer((json_int_t)info.persist_since));
+  }
+  json_object_set_new(res, "persistence", persist);
+  json_object_set_new(res, "clock", json_pack("{s:I, s:I, s:I, s:b}", "offset_s", (json_int_t)info.clock_offset,
+                                              "issuers", (json_int_t)info.clock_issuers, "tolerance_s",
+                                              (json_int_t)info.clock_skew, "ok", !info.clock_beyond));
+  dr_node_health h;
+  dr_node_get_health(dr_rpc_call_node(call), &h);
+  json_object_set_new(res, "ready", json_boolean(h.ready));
+  json_object_set_new(res, "warnings", warnings_json(&h));
   dr_rpc_reply(call, res);
+}
+
+/* node.bootstrap: answered once every name resolved (or did not) */
+typedef struct boot_call {
+  dr_rpc_call *call;
+  size_t left;
+  char why[256]; /* the first address that failed */
+} boot_call;
+
+static void on_bootstrapped(void *ctx, int err, const char *why) {
+  boot_call *b = ctx;
+  if (err < 0 && !b->why[0]) snprintf(b->why, sizeof b->why, "%s", why ? why : strerror(-err));
+  if (--b->left) return;
+  if (b->why[0]) dr_rpc_fail(b->call, DR_RPC_INVALID_PARAMS, "invalid param addresses: %s", b->why);
+  else dr_rpc_reply(b->call, json_pack("{s:b}", "ok", 1));
+  free(b);
 }
 
 static void m_node_bootstrap(dr_rpc_call *call, json_t *params) {
@@ -68,6 +107,7 @@ static void m_node_bootstrap(dr_rpc_call *call, json_t *params) {
   if (dr_param_strings(call, params, "addresses", 64, &addrs, &n) < 0) return;
   dr_node *node = dr_rpc_call_node(call);
   char host[256], port[8];
+  boot_call *b = NULL;
   if (n == 0) {
     dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param addresses: required, as [\"host:port\", ...]");
     goto out;
@@ -77,8 +117,18 @@ static void m_node_bootstrap(dr_rpc_call *call, json_t *params) {
       dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param addresses: %.80s is not host:port", addrs[i]);
       goto out;
     }
-  for (size_t i = 0; i < n; i++) dr_node_bootstrap(node, addrs[i]);
-  dr_rpc_reply(call, json_pack("{s:b}", "ok", 1));
+  if (!(b = calloc(1, sizeof *b))) {
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
+    goto out;
+  }
+  b->call = call;
+  b->left = 1; /* held until every address is under way */
+  for (size_t i = 0; i < n; i++) {
+    b->left++;
+    int r = dr_node_bootstrap(node, addrs[i], on_bootstrapped, b);
+    if (r < 0) on_bootstrapped(b, r, r == -ESHUTDOWN ? "the node is shutting down" : NULL);
+  }
+  on_bootstrapped(b, 0, NULL);
 out:
   free(addrs);
 }
@@ -102,36 +152,6 @@ static void m_resource_id(dr_rpc_call *call, json_t *params) {
 
 /* ---- publishing ------------------------------------------------------------- */
 
-/* Changes to this node's entries are answered once they are on disk: an
- * acknowledged advertisement survives a crash. */
-typedef struct durable {
-  dr_rpc_call *call;
-  json_t *result;
-} durable;
-
-static void on_durable(void *ctx, int err) {
-  durable *d = ctx;
-  if (err < 0) {
-    json_decref(d->result);
-    dr_rpc_fail(d->call, DR_RPC_INTERNAL, "cannot write the node's state: %s", strerror(-err));
-  } else {
-    dr_rpc_reply(d->call, d->result);
-  }
-  free(d);
-}
-
-static void reply_durable(dr_rpc_call *call, json_t *result) {
-  durable *d = malloc(sizeof *d);
-  if (!d) {
-    json_decref(result);
-    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
-    return;
-  }
-  d->call = call;
-  d->result = result;
-  dr_node_sync(dr_rpc_call_node(call), on_durable, d);
-}
-
 static void on_resource_published(void *ctx, int err, const dr_entry *e, bool published) {
   dr_rpc_call *call = ctx;
   if (err < 0) {
@@ -140,7 +160,7 @@ static void on_resource_published(void *ctx, int err, const dr_entry *e, bool pu
   }
   json_t *res = dr_json_resource(e);
   json_object_set_new(res, "published", json_boolean(published));
-  reply_durable(call, res);
+  dr_rpc_reply(call, res);
 }
 
 static void m_resource_create(dr_rpc_call *call, json_t *params) {
@@ -184,7 +204,7 @@ static void on_record_published(void *ctx, int err, const dr_entry *e, bool publ
     dr_rpc_fail_node(call, err, NULL);
     return;
   }
-  reply_durable(call, json_pack("{s:o, s:s, s:o, s:I, s:I, s:b}", "resource_id", dr_json_id(e->rid),
+  dr_rpc_reply(call, json_pack("{s:o, s:s, s:o, s:I, s:I, s:b}", "resource_id", dr_json_id(e->rid),
                                "service_id", e->name, "peer_id", dr_json_id(e->issuer), "seq",
                                (json_int_t)e->seq, "expires_at", (json_int_t)e->expires_at,
                                "published", published));
@@ -225,6 +245,20 @@ static int read_metadata(dr_rpc_call *call, json_t *params, dr_meta **out, size_
   return 0;
 }
 
+/* ttl, with the node's range in the one message of every TTL error */
+static int read_ttl(dr_rpc_call *call, json_t *params, uint64_t *ttl) {
+  json_t *v = json_object_get(params, "ttl");
+  dr_node *n = dr_rpc_call_node(call);
+  if (!v || json_is_null(v)) return 0;
+  if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)dr_node_min_ttl(n) ||
+      json_integer_value(v) > DR_TTL_MAX) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param ttl: %s", dr_node_ttl_range(n));
+    return -1;
+  }
+  *ttl = (uint64_t)json_integer_value(v);
+  return 0;
+}
+
 /* An advertise's params, parsed once. Strings are borrowed from params
  * (held until the advertise is published); the arrays are owned. */
 typedef struct advertise_req {
@@ -257,7 +291,7 @@ static advertise_req *advertise_parse(dr_rpc_call *call, json_t *params) {
       dr_param_string(call, params, "host", false, &p->host) < 0 ||
       dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
       dr_param_string(call, params, "type", false, &p->type) < 0 ||
-      dr_param_uint(call, params, "ttl", 1, DR_TTL_MAX, &ttl, NULL) < 0 ||
+      read_ttl(call, params, &ttl) < 0 ||
       dr_param_bool(call, params, "lease", &p->lease) < 0 ||
       dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p->addrs, &p->n_addrs) < 0 ||
       dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p->tags, &p->n_tags) < 0 ||
@@ -322,9 +356,10 @@ static void m_record_advertise(dr_rpc_call *call, json_t *params) {
 
 static void on_renewed(void *ctx, int err, const dr_entry *e, bool published) {
   dr_rpc_call *call = ctx;
-  if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  if (err == DR_ENOTFOUND) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: this node has no live record of that service id in that resource");
+  else if (err < 0) dr_rpc_fail_node(call, err, NULL);
   else
-    reply_durable(call, json_pack("{s:I, s:I, s:b}", "seq", (json_int_t)e->seq, "expires_at",
+    dr_rpc_reply(call, json_pack("{s:I, s:I, s:b}", "seq", (json_int_t)e->seq, "expires_at",
                                  (json_int_t)e->expires_at, "published", published));
 }
 
@@ -344,8 +379,9 @@ static void m_record_renew(dr_rpc_call *call, json_t *params) {
 
 static void on_withdrawn(void *ctx, int err, const dr_entry *e, bool published) {
   dr_rpc_call *call = ctx;
-  if (err < 0) dr_rpc_fail_node(call, err, NULL);
-  else reply_durable(call, json_pack("{s:b, s:b}", "ok", 1, "published", published));
+  if (err == DR_ENOTFOUND) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: this node advertises no record of that service id in that resource");
+  else if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  else dr_rpc_reply(call, json_pack("{s:b, s:b}", "ok", 1, "published", published));
 }
 
 static void m_record_withdraw(dr_rpc_call *call, json_t *params) {

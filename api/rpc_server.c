@@ -330,6 +330,23 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
   case DR_ETIMEOUT:
     dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time (is the node connected?)");
     break;
+  case DR_EWRITE: {
+    dr_node_info info;
+    dr_node_get_info(call->c->node, &info);
+    dr_rpc_fail(call, DR_RPC_INTERNAL,
+                "cannot write the node's state (%s): nothing was changed; the node tries again "
+                "every second and recovers once the disk does",
+                strerror(info.persist_error ? info.persist_error : EIO));
+    break;
+  }
+  case DR_ECLOCK: {
+    dr_node_info info;
+    dr_node_get_info(call->c->node, &info);
+    dr_rpc_fail(call, DR_RPC_INTERNAL,
+                "refused: this node's clock seems %lld s behind the network's, so the record would "
+                "arrive expired; synchronise the clock (NTP)", (long long)-info.clock_offset);
+    break;
+  }
   case DR_EFORBIDDEN:
     dr_rpc_fail(call, DR_RPC_FORBIDDEN, "forbidden by the resource's policy");
     break;

@@ -167,8 +167,9 @@ int dr_entry_sign(dr_entry *e, const dr_identity *id, const char **field,
 dr_reject dr_entry_decode(const uint8_t *buf, size_t len, dr_entry *out);
 
 /* The checks that depend on where and when an entry was read: it belongs to
- * rid (and a resource's rid is derived from its owner and label), it has not
- * expired at now, and it was not issued more than skew seconds ahead. */
+ * rid (and a resource's rid is derived from its owner and label), it was
+ * not issued more than skew seconds ahead of now, and it did not expire more
+ * than skew seconds before now (the tolerance is symmetric). */
 dr_reject dr_entry_check(const dr_entry *e, const uint8_t rid[DR_ID_LEN],
                          uint64_t now, uint64_t skew);
 

@@ -106,7 +106,7 @@ static void cache_take(dr_cache *c, dr_entry *e) {
     dr_merge_offer(&c->m, e);
     return;
   }
-  uint64_t now = dr_now();
+  uint64_t now = dr__expiry_horizon(c->n);
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
   size_t klen = entry_key(key, e);
   const dr_entry *cur = dr_map_get(&c->m.winners, key, klen);
@@ -350,7 +350,7 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   size_t forbidden;
   dr_resolution res = {0};
   res.resource = c->m.resource;
-  res.n_records = dr_merge_records(&c->m, dr_now(), limit, &recs, &forbidden);
+  res.n_records = dr_merge_records(&c->m, dr__expiry_horizon(n), limit, &recs, &forbidden);
   res.records = recs;
   n->cache_hits++;
   cb(ctx, 0, &res);
@@ -363,6 +363,7 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
 void dr__cache_tick(dr_node *n, uint64_t now) {
   size_t b, b2;
   uint64_t now_ms = dr_now_ms();
+  now = now > n->clock_skew ? now - n->clock_skew : 0; /* entries live until expiry + skew */
   for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
     dr_cache *c = it->value;
     maybe_poll(c, now_ms);

@@ -24,6 +24,8 @@ static void on_tick(uv_timer_t *t) {
   own_ad **drop = NULL;
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
+    /* a change a client asked for is being written: it decides first */
+    if (dr__change_pending(n, it->key, it->key_len)) continue;
     switch (due(ad, now)) {
     case AD_KEEP:
       break;
@@ -55,6 +57,9 @@ static void on_tick(uv_timer_t *t) {
   free(drop);
   dr__cache_tick(n, now);
   dr__wire_tick(n, now);
+  dr__clock_tick(n, now);
+  dr__persist_tick(n);
+  dr__bootstrap_tick(n);
   /* once collections stop for a second, hand the freed pages back to the
    * system (glibc keeps them for reuse otherwise); OpenDHT's threads free
    * theirs in arenas of their own, which malloc_trim walks too */

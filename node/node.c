@@ -130,13 +130,17 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   n->clock_skew = cfg->clock_skew ? cfg->clock_skew : DEFAULT_SKEW;
   n->op_timeout_ms = cfg->op_timeout_ms ? cfg->op_timeout_ms : DEFAULT_OP_TIMEOUT_MS;
   n->min_ttl = cfg->min_ttl ? cfg->min_ttl : DR_TTL_MIN;
+  snprintf(n->ttl_range, sizeof n->ttl_range, "must be between %u and %u seconds", n->min_ttl,
+           DR_TTL_MAX);
   n->started_at = dr_now();
   n->lock_fd = -1;
   dr_map_init(&n->resources);
   dr_map_init(&n->ads);
+  dr_map_init(&n->writing);
   dr_map_init(&n->caches);
   dr_map_init(&n->subs);
   dr_map_init(&n->seen);
+  dr_map_init(&n->clock_ages);
   n->max_watches = cfg->max_watches ? cfg->max_watches : 4096;
 
   if (cfg->seed) {
@@ -186,7 +190,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr__tick_start(n, cfg->tick_ms ? cfg->tick_ms : 1000);
   dr__repl_start(n, cfg->replicate_ms ? cfg->replicate_ms : 60000);
   for (size_t i = 0; i < cfg->n_bootstrap; i++)
-    if (dr_node_bootstrap(n, cfg->bootstrap[i]) < 0)
+    if (dr_node_bootstrap(n, cfg->bootstrap[i], NULL, NULL) < 0)
       DR_WARN(&n->log, "ignoring bad bootstrap address %s", cfg->bootstrap[i]);
 
   char pid[DR_ID_TEXT_MAX];
@@ -207,6 +211,7 @@ err_free:
   dr_map_free(&n->resources);
   dr_map_free(&n->ads);
   dr__wire_free(n);
+  dr__clock_free(n);
   free(n);
   return r;
 }
@@ -214,6 +219,12 @@ err_free:
 static void on_timer_closed(uv_handle_t *h) {
   dr_node *n = h->data;
   if (--n->handles_open) return;
+  n->closed = true;
+  dr__node_release(n);
+}
+
+void dr__node_release(dr_node *n) {
+  if (!n->closed || n->boot_pending) return; /* a name resolution still holds n */
   void (*done)(void *) = n->stop_done;
   void *ctx = n->stop_ctx;
   dr__datadir_close(n);
@@ -224,6 +235,7 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 static void on_persist_closed(dr_node *n) {
+  dr__change_free_all(n);
   dr__own_free_all(n);
   n->handles_open = 3;
   uv_close((uv_handle_t *)&n->repl_timer, on_timer_closed);
@@ -236,6 +248,7 @@ static void on_dht_closed(void *ctx) {
   n->dht = NULL;
   dr__cache_free_all(n); /* their listens ended with the runner */
   dr__wire_free(n);
+  dr__clock_free(n);
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
@@ -270,6 +283,19 @@ uint64_t dr_node_op_timeout_ms(const dr_node *n) {
   return n->op_timeout_ms;
 }
 
+uint64_t dr__expiry_horizon(const dr_node *n) {
+  uint64_t now = dr_now();
+  return now > n->clock_skew ? now - n->clock_skew : 0;
+}
+
+uint32_t dr_node_min_ttl(const dr_node *n) {
+  return n->min_ttl;
+}
+
+const char *dr_node_ttl_range(const dr_node *n) {
+  return n->ttl_range;
+}
+
 void dr_node_get_info(const dr_node *n, dr_node_info *out) {
   memset(out, 0, sizeof *out);
   memcpy(out->peer_id, n->id.pk, DR_ID_LEN);
@@ -302,7 +328,41 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     else out->records++;
   }
   out->advertised = out->records;
+  dr_persist_status ps;
+  dr__persist_status(n, &ps);
+  out->persist_enabled = ps.enabled;
+  out->persist_error = ps.error;
+  out->persist_since = ps.since;
+  out->clock_offset = n->clock_offset;
+  out->clock_issuers = n->clock_issuers;
+  out->clock_beyond = n->clock_beyond;
+  out->clock_skew = n->clock_skew;
   memcpy(out->rejected, n->rejected, sizeof out->rejected);
+}
+
+void dr_node_get_health(const dr_node *n, dr_node_health *out) {
+  memset(out, 0, sizeof *out);
+  dr_persist_status ps;
+  dr__persist_status(n, &ps);
+  if (ps.error)
+    snprintf(out->warnings[out->n_warnings++], sizeof out->warnings[0],
+             "cannot write the node's state for %llu s: %s (advertise, renew, withdraw and create fail)",
+             (unsigned long long)(dr_now() - ps.since), strerror(ps.error));
+  if (n->clock_beyond) {
+    int64_t off = n->clock_offset;
+    snprintf(out->warnings[out->n_warnings++], sizeof out->warnings[0],
+             "the clock seems %lld s %s the network's, beyond the tolerated %llu s: synchronise it (NTP)",
+             (long long)(off < 0 ? -off : off), off < 0 ? "behind" : "ahead of",
+             (unsigned long long)n->clock_skew);
+  }
+  unsigned good = 0, dubious = 0;
+  if (n->dht) dr_dht_node_counts(n->dht, &good, &dubious);
+  if (n->bootstrapped && !good)
+    snprintf(out->warnings[out->n_warnings++], sizeof out->warnings[0],
+             "no peers: not joined through its bootstrap addresses (%.180s)", n->boot_addrs[0] ? n->boot_addrs : "resolving");
+  if (n->stopping)
+    snprintf(out->warnings[out->n_warnings++], sizeof out->warnings[0], "stopping");
+  out->ready = out->n_warnings == 0;
 }
 
 int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen) {
@@ -329,15 +389,6 @@ int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, siz
   memcpy(host, s, hl);
   host[hl] = '\0';
   memcpy(port, p, pl + 1);
-  return 0;
-}
-
-int dr_node_bootstrap(dr_node *n, const char *hostport) {
-  char host[256], port[8];
-  if (dr_split_hostport(hostport, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
-  if (n->stopping) return -ESHUTDOWN;
-  DR_INFO(&n->log, "bootstrapping through %s", hostport);
-  dr_dht_bootstrap(n->dht, host, port);
   return 0;
 }
 

@@ -56,6 +56,10 @@ void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx);
 const dr_logger *dr_node_logger(const dr_node *n);
 const dr_identity *dr_node_identity(const dr_node *n);
 uint64_t dr_node_op_timeout_ms(const dr_node *n);
+/* The shortest record TTL clients may ask for (--min-ttl), and the range
+ * of TTLs as the text of an error ("must be between 30 and 86400 seconds"). */
+uint32_t dr_node_min_ttl(const dr_node *n);
+const char *dr_node_ttl_range(const dr_node *n);
 
 typedef struct dr_node_info {
   uint8_t peer_id[DR_ID_LEN];
@@ -75,12 +79,36 @@ typedef struct dr_node_info {
   uint64_t stored_values, stored_bytes;  /* OpenDHT's storage on this node */
   size_t dht_pending;                    /* DHT operations queued or in flight */
   uint64_t dht_nudges;                   /* searches stepped for a put in flight too long */
+  bool persist_enabled;                  /* the node writes a data dir */
+  int persist_error;                     /* errno of the failing write, 0: writes work */
+  uint64_t persist_since;                /* Unix seconds: writes failing since */
+  int64_t clock_offset;                  /* s this node's clock seems ahead of the network's (<0: behind) */
+  size_t clock_issuers;                  /* issuers that estimate rests on (0: no estimate) */
+  bool clock_beyond;                     /* beyond the tolerated skew */
+  uint64_t clock_skew;                   /* the tolerated skew */
 } dr_node_info;
+
+/* Readiness: a node is ready when it has peers or was started alone (no
+ * bootstrap address), can write its state, and its clock is within the
+ * tolerance of the network's; each reason it is not is a warning. */
+#define DR_WARNINGS_MAX 4
+typedef struct dr_node_health {
+  bool ready;
+  size_t n_warnings;
+  char warnings[DR_WARNINGS_MAX][240];
+} dr_node_health;
+
+void dr_node_get_health(const dr_node *n, dr_node_health *out);
 
 void dr_node_get_info(const dr_node *n, dr_node_info *out);
 
-/* Joins through "host:port" (IPv6 as "[addr]:port"). Returns 0 or -EINVAL. */
-int dr_node_bootstrap(dr_node *n, const char *hostport);
+/* Joins through "host:port" (IPv6 as "[addr]:port"): the name is resolved
+ * off the loop, then its addresses are handed to OpenDHT. cb (may be NULL)
+ * runs once: err 0, or -EHOSTUNREACH with why naming the address and the
+ * reason when the name does not resolve (also logged). Returns 0, or
+ * -EINVAL (not host:port) / -ESHUTDOWN / -ENOMEM, and then cb never runs. */
+typedef void (*dr_node_bootstrap_cb)(void *ctx, int err, const char *why);
+int dr_node_bootstrap(dr_node *n, const char *hostport, dr_node_bootstrap_cb cb, void *ctx);
 
 /* Splits "host:port" / "[v6]:port" into host and port buffers. */
 int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen);
@@ -96,6 +124,8 @@ uint64_t dr_now_ms(void);
 #define DR_ENOTFOUND (-10004)  /* no such resource / record */
 #define DR_ETIMEOUT (-10010)   /* the DHT did not answer in time */
 #define DR_EFORBIDDEN (-10011) /* forbidden by the resource's policy */
+#define DR_EWRITE (-10013)     /* the node's state could not be written: nothing changed */
+#define DR_ECLOCK (-10014)     /* the clock is so far behind that a record would arrive expired */
 
 /* Where a parameter error lies, for -32602 / -32012 messages. */
 typedef struct dr_param_error {

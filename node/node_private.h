@@ -52,6 +52,7 @@ struct dr_node {
   uint64_t clock_skew;
   unsigned op_timeout_ms;
   uint32_t min_ttl;
+  char ttl_range[64]; /* "must be between 30 and 86400 seconds" */
   uv_timer_t tick_timer;
   unsigned handles_open; /* while stopping: timers not yet closed */
   struct dr_persist *persist; /* NULL when nothing is written (ephemeral) */
@@ -60,7 +61,14 @@ struct dr_node {
   uint64_t last_seq;
   dr_map resources; /* rid -> own_resource* */
   dr_map ads;       /* rid || service id -> own_ad* */
+  dr_map writing;   /* change.c: rid or ad key -> the chain of its changes */
   uint64_t rejected[DR_REJ__COUNT];
+  /* clock.c */
+  dr_map clock_ages;   /* issuer -> the youngest entry of it read lately */
+  int64_t clock_offset; /* seconds this node's clock is ahead of the network's (negative: behind) */
+  size_t clock_issuers; /* issuers the estimate rests on */
+  bool clock_beyond;    /* |offset| beyond the tolerated skew */
+  uint64_t clock_warned;
   /* wire.c: the newest version of each entry read (key -> seen_version*) */
   dr_map seen;
   uint64_t seen_swept_ms;
@@ -78,12 +86,32 @@ struct dr_node {
   uint64_t repl_runs, repl_checked, repl_repaired;
   uv_timer_t deadline_timer;
   dr_deadline *dl_head, *dl_tail;
+  /* bootstrap.c */
+  bool bootstrapped;     /* a bootstrap was asked for: the node is not alone by choice */
+  unsigned boot_pending; /* name resolutions under way (each holds the node) */
+  uint64_t boot_at_ms;   /* uv_now() of the last bootstrap while not joined, 0 once joined */
+  bool boot_warned;
+  char boot_addrs[512];  /* the addresses bootstrapped through, for the warning */
   bool stopping;
+  bool closed;           /* every handle closed: freed once nothing else holds it */
   void (*stop_done)(void *);
   void *stop_ctx;
 };
 
 /* node.c */
+/* Entries whose expiry is before this are over: now minus the tolerated
+ * skew (the tolerance is symmetric, see dr_entry_check). */
+uint64_t dr__expiry_horizon(const dr_node *n);
+/* clock.c: the offset of this node's clock from the network's */
+void dr__clock_sample(dr_node *n, const dr_entry *e, uint64_t now);
+void dr__clock_tick(dr_node *n, uint64_t now);
+/* Whether a record expiring then is over for the network already. */
+bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now);
+void dr__clock_free(dr_node *n);
+/* Frees a stopped node once its handles are closed and nothing holds it. */
+void dr__node_release(dr_node *n);
+/* bootstrap.c: warns once when no DHT node answered a bootstrap in time. */
+void dr__bootstrap_tick(dr_node *n);
 void dr__deadline_add(dr_node *n, dr_deadline *dl, void (*fire)(dr_deadline *));
 void dr__deadline_remove(dr_node *n, dr_deadline *dl);
 uint64_t dr__next_seq(dr_node *n);
@@ -121,14 +149,55 @@ void dr__datadir_close(dr_node *n);
  * group and others cannot read or write; else the reason and the fix. */
 int dr__private_file_check(const char *path, const char *what, char *err, size_t errlen);
 
+/* change.c: a change a client asked of this node's own entries, written to
+ * the journal before it takes effect; changes of one entry run one at a
+ * time, in the order they came. */
+typedef enum dr_change_kind { DR_CH_RESOURCE, DR_CH_ADVERTISE, DR_CH_RENEW, DR_CH_WITHDRAW } dr_change_kind;
+typedef struct dr_change {
+  struct dr_change *next; /* the next change of the same entry */
+  dr_node *n;
+  dr_change_kind kind;
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX]; /* the resource id, or the ad key (dr__ad_key) */
+  size_t klen;
+  dr_entry e;    /* the signed entry to write (a resource or advertise's, from the start) */
+  bool lease;    /* an advertise's, or the renewed ad's */
+  uint32_t ttl;
+  bool queued;   /* it waited behind another change of its entry */
+  bool writing;  /* its frame is logged and a sync asked for */
+  dr_node_publish_cb cb; /* runs exactly once */
+  void *ctx;
+} dr_change;
+/* Takes c (malloc'd; key, kind, e, lease, ttl, cb and ctx set) and runs it
+ * after the other changes of its entry. */
+void dr__change_submit(dr_node *n, dr_change *c);
+/* Whether that entry has changes queued or being written. */
+bool dr__change_pending(const dr_node *n, const uint8_t *key, size_t klen);
+/* At stop, once the journal is closed: answers what is left -ESHUTDOWN. */
+void dr__change_free_all(dr_node *n);
+/* publish.c, for change.c: prepares c->e from the node's state now (0),
+ * answers c->cb itself when there is nothing to write (1), or fails (a
+ * negative error, which c->cb is then told). */
+int dr__change_prepare(dr_node *n, dr_change *c);
+/* Applies a written change and announces its entry; c->cb runs once the
+ * first announce is over. Takes c->e. */
+void dr__change_apply(dr_node *n, dr_change *c);
+
 /* persist.c: every change of this node's own entries is logged here */
+void dr__persist_change(dr_node *n, const dr_change *c);
 int dr__persist_open(dr_node *n, const char *dir, char *err, size_t errlen);
 void dr__persist_ad(dr_node *n, const own_ad *ad);
 void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen);
-void dr__persist_resource(dr_node *n, const dr_entry *res);
 /* Writes what is pending, frees, then closed(n) (at once, or after the job
  * under way). */
 void dr__persist_close(dr_node *n, void (*closed)(dr_node *n));
+/* After a failed write: tries again (at most once a second; from the tick). */
+void dr__persist_tick(dr_node *n);
+typedef struct dr_persist_status {
+  bool enabled;   /* the node writes a data dir */
+  int error;      /* errno of the failing write, 0 when writes work */
+  uint64_t since; /* Unix seconds: when writes began to fail */
+} dr_persist_status;
+void dr__persist_status(const dr_node *n, dr_persist_status *st);
 
 /* lifecycle.c */
 void dr__tick_start(dr_node *n, unsigned period_ms);

@@ -13,6 +13,16 @@
  * Writes never block the loop: ops are appended to a buffer; dr_node_sync
  * queues a job on libuv's threadpool that writes the buffer and fsyncs, and
  * every sync requested meanwhile rides on the next job (group commit).
+ *
+ * A change a client asked for is written before it takes effect (change.c):
+ * when the write fails (a full disk, a read-only remount), the client is
+ * answered with the error and nothing of it happens anywhere. A failed
+ * append is cut off the journal again, so no frame of a refused change is
+ * ever replayed. The node's own changes of the same time (renewals,
+ * collections) already took effect in memory, so after a failure the next
+ * write is a compaction: a snapshot of the state in memory plus whatever
+ * was logged since. The node retries it every second by itself, and says in
+ * the log, node.info and its readiness that it cannot write until it can.
  */
 #include "node/node_private.h"
 
@@ -54,7 +64,10 @@ struct dr_persist {
   waiter **waiting_tail;
   bool busy;            /* a job is on the threadpool */
   size_t log_size;
-  int failed;           /* the last write error, reported to every later sync */
+  int error;            /* the last write failed with this (0: writes work) */
+  uint64_t failing_since; /* Unix seconds, while error */
+  uint64_t warned_ms, retry_ms; /* uv_now() of the last warning and retry */
+  bool must_compact;    /* a write failed: the next job writes a whole snapshot */
   uv_work_t work;
   /* the job under way */
   buf job_data;
@@ -108,8 +121,9 @@ static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, const uint8_t
 static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, const uint8_t *d, size_t len) {
   if (!n->persist) return;
   if (add_frame(&n->persist->pending, op, lease, ttl, d, len) < 0) {
+    /* the state in memory has it: the next write is a whole snapshot */
     DR_ERROR(&n->log, "cannot record a change of state: out of memory");
-    n->persist->failed = -ENOMEM;
+    n->persist->must_compact = true;
   }
 }
 
@@ -122,8 +136,13 @@ void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen) {
   log_op(n, OP_DROP, false, 0, key, klen);
 }
 
-void dr__persist_resource(dr_node *n, const dr_entry *res) {
-  log_op(n, OP_RES, false, 0, res->raw, res->raw_len);
+void dr__persist_change(dr_node *n, const dr_change *c) {
+  switch (c->kind) {
+  case DR_CH_RESOURCE: log_op(n, OP_RES, false, 0, c->e.raw, c->e.raw_len); break;
+  case DR_CH_ADVERTISE:
+  case DR_CH_RENEW: log_op(n, OP_AD, c->lease, c->ttl, c->e.raw, c->e.raw_len); break;
+  case DR_CH_WITHDRAW: log_op(n, OP_TOMB, false, 0, c->e.raw, c->e.raw_len); break;
+  }
 }
 
 /* The whole state as frames, for a compaction. */
@@ -166,6 +185,10 @@ static void job_run(uv_work_t *w) {
   } else {
     p->job_err = write_all(p->fd, p->job_data.p, p->job_data.len);
     if (!p->job_err && fdatasync(p->fd) < 0) p->job_err = -errno;
+    /* what was written of a failed append must not be replayed: cut it off
+     * (this works on a full disk; where it cannot, the next successful
+     * write, a compaction, empties the journal) */
+    if (p->job_err && ftruncate(p->fd, (off_t)p->log_size) == 0) fdatasync(p->fd);
   }
 }
 
@@ -174,10 +197,28 @@ static void start_job(struct dr_persist *p);
 static void job_done(uv_work_t *w, int status) {
   struct dr_persist *p = w->data;
   int err = status < 0 ? status : p->job_err;
+  dr_node *n = p->n;
+  uint64_t now_ms = uv_now(n->loop);
   if (err) {
-    DR_ERROR(&p->n->log, "cannot write %s: %s", p->log_path, strerror(-err));
-    p->failed = err;
+    if (!p->error) {
+      DR_ERROR(&n->log, "cannot write the node's state (%s): %s; advertise, renew, withdraw and "
+               "create fail, and nothing of them takes effect, until it can (retrying every second)",
+               p->job_compact ? p->snap_path : p->log_path, strerror(-err));
+      p->failing_since = dr_now();
+      p->warned_ms = now_ms;
+    } else if (now_ms >= p->warned_ms + 60000) {
+      DR_WARN(&n->log, "still cannot write the node's state: %s (for %llu s)", strerror(-err),
+              (unsigned long long)(dr_now() - p->failing_since));
+      p->warned_ms = now_ms;
+    }
+    p->error = err;
+    p->must_compact = true;
   } else {
+    if (p->error)
+      DR_INFO(&n->log, "the node's state is written again (after %llu s of failures)",
+              (unsigned long long)(dr_now() - p->failing_since));
+    if (p->job_compact) p->must_compact = false;
+    p->error = 0;
     p->log_size = p->job_compact ? 0 : p->log_size + p->job_data.len;
   }
   p->job_data.len = 0;
@@ -202,7 +243,7 @@ static void job_done(uv_work_t *w, int status) {
   if (p->closed) {
     void (*closed)(dr_node *) = p->closed;
     p->closed = NULL;
-    dr__persist_close(p->n, closed);
+    dr__persist_close(n, closed);
     return;
   }
   if (p->waiting) start_job(p);
@@ -211,19 +252,25 @@ static void job_done(uv_work_t *w, int status) {
 static void start_job(struct dr_persist *p) {
   dr_node *n = p->n;
   buf tmp = p->job_data;
-  p->job_compact = p->log_size + p->pending.len > COMPACT_MIN &&
-                   p->log_size + p->pending.len > 2 * (n->resources.count + n->ads.count) * 700;
+  p->job_compact = p->must_compact ||
+                   (p->log_size + p->pending.len > COMPACT_MIN &&
+                    p->log_size + p->pending.len > 2 * (n->resources.count + n->ads.count) * 700);
   if (p->job_compact) {
+    /* the state in memory, then what was logged since: changes that take
+     * effect once written are not in memory yet */
     tmp.len = 0;
-    if (snapshot(n, &tmp) < 0) p->job_compact = false;
+    if (snapshot(n, &tmp) < 0 || buf_add(&tmp, p->pending.p, p->pending.len) < 0) {
+      tmp.len = 0;
+      p->job_compact = false;
+    } else {
+      p->pending.len = 0;
+    }
   }
   if (!p->job_compact) {
     /* swap buffers: the job writes what is pending, new ops go to the other */
     tmp = p->pending;
     p->pending = p->job_data;
     p->pending.len = 0;
-  } else {
-    p->pending.len = 0; /* the snapshot covers it */
   }
   p->job_data = tmp;
   p->job_waiters = p->waiting;
@@ -243,10 +290,6 @@ void dr_node_sync(dr_node *n, void (*cb)(void *ctx, int err), void *ctx) {
     cb(ctx, 0);
     return;
   }
-  if (p->failed) {
-    cb(ctx, p->failed);
-    return;
-  }
   waiter *w = malloc(sizeof *w);
   if (!w) {
     cb(ctx, -ENOMEM);
@@ -258,6 +301,29 @@ void dr_node_sync(dr_node *n, void (*cb)(void *ctx, int err), void *ctx) {
   *p->waiting_tail = w;
   p->waiting_tail = &w->next;
   if (!p->busy) start_job(p);
+}
+
+static void retried(void *ctx, int err) {
+  (void)ctx;
+  (void)err;
+}
+
+void dr__persist_tick(dr_node *n) {
+  struct dr_persist *p = n->persist;
+  uint64_t now_ms = uv_now(n->loop);
+  if (!p || !p->error || p->busy || n->stopping || now_ms < p->retry_ms + 1000) return;
+  p->retry_ms = now_ms;
+  dr_node_sync(n, retried, NULL);
+}
+
+void dr__persist_status(const dr_node *n, dr_persist_status *st) {
+  const struct dr_persist *p = n->persist;
+  memset(st, 0, sizeof *st);
+  st->enabled = p != NULL;
+  if (p && p->error) {
+    st->error = -p->error;
+    st->since = p->failing_since;
+  }
 }
 
 /* ---- loading ------------------------------------------------------------------ */
@@ -428,12 +494,25 @@ void dr__persist_close(dr_node *n, void (*closed)(dr_node *n)) {
     return;
   }
   /* what is still pending is written now: the loop is stopping anyway */
-  if (p->pending.len && !p->failed && write_all(p->fd, p->pending.p, p->pending.len) == 0)
-    fdatasync(p->fd);
+  int err = 0;
+  if (p->pending.len) {
+    if (p->must_compact) {
+      buf all = {0};
+      err = snapshot(n, &all);
+      if (!err) err = buf_add(&all, p->pending.p, p->pending.len);
+      if (!err) err = dr_write_file_atomic(p->snap_path, all.p, all.len, 0600);
+      if (!err && ftruncate(p->fd, 0) < 0) err = -errno;
+      free(all.p);
+    } else {
+      err = write_all(p->fd, p->pending.p, p->pending.len);
+      if (!err && fdatasync(p->fd) < 0) err = -errno;
+      if (err && ftruncate(p->fd, (off_t)p->log_size) == 0) fdatasync(p->fd);
+    }
+  }
   while (p->waiting) { /* syncs asked for at the very end */
     waiter *w = p->waiting;
     p->waiting = w->next;
-    w->cb(w->ctx, p->failed);
+    w->cb(w->ctx, err);
     free(w);
   }
   close(p->fd);

@@ -92,13 +92,212 @@ void dr__unannounce(dr_node *n, dr_announce *a) {
   if (a->pub) pub_finish(a->pub, false);
 }
 
-/* ---- resources ----------------------------------------------------------- */
+/* ---- changes: prepared, written (change.c), applied ------------------------ */
+
+static dr_change *change_new(dr_change_kind kind, const uint8_t *key, size_t klen,
+                             dr_node_publish_cb cb, void *ctx) {
+  dr_change *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->kind = kind;
+  memcpy(c->key, key, klen);
+  c->klen = klen;
+  c->cb = cb;
+  c->ctx = ctx;
+  return c;
+}
+
+/* A copy of e re-signed with a new seq; records and tombstones also get a
+ * new issue time and, after ttl, expiry. */
+static int resign_copy(dr_node *n, const dr_entry *e, uint32_t ttl, dr_entry *out) {
+  int r = dr_entry_copy(out, e);
+  if (r < 0) return r;
+  free(out->raw);
+  out->raw = NULL;
+  out->seq = dr__next_seq(n);
+  if (out->kind != DR_KIND_RESOURCE) {
+    out->issued_at = dr_now();
+    out->expires_at = out->issued_at + ttl;
+  }
+  if ((r = dr_entry_sign(out, &n->id, NULL, NULL)) < 0) dr_entry_clear(out);
+  return r;
+}
+
+/* The tombstone of ad's record, signed now. */
+static int make_tomb(dr_node *n, const own_ad *ad, dr_entry *t) {
+  uint64_t now = dr_now();
+  *t = (dr_entry){
+      .kind = DR_KIND_TOMBSTONE,
+      .name = ad->rec.name,
+      .seq = dr__next_seq(n),
+      .issued_at = now,
+      /* the tombstone lives as long as the record it hides could */
+      .expires_at = ad->rec.expires_at > now ? ad->rec.expires_at : now + 1,
+  };
+  memcpy(t->rid, ad->rec.rid, DR_ID_LEN);
+  int r = dr_entry_sign(t, &n->id, NULL, NULL);
+  t->name = NULL;
+  if (r < 0 || !(t->name = strdup(ad->rec.name))) {
+    dr_entry_clear(t);
+    return r < 0 ? r : -ENOMEM;
+  }
+  return 0;
+}
+
+/* Hides ad's record behind t (taken) and announces t. */
+static int set_withdrawn(dr_node *n, own_ad *ad, dr_entry *t, dr_node_publish_cb cb, void *ctx) {
+  dr__unannounce(n, &ad->rec_ann);
+  dr__unannounce(n, &ad->tomb_ann);
+  dr_entry_clear(&ad->tomb);
+  ad->tomb = *t;
+  memset(t, 0, sizeof *t);
+  ad->withdrawn = true;
+  /* a value id of its own, so that watchers' listens report it at once;
+   * stored copies of the record lose to its higher seq until they expire */
+  return dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, cb, ctx);
+}
+
+static own_ad *live_ad(dr_node *n, const uint8_t *key, size_t klen) {
+  own_ad *ad = dr_map_get(&n->ads, key, klen);
+  /* an expired lease is over even before the maintenance task collects it:
+   * its client must advertise again */
+  return ad && !ad->withdrawn && ad->rec.expires_at > dr_now() ? ad : NULL;
+}
 
 static bool same_policy(const dr_entry *e, dr_policy policy, uint8_t (*allow)[DR_ID_LEN],
                         size_t n_allow) {
   if (e->policy != policy || e->n_allow != n_allow) return false;
   return n_allow == 0 || memcmp(e->allow, allow, n_allow * DR_ID_LEN) == 0;
 }
+
+/* A record the network would find expired on arrival (this node's clock is
+ * behind beyond the tolerance) is not published. */
+static int clock_check(dr_node *n, const dr_entry *e) {
+  if (!dr__clock_would_expire(n, e->expires_at, dr_now())) return 0;
+  DR_WARN(&n->log, "refused to publish %s: it would be expired on arrival, this node's clock "
+          "being %lld s behind the network's", e->name, (long long)-n->clock_offset);
+  return DR_ECLOCK;
+}
+
+int dr__change_prepare(dr_node *n, dr_change *c) {
+  own_ad *ad;
+  dr_entry e;
+  int r;
+  switch (c->kind) {
+  case DR_CH_RESOURCE: {
+    own_resource *res = dr_map_get(&n->resources, c->key, DR_ID_LEN);
+    if (!c->queued) return 0;
+    /* it waited: what came before may have made it a no-op */
+    if (res && same_policy(&res->entry, c->e.policy, c->e.allow, c->e.n_allow)) {
+      c->cb(c->ctx, 0, &res->entry, true);
+      return 1;
+    }
+    if ((r = resign_copy(n, &c->e, 0, &e)) < 0) return r;
+    if (res) e.issued_at = res->entry.issued_at;
+    break;
+  }
+  case DR_CH_ADVERTISE:
+    if (!c->queued) return clock_check(n, &c->e);
+    if ((r = resign_copy(n, &c->e, c->ttl, &e)) < 0) return r; /* a seq after its predecessors' */
+    break;
+  case DR_CH_RENEW:
+    if (!(ad = live_ad(n, c->key, c->klen))) return DR_ENOTFOUND;
+    if ((r = resign_copy(n, &ad->rec, ad->ttl, &e)) < 0) return r;
+    c->lease = ad->lease;
+    c->ttl = ad->ttl;
+    break;
+  case DR_CH_WITHDRAW:
+    if (!(ad = live_ad(n, c->key, c->klen))) return DR_ENOTFOUND;
+    if ((r = make_tomb(n, ad, &e)) < 0) return r;
+    break;
+  default:
+    return -EINVAL;
+  }
+  if (c->kind == DR_CH_RENEW || c->kind == DR_CH_ADVERTISE) {
+    if ((r = clock_check(n, &e)) < 0) {
+      dr_entry_clear(&e);
+      return r;
+    }
+  }
+  dr_entry_clear(&c->e);
+  c->e = e;
+  return 0;
+}
+
+static void apply_resource(dr_node *n, dr_change *c) {
+  own_resource *res = dr_map_get(&n->resources, c->key, DR_ID_LEN);
+  if (!res) {
+    if (!(res = calloc(1, sizeof *res)) || dr_map_put(&n->resources, c->key, DR_ID_LEN, res, NULL) < 0) {
+      free(res);
+      c->cb(c->ctx, -ENOMEM, NULL, false);
+      return;
+    }
+  } else {
+    dr__unannounce(n, &res->ann); /* a new policy: a new value id, as a record's */
+    dr_entry_clear(&res->entry);
+  }
+  res->entry = c->e;
+  memset(&c->e, 0, sizeof c->e);
+  int r = dr__announce(n, &res->ann, NULL, &res->entry, c->cb, c->ctx);
+  if (r < 0) c->cb(c->ctx, r, NULL, false);
+}
+
+static void apply_advertise(dr_node *n, dr_change *c) {
+  own_ad *ad = dr_map_get(&n->ads, c->key, c->klen);
+  if (!ad) {
+    if (!(ad = calloc(1, sizeof *ad)) || dr_map_put(&n->ads, c->key, c->klen, ad, NULL) < 0) {
+      free(ad);
+      c->cb(c->ctx, -ENOMEM, NULL, false);
+      return;
+    }
+  } else {
+    /* the new record's seq beats the old one and any tombstone of it. It
+     * gets a value id of its own, as a tombstone does: watchers' listens
+     * report a new value id, not a value replaced in place */
+    dr__unannounce(n, &ad->rec_ann);
+    dr__unannounce(n, &ad->tomb_ann);
+    dr_entry_clear(&ad->rec);
+    dr_entry_clear(&ad->tomb);
+  }
+  ad->rec = c->e;
+  memset(&c->e, 0, sizeof c->e);
+  ad->withdrawn = false;
+  ad->lease = c->lease;
+  ad->ttl = c->ttl;
+  int r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, c->cb, c->ctx);
+  if (r < 0) c->cb(c->ctx, r, NULL, false);
+}
+
+void dr__change_apply(dr_node *n, dr_change *c) {
+  int r;
+  own_ad *ad;
+  switch (c->kind) {
+  case DR_CH_RESOURCE:
+    apply_resource(n, c);
+    return;
+  case DR_CH_ADVERTISE:
+    apply_advertise(n, c);
+    return;
+  case DR_CH_RENEW:
+  case DR_CH_WITHDRAW:
+    /* the chain kept the maintenance task off this entry: it is as prepared */
+    if (!(ad = dr_map_get(&n->ads, c->key, c->klen))) {
+      c->cb(c->ctx, DR_ENOTFOUND, NULL, false);
+      return;
+    }
+    if (c->kind == DR_CH_WITHDRAW) {
+      r = set_withdrawn(n, ad, &c->e, c->cb, c->ctx);
+    } else {
+      dr_entry_clear(&ad->rec);
+      ad->rec = c->e;
+      memset(&c->e, 0, sizeof c->e);
+      r = dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, c->cb, c->ctx);
+    }
+    if (r < 0) c->cb(c->ctx, r, NULL, false);
+    return;
+  }
+}
+
+/* ---- the node's API ---------------------------------------------------------- */
 
 int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
                             uint8_t (*allow)[DR_ID_LEN], size_t n_allow,
@@ -114,7 +313,8 @@ int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
   }
   dr_resource_id(rid, n->id.pk, label, llen);
   own_resource *res = dr_map_get(&n->resources, rid, DR_ID_LEN);
-  if (res && same_policy(&res->entry, policy, allow, n_allow)) {
+  if (res && !dr__change_pending(n, rid, DR_ID_LEN) &&
+      same_policy(&res->entry, policy, allow, n_allow)) {
     cb(ctx, 0, &res->entry, true);
     return 0;
   }
@@ -137,25 +337,10 @@ int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
     memcpy(e.allow, allow, n_allow * DR_ID_LEN);
     e.n_allow = n_allow;
   }
-  bool fresh = !res;
-  if (fresh) {
-    if (!(res = calloc(1, sizeof *res))) goto err_nomem;
-    if (dr_map_put(&n->resources, rid, DR_ID_LEN, res, NULL) < 0) {
-      free(res);
-      goto err_nomem;
-    }
-  } else {
-    dr_entry_clear(&res->entry);
-  }
-  res->entry = e;
-  dr__persist_resource(n, &res->entry);
-  if (!fresh) dr__unannounce(n, &res->ann); /* a new policy: a new value id, as a record's */
-  if ((r = dr__announce(n, &res->ann, NULL, &res->entry, cb, ctx)) < 0) {
-    dr_map_del(&n->resources, rid, DR_ID_LEN);
-    dr_entry_clear(&res->entry);
-    free(res);
-    return r;
-  }
+  dr_change *c = change_new(DR_CH_RESOURCE, rid, DR_ID_LEN, cb, ctx);
+  if (!c) goto err_nomem;
+  c->e = e;
+  dr__change_submit(n, c);
   return 0;
 err_nomem:
   r = -ENOMEM;
@@ -163,8 +348,6 @@ err:
   dr_entry_clear(&e);
   return r;
 }
-
-/* ---- records -------------------------------------------------------------- */
 
 int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_cb cb,
                       void *ctx, dr_param_error *pe) {
@@ -187,14 +370,12 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
       .meta = p->meta,
       .n_meta = p->n_meta,
   };
-  dr_entry e;
   int r;
   memcpy(tmpl.rid, p->rid, DR_ID_LEN);
   if (ttl < n->min_ttl || ttl > DR_TTL_MAX) {
     pe->field = "ttl";
-    pe->why = n->min_ttl == DR_TTL_MIN ? "must be between 30 and 86400 seconds"
-                                       : "must be between the node's --min-ttl and 86400 seconds";
-    return ttl < n->min_ttl ? -EINVAL : -EMSGSIZE;
+    pe->why = dr_node_ttl_range(n);
+    return -EINVAL;
   }
   /* sign a template that borrows the caller's strings, then keep a copy */
   r = dr_entry_sign(&tmpl, &n->id, &pe->field, &pe->why);
@@ -202,115 +383,68 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
     free(tmpl.raw);
     return r;
   }
-  r = dr_entry_copy(&e, &tmpl);
+  dr_change *c = change_new(DR_CH_ADVERTISE, key, dr__ad_key(key, p->rid, p->service_id), cb, ctx);
+  if (!c || (r = dr_entry_copy(&c->e, &tmpl)) < 0) {
+    free(c);
+    free(tmpl.raw);
+    return -ENOMEM;
+  }
   free(tmpl.raw);
-  if (r < 0) return r;
-
-  size_t klen = dr__ad_key(key, p->rid, p->service_id);
-  own_ad *ad = dr_map_get(&n->ads, key, klen);
-  if (!ad) {
-    if (!(ad = calloc(1, sizeof *ad)) || dr_map_put(&n->ads, key, klen, ad, NULL) < 0) {
-      free(ad);
-      dr_entry_clear(&e);
-      return -ENOMEM;
-    }
-  } else {
-    /* the new record's seq beats the old one and any tombstone of it. It
-     * gets a value id of its own, as a tombstone does: watchers' listens
-     * report a new value id, not a value replaced in place */
-    dr__unannounce(n, &ad->rec_ann);
-    dr__unannounce(n, &ad->tomb_ann);
-    dr_entry_clear(&ad->rec);
-    dr_entry_clear(&ad->tomb);
-  }
-  ad->rec = e;
-  ad->withdrawn = false;
-  ad->lease = p->lease;
-  ad->ttl = ttl;
-  dr__persist_ad(n, ad);
-  if ((r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, cb, ctx)) < 0) {
-    dr_map_del(&n->ads, key, klen);
-    dr_entry_clear(&ad->rec);
-    free(ad);
-    return r;
-  }
+  c->lease = p->lease;
+  c->ttl = ttl;
+  dr__change_submit(n, c);
   return 0;
 }
 
-/* Publishes a tombstone for ad. keep: the withdrawal of a stopping node,
- * which leaves the record in the data dir so that the next start re-signs
- * it with a higher seq (the tombstone is not written down). */
-int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, void *ctx) {
-  const uint8_t *rid = ad->rec.rid;
-  uint64_t now = dr_now();
-  dr_entry t = {
-      .kind = DR_KIND_TOMBSTONE,
-      .name = ad->rec.name,
-      .seq = dr__next_seq(n),
-      .issued_at = now,
-      /* the tombstone lives as long as the record it hides could */
-      .expires_at = ad->rec.expires_at > now ? ad->rec.expires_at : now + 1,
-  };
-  memcpy(t.rid, rid, DR_ID_LEN);
-  int r = dr_entry_sign(&t, &n->id, NULL, NULL);
-  t.name = NULL;
-  if (r < 0 || !(t.name = strdup(ad->rec.name))) {
-    dr_entry_clear(&t);
-    return r < 0 ? r : -ENOMEM;
-  }
-  dr__unannounce(n, &ad->rec_ann);
-  dr__unannounce(n, &ad->tomb_ann);
-  dr_entry_clear(&ad->tomb);
-  ad->tomb = t;
-  ad->withdrawn = true;
-  if (!keep) dr__persist_ad(n, ad);
-  /* a value id of its own, so that watchers' listens report it at once;
-   * stored copies of the record lose to its higher seq until they expire */
-  if ((r = dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, cb, ctx)) < 0) {
-    DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
-    return r;
-  }
+/* A renew or withdraw of (rid, service_id): DR_ENOTFOUND at once when there
+ * is no such live advertisement and no change of it under way. */
+static int submit_for_ad(dr_node *n, dr_change_kind kind, const uint8_t rid[DR_ID_LEN],
+                         const char *service_id, dr_node_publish_cb cb, void *ctx) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
+  size_t klen = dr__ad_key(key, rid, service_id);
+  if (!dr__change_pending(n, key, klen) && !live_ad(n, key, klen)) return DR_ENOTFOUND;
+  dr_change *c = change_new(kind, key, klen, cb, ctx);
+  if (!c) return -ENOMEM;
+  dr__change_submit(n, c);
   return 0;
 }
 
 int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
                      dr_node_publish_cb cb, void *ctx) {
-  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
-  own_ad *ad = dr_map_get(&n->ads, key, dr__ad_key(key, rid, service_id));
-  if (!ad || ad->withdrawn) return DR_ENOTFOUND;
-  return dr__ad_withdraw(n, ad, false, cb, ctx);
-}
-
-int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
-  dr_entry e;
-  int r = dr_entry_copy(&e, &ad->rec);
-  if (r < 0) return r;
-  uint64_t now = dr_now();
-  free(e.raw);
-  e.raw = NULL;
-  e.seq = dr__next_seq(n);
-  e.issued_at = now;
-  e.expires_at = now + ad->ttl;
-  if ((r = dr_entry_sign(&e, &n->id, NULL, NULL)) < 0) {
-    dr_entry_clear(&e);
-    return r;
-  }
-  dr_entry_clear(&ad->rec);
-  ad->rec = e;
-  dr__persist_ad(n, ad);
-  return dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, cb, ctx);
+  return submit_for_ad(n, DR_CH_WITHDRAW, rid, service_id, cb, ctx);
 }
 
 int dr_node_renew(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
                   dr_node_publish_cb cb, void *ctx) {
-  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  if (strlen(service_id) > DR_NAME_MAX) return DR_ENOTFOUND;
-  own_ad *ad = dr_map_get(&n->ads, key, dr__ad_key(key, rid, service_id));
-  /* an expired lease is over even before the maintenance task collects it:
-   * its client must advertise again */
-  if (!ad || ad->withdrawn || ad->rec.expires_at <= dr_now()) return DR_ENOTFOUND;
-  return dr__ad_resign(n, ad, cb, ctx);
+  return submit_for_ad(n, DR_CH_RENEW, rid, service_id, cb, ctx);
+}
+
+/* ---- the node's own changes: in effect at once, logged -------------------------- */
+
+/* Publishes a tombstone for ad. keep: the withdrawal of a stopping node,
+ * which leaves the record in the data dir so that the next start re-signs
+ * it with a higher seq (the tombstone is not written down). */
+int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, void *ctx) {
+  dr_entry t;
+  int r = make_tomb(n, ad, &t);
+  if (r < 0) return r;
+  if ((r = set_withdrawn(n, ad, &t, cb, ctx)) < 0) {
+    DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
+    return r;
+  }
+  if (!keep) dr__persist_ad(n, ad);
+  return 0;
+}
+
+int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
+  dr_entry e;
+  int r = resign_copy(n, &ad->rec, ad->ttl, &e);
+  if (r < 0) return r;
+  dr_entry_clear(&ad->rec);
+  ad->rec = e;
+  dr__persist_ad(n, ad);
+  return dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, cb, ctx);
 }
 
 void dr__ad_free(dr_node *n, own_ad *ad) {

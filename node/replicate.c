@@ -60,7 +60,7 @@ static void on_done(void *ctx, bool ok) {
   check *k = ctx;
   dr_node *n = k->n;
   size_t b;
-  uint64_t now = dr_now();
+  uint64_t now = dr__expiry_horizon(n);
   n->repl_outstanding--;
   if (!ok || n->stopping || !n->dht) goto out;
   /* a pinned resource: every live entry, whoever issued it */

@@ -66,7 +66,7 @@ static void answer(resolve_op *op, int err) {
   offer_own(op);
   dr_resolution res = {0};
   res.resource = op->merge.resource;
-  res.n_records = dr_merge_records(&op->merge, dr_now(), op->limit, &recs, &forbidden);
+  res.n_records = dr_merge_records(&op->merge, dr__expiry_horizon(n), op->limit, &recs, &forbidden);
   res.records = recs;
   n->rejected[DR_REJ_POLICY] += forbidden;
   op->cb(op->ctx, err, &res);

@@ -36,7 +36,7 @@ static size_t seen_key(uint8_t *out, const dr_entry *e) {
 static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
   uint8_t key[2 * DR_ID_LEN + 1 + DR_NAME_MAX];
   size_t klen = seen_key(key, e);
-  uint64_t until = e->kind == DR_KIND_RESOURCE ? now + SEEN_RESOURCE_S : e->expires_at;
+  uint64_t until = e->kind == DR_KIND_RESOURCE ? now + SEEN_RESOURCE_S : e->expires_at + n->clock_skew;
   seen_version *v = dr_map_get(&n->seen, key, klen);
   if (v) {
     if (e->seq < v->seq) return DR_REJ_REPLAYED;
@@ -107,6 +107,7 @@ dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], const uint8_t
   uint64_t now = dr_now();
   dr_reject rej = decode(n->net, data, len, out);
   if (rej == DR_REJ_NONE) {
+    dr__clock_sample(n, out, now); /* a verified issue time, even of an entry from the future */
     rej = dr_entry_check(out, rid, now, n->clock_skew);
     if (rej == DR_REJ_NONE) rej = remember(n, out, now);
     if (rej != DR_REJ_NONE) dr_entry_clear(out);

@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential g++ cmake pkg-config
   libopendht-c-dev libopendht-dev libuv1-dev libsodium-dev libmsgpack-dev libjansson-dev
-  libcmocka-dev dhtnode
+  libcmocka-dev dhtnode faketime
 )
 # for the fuzzers, sanitizer and valgrind runs
 OPTIONAL=(clang libclang-rt-14-dev valgrind)

@@ -30,7 +30,7 @@ static void start(int i) {
   snprintf(name, sizeof name, "n%02d", i);
   /* all nodes share 127.0.0.1: OpenDHT's per-address request limit would
    * count the whole network as one peer */
-  const char *args[] = {"--min-ttl", "1", "--tick-ms", "200", "--replicate-ms", "5000",
+  const char *args[] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "200", "--replicate-ms", "5000",
                         "--op-timeout-ms", "5000", "--peer-rate", "0", "--log-level", "info",
                         i ? "--bootstrap" : NULL, boot, NULL};
   h_node_start(&nodes[i], name, args);

@@ -17,11 +17,11 @@
 static h_node a, b, c;
 static char rid[64];
 static char boot[32];
-static const char *fast[] = {"--min-ttl", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
+static const char *fast[] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
                              "--replicate-ms", "300", NULL};
 
 static void start(h_node *n, const char *name) {
-  const char *args[] = {"--min-ttl", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
+  const char *args[] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
                         "--replicate-ms", "300", "--bootstrap", boot, NULL};
   h_node_start(n, name, args);
 }

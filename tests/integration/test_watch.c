@@ -15,13 +15,13 @@ static h_node a, b, c;
 static char rid[64], boot[32];
 
 static void start(h_node *n, const char *name) {
-  const char *args[] = {"--min-ttl", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
+  const char *args[] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
                         "--bootstrap", boot, NULL};
   h_node_start(n, name, args);
 }
 
 static int setup(void **state) {
-  h_node_start(&a, "a", (const char *[]){"--min-ttl", "1", "--tick-ms", "100", NULL});
+  h_node_start(&a, "a", (const char *[]){"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", NULL});
   h_addr(&a, boot, sizeof boot);
   start(&b, "b");
   start(&c, "c");
