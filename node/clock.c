@@ -65,7 +65,10 @@ void dr__clock_tick(dr_node *n, uint64_t now) {
     ages[k++] = ((issuer_age *)it->value)->min_age;
   qsort(ages, k, sizeof *ages, cmp_i64);
   n->clock_issuers = k;
-  n->clock_offset = k ? (k % 2 ? ages[k / 2] : (ages[k / 2 - 1] + ages[k / 2]) / 2) : 0;
+  /* the median; of an even count, the middle one nearer zero (of two
+   * issuers, one off, the node does not take itself for the one) */
+  int64_t lo = k ? ages[(k - 1) / 2] : 0, hi = k ? ages[k / 2] : 0;
+  n->clock_offset = llabs(lo) <= llabs(hi) ? lo : hi;
   free(ages);
   int64_t off = n->clock_offset;
   bool beyond = k && (off > (int64_t)n->clock_skew || -off > (int64_t)n->clock_skew);
