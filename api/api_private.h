@@ -29,6 +29,11 @@ typedef struct dr_rpc_call dr_rpc_call;
 
 dr_node *dr_rpc_call_node(const dr_rpc_call *call);
 
+/* When the call's client goes away before the call ends, fn(call, arg)
+ * runs (once, on the loop): it must stop what the call waits for and end
+ * the call (its answer is dropped). NULL clears it; ending the call does. */
+void dr_rpc_call_on_close(dr_rpc_call *call, void (*fn)(dr_rpc_call *call, void *arg), void *arg);
+
 /* Ends the call with result (whose reference it takes). */
 void dr_rpc_reply(dr_rpc_call *call, json_t *result);
 

@@ -65,6 +65,10 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_storage", json_pack("{s:I, s:I}", "values", (json_int_t)info.stored_values,
                                                     "bytes", (json_int_t)info.stored_bytes));
   json_object_set_new(res, "dht_pending", json_integer((json_int_t)info.dht_pending));
+  json_object_set_new(res, "dht_refused", json_integer((json_int_t)info.dht_refused));
+  json_object_set_new(res, "dht_searches", json_integer((json_int_t)info.dht_searches));
+  json_object_set_new(res, "lookups", json_pack("{s:I, s:I}", "keys", (json_int_t)info.lookup_keys,
+                                                "refused", (json_int_t)info.lookups_refused));
   json_object_set_new(res, "dht_nudges", json_integer((json_int_t)info.dht_nudges));
   json_object_set_new(res, "dht_messages", json_pack("{s:o, s:o}", "sent", msg_counts(info.msg_sent),
                                                      "received", msg_counts(info.msg_received)));
@@ -265,6 +269,7 @@ typedef struct advertise_req {
   dr_rpc_call *call;
   json_t *params;
   dr_advertise_params p;
+  dr_resolve *resolve; /* the policy lookup under way */
 } advertise_req;
 
 static void advertise_req_free(advertise_req *a) {
@@ -329,8 +334,17 @@ static bool forbidden(dr_rpc_call *call, const dr_entry *resource) {
  * forbids). */
 static void on_policy_known(void *ctx, int err, const dr_resolution *res) {
   advertise_req *a = ctx;
+  dr_rpc_call_on_close(a->call, NULL, NULL);
   if (err == 0 && forbidden(a->call, res->resource)) advertise_req_free(a);
   else advertise_now(a);
+}
+
+/* The client went away while the policy was being looked up. */
+static void policy_abandoned(dr_rpc_call *call, void *arg) {
+  advertise_req *a = arg;
+  dr_node_resolve_cancel(dr_rpc_call_node(call), a->resolve);
+  advertise_req_free(a);
+  dr_rpc_fail(call, DR_RPC_INTERNAL, "the client went away");
 }
 
 static void m_record_advertise(dr_rpc_call *call, json_t *params) {
@@ -347,10 +361,13 @@ static void m_record_advertise(dr_rpc_call *call, json_t *params) {
     else advertise_now(a);
     return;
   }
-  int r = dr_node_resolve(n, a->p.rid, 1, on_policy_known, a);
-  if (r < 0) {
+  int r = dr_node_resolve(n, a->p.rid, 1, on_policy_known, a, &a->resolve);
+  if (r == -ENOBUFS || r == -EDQUOT) advertise_now(a); /* readers enforce the policy anyway */
+  else if (r < 0) {
     advertise_req_free(a);
     dr_rpc_fail_node(call, r, NULL);
+  } else if (a->resolve) {
+    dr_rpc_call_on_close(call, policy_abandoned, a);
   }
 }
 
@@ -422,6 +439,21 @@ static void on_resolved(void *ctx, int err, const dr_resolution *res) {
   free(t.p);
 }
 
+/* The client of a resolve (or resource.get) went away: the lookup is dropped. */
+static void resolve_abandoned(dr_rpc_call *call, void *arg) {
+  dr_node_resolve_cancel(dr_rpc_call_node(call), arg);
+  dr_rpc_fail(call, DR_RPC_INTERNAL, "the client went away");
+}
+
+/* Starts a resolve for call, answered by cb(call, ...). */
+static void resolve_for(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], size_t limit,
+                        dr_node_resolve_cb cb) {
+  dr_resolve *r;
+  int err = dr_node_resolve(dr_rpc_call_node(call), rid, limit, cb, call, &r);
+  if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  else if (r) dr_rpc_call_on_close(call, resolve_abandoned, r);
+}
+
 static void m_resolve(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
   uint64_t limit = RESOLVE_DEFAULT_LIMIT;
@@ -429,15 +461,23 @@ static void m_resolve(dr_rpc_call *call, json_t *params) {
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
       dr_param_uint(call, params, "limit", 1, RESOLVE_MAX_LIMIT, &limit, NULL) < 0)
     return;
-  int r = dr_node_resolve(dr_rpc_call_node(call), rid, (size_t)limit, on_resolved, call);
-  if (r < 0) dr_rpc_fail_node(call, r, NULL);
+  resolve_for(call, rid, (size_t)limit, on_resolved);
 }
 
 /* discover: the call plus the type asked for */
 typedef struct discover_req {
   dr_rpc_call *call;
   char *type;
+  dr_resolve *resolve;
 } discover_req;
+
+static void discover_abandoned(dr_rpc_call *call, void *arg) {
+  discover_req *d = arg;
+  dr_node_resolve_cancel(dr_rpc_call_node(call), d->resolve);
+  free(d->type);
+  free(d);
+  dr_rpc_fail(call, DR_RPC_INTERNAL, "the client went away");
+}
 
 static void on_discovered(void *ctx, int err, const dr_resolution *res) {
   discover_req *d = ctx;
@@ -475,11 +515,13 @@ static void m_discover(dr_rpc_call *call, json_t *params) {
     return;
   }
   d->call = call;
-  int r = dr_node_resolve(dr_rpc_call_node(call), rid, RESOLVE_MAX_LIMIT, on_discovered, d);
+  int r = dr_node_resolve(dr_rpc_call_node(call), rid, RESOLVE_MAX_LIMIT, on_discovered, d, &d->resolve);
   if (r < 0) {
     free(d->type);
     free(d);
     dr_rpc_fail_node(call, r, NULL);
+  } else if (d->resolve) {
+    dr_rpc_call_on_close(call, discover_abandoned, d);
   }
 }
 
@@ -494,8 +536,7 @@ static void m_resource_get(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
   ONLY("resource_id");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
-  int r = dr_node_resolve(dr_rpc_call_node(call), rid, 0, on_resource_got, call);
-  if (r < 0) dr_rpc_fail_node(call, r, NULL);
+  resolve_for(call, rid, 0, on_resource_got);
 }
 
 static void m_list(dr_rpc_call *call, json_t *params) {

@@ -34,6 +34,7 @@ typedef struct conn {
   unsigned writes;  /* writes under way */
   bool closed;      /* uv_close called: nothing more is read or written */
   uint64_t *subs;   /* this connection's watch subscriptions */
+  dr_rpc_call *calls; /* calls not yet ended */
   size_t n_subs;
   bool eof;         /* the client will send nothing more */
   bool paused;      /* DR_RPC_MAX_PENDING calls pending: reading stopped */
@@ -50,6 +51,9 @@ struct dr_rpc_call {
   conn *c;
   json_t *id; /* NULL for a notification */
   batch *b;
+  struct dr_rpc_call *prev, *next; /* the connection's calls not yet ended */
+  void (*on_close)(dr_rpc_call *call, void *arg);
+  void *close_arg;
 };
 
 struct dr_rpc_server {
@@ -168,6 +172,9 @@ static dr_rpc_call *call_new(conn *c, json_t *id, batch *b) {
   call->c = c;
   call->id = id ? json_incref(id) : NULL;
   call->b = b;
+  call->next = c->calls;
+  if (c->calls) c->calls->prev = call;
+  c->calls = call;
   c->refs++;
   c->pending++;
   return call;
@@ -191,6 +198,9 @@ static void call_end(dr_rpc_call *call, json_t *response) {
     free(b);
   }
   json_decref(call->id);
+  if (call->prev) call->prev->next = call->next;
+  else c->calls = call->next;
+  if (call->next) call->next->prev = call->prev;
   free(call);
   c->pending--;
   if (c->paused && c->pending <= RESUME_AT) queue_resume(c);
@@ -248,6 +258,11 @@ int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub) {
 
 dr_node *dr_rpc_call_node(const dr_rpc_call *call) {
   return call->c->node;
+}
+
+void dr_rpc_call_on_close(dr_rpc_call *call, void (*fn)(dr_rpc_call *call, void *arg), void *arg) {
+  call->on_close = fn;
+  call->close_arg = arg;
 }
 
 void dr_rpc_reply(dr_rpc_call *call, json_t *result) {
@@ -326,6 +341,17 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
     break;
   case DR_ENOTFOUND:
     dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found");
+    break;
+  case -EDQUOT: {
+    dr_node_info info;
+    dr_node_get_info(call->c->node, &info);
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: this node looked up %zu distinct keys in the "
+                "last hour (--max-lookup-keys); keys looked up before still resolve", info.lookup_keys);
+    break;
+  }
+  case -ENOBUFS:
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: the node has as many DHT lookups queued as it "
+                "can answer in time (--max-queue); try again later");
     break;
   case DR_ETIMEOUT:
     dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time (is the node connected?)");
@@ -447,6 +473,16 @@ static void handle_text(conn *c, const char *text, size_t len) {
 static void on_conn_closed(uv_handle_t *h) {
   conn *c = h->data;
   dr_rpc_server *s = c->srv;
+  /* what its calls wait for is dropped: nobody will read the answers (the
+   * handlers end their calls, which unlinks them) */
+  for (;;) {
+    dr_rpc_call *call = c->calls;
+    while (call && !call->on_close) call = call->next;
+    if (!call) break;
+    void (*fn)(dr_rpc_call *, void *) = call->on_close;
+    call->on_close = NULL;
+    fn(call, call->close_arg);
+  }
   /* subscriptions end with their connection (here, not in conn_close: an
    * event being sent may close it) */
   for (size_t i = 0; i < c->n_subs; i++) dr_node_unwatch(c->node, c->subs[i]);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_INFLIGHT 64
+#define DEFAULT_MAX_QUEUED 1024
 #define STATS_PERIOD_MS 500
 #define MSG_STATS_PERIOD 2 /* in stats periods */
 /* OpenDHT can leave the announce of a put acknowledged by every node of its
@@ -36,7 +37,7 @@ typedef enum op_state { OP_WAITING, OP_INFLIGHT, OP_SETTLED } op_state;
  * will not call back with it any more: after a get's or put's done, after a
  * listen's end. */
 typedef struct dr_dht_op {
-  struct dr_dht_op *next_wait;           /* FIFO of operations not started */
+  struct dr_dht_op *prev_wait, *next_wait; /* FIFO of operations not started */
   struct dr_dht_op *prev_live, *next_live; /* every operation not yet freed */
   dr_dht *d;
   op_type type;
@@ -67,6 +68,9 @@ typedef struct dr_dht_op {
 struct dr_dht_put {
   dr_dht_op op;
 };
+struct dr_dht_lookup {
+  dr_dht_op op;
+};
 struct dr_dht_listen {
   dr_dht_op op;
 };
@@ -78,7 +82,7 @@ typedef struct event {
   ev_kind kind;
   dr_dht_op *op;
   bool flag; /* ok for EV_DONE, expired for EV_LISTEN_VALUE */
-  unsigned good, dubious;
+  unsigned good, dubious, searches;
   size_t len;
   uint8_t data[];
 } event;
@@ -98,8 +102,11 @@ struct dr_dht {
   dr_dht_op *live;
   dr_dht_op *fly_head, *fly_tail;
   size_t n_waiting, n_inflight, max_inflight;
+  size_t gets_waiting, max_queued; /* gets not started, and their bound */
+  uint64_t refused;                /* gets refused for a full queue */
+  uint64_t refused_logged_ms, refused_since_log;
   uint64_t nudges;
-  unsigned good, dubious;
+  unsigned good, dubious, searches;
   /* message counts, read off the loop (OpenDHT's lock) by a work request */
   uv_work_t msg_work;
   bool msg_work_busy, finish_after_work;
@@ -135,7 +142,7 @@ static void push(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag,
   ev->kind = kind;
   ev->op = op;
   ev->flag = flag;
-  ev->good = ev->dubious = 0;
+  ev->good = ev->dubious = ev->searches = 0;
   ev->len = len;
   if (len) memcpy(ev->data, data, len);
   pthread_mutex_lock(&d->lock);
@@ -156,7 +163,7 @@ static void push_final(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag) {
   ev->kind = kind;
   ev->op = op;
   ev->flag = flag;
-  ev->good = ev->dubious = 0;
+  ev->good = ev->dubious = ev->searches = 0;
   ev->len = 0;
   pthread_mutex_lock(&d->lock);
   if (d->q_tail) d->q_tail->next = ev;
@@ -190,7 +197,7 @@ static void on_listen_end(void *ud) {
   push_final(op->d, EV_LISTEN_END, op, false);
 }
 
-static void on_stats(void *ud, unsigned good, unsigned dubious) {
+static void on_stats(void *ud, unsigned good, unsigned dubious, unsigned searches) {
   dr_dht *d = ud;
   event *ev = malloc(sizeof *ev);
   if (!ev) return;
@@ -198,6 +205,7 @@ static void on_stats(void *ud, unsigned good, unsigned dubious) {
   ev->kind = EV_STATS;
   ev->good = good;
   ev->dubious = dubious;
+  ev->searches = searches;
   pthread_mutex_lock(&d->lock);
   if (d->q_tail) d->q_tail->next = ev;
   else d->q_head = ev;
@@ -270,12 +278,20 @@ static void launch(dr_dht_op *op) {
   }
 }
 
+static void unqueue(dr_dht *d, dr_dht_op *op) {
+  if (op->prev_wait) op->prev_wait->next_wait = op->next_wait;
+  else d->wait_head = op->next_wait;
+  if (op->next_wait) op->next_wait->prev_wait = op->prev_wait;
+  else d->wait_tail = op->prev_wait;
+  op->prev_wait = op->next_wait = NULL;
+  d->n_waiting--;
+  if (op->type == OP_GET) d->gets_waiting--;
+}
+
 static void pump(dr_dht *d) {
   while (!d->closing && d->wait_head && d->n_inflight < d->max_inflight) {
     dr_dht_op *op = d->wait_head;
-    d->wait_head = op->next_wait;
-    if (!d->wait_head) d->wait_tail = NULL;
-    d->n_waiting--;
+    unqueue(d, op);
     launch(op);
   }
 }
@@ -283,23 +299,13 @@ static void pump(dr_dht *d) {
 static void enqueue(dr_dht *d, dr_dht_op *op) {
   op->state = OP_WAITING;
   op->next_wait = NULL;
+  op->prev_wait = d->wait_tail;
   if (d->wait_tail) d->wait_tail->next_wait = op;
   else d->wait_head = op;
   d->wait_tail = op;
   d->n_waiting++;
+  if (op->type == OP_GET) d->gets_waiting++;
   pump(d);
-}
-
-static void unqueue(dr_dht *d, dr_dht_op *op) {
-  dr_dht_op **pp = &d->wait_head, *prev = NULL;
-  while (*pp && *pp != op) {
-    prev = *pp;
-    pp = &(*pp)->next_wait;
-  }
-  if (!*pp) return;
-  *pp = op->next_wait;
-  if (d->wait_tail == op) d->wait_tail = prev;
-  d->n_waiting--;
 }
 
 static void handle_done(dr_dht *d, dr_dht_op *op, bool ok) {
@@ -342,6 +348,7 @@ static void dispatch(dr_dht *d, event *ev) {
   case EV_STATS:
     d->good = ev->good;
     d->dubious = ev->dubious;
+    d->searches = ev->searches;
     break;
   case EV_SHUTDOWN:
     break;
@@ -474,6 +481,7 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
   if (!d) return -ENOMEM;
   d->loop = loop;
   d->max_inflight = cfg->max_inflight ? cfg->max_inflight : DEFAULT_MAX_INFLIGHT;
+  d->max_queued = cfg->max_queued ? cfg->max_queued : DEFAULT_MAX_QUEUED;
   d->log = cfg->log;
   d->log_ctx = cfg->log_ctx;
   int err = -ENOMEM;
@@ -606,6 +614,10 @@ void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious) {
   *dubious = d->dubious;
 }
 
+unsigned dr_dht_searches(const dr_dht *d) {
+  return d->searches;
+}
+
 size_t dr_dht_pending(const dr_dht *d) {
   return d->n_waiting + d->n_inflight;
 }
@@ -625,15 +637,47 @@ static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_S
 }
 
 int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
-               dr_dht_done_cb on_done, void *ctx) {
+               dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
   if (d->closing) return -ESHUTDOWN;
+  if (d->gets_waiting >= d->max_queued) {
+    /* a burst beyond what the DHT can answer in time: refused at once
+     * rather than queued for callers that will have given up */
+    d->refused++;
+    d->refused_since_log++;
+    uint64_t now = uv_now(d->loop);
+    if (now >= d->refused_logged_ms + 1000) {
+      dlog(d, DR_DHT_LOG_WARN, "refused %llu DHT lookups: %zu are queued already (--max-queue)",
+           (unsigned long long)d->refused_since_log, d->gets_waiting);
+      d->refused_logged_ms = now;
+      d->refused_since_log = 0;
+    }
+    return -ENOBUFS;
+  }
   dr_dht_op *op = op_new(d, OP_GET, key);
   if (!op) return -ENOMEM;
   op->on_value = on_value;
   op->on_done = on_done;
   op->ctx = ctx;
   enqueue(d, op);
+  if (out) *out = (dr_dht_lookup *)op;
   return 0;
+}
+
+bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g) {
+  dr_dht_op *op = &g->op;
+  op->cancelled = true;
+  op->on_value = NULL;
+  op->on_done = NULL;
+  if (op->state == OP_WAITING) { /* never started: gone at once */
+    unqueue(d, op);
+    op_free(op);
+    return false;
+  }
+  return true; /* in flight: OpenDHT cannot stop it; its done frees it, telling nobody */
+}
+
+uint64_t dr_dht_refused(const dr_dht *d) {
+  return d->refused;
 }
 
 /* A put op ready to be queued: its value carries id, type and seq. */

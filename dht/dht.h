@@ -25,6 +25,7 @@
 
 typedef struct dr_dht dr_dht;
 typedef struct dr_dht_put dr_dht_put;
+typedef struct dr_dht_lookup dr_dht_lookup;
 typedef struct dr_dht_listen dr_dht_listen;
 
 enum { DR_DHT_LOG_ERROR = 0, DR_DHT_LOG_WARN, DR_DHT_LOG_INFO, DR_DHT_LOG_DEBUG };
@@ -34,6 +35,7 @@ typedef struct dr_dht_config {
   uint32_t network;      /* OpenDHT network id */
   const uint8_t *node_id; /* 20 bytes, or NULL for a random one */
   unsigned max_inflight; /* 0: default (64) */
+  unsigned max_queued;   /* gets waiting at most (0: default, 1024); more are refused */
   unsigned value_lifetime_s; /* how long nodes keep a value after its last announce; 0: 600 */
   long peer_rate_limit;  /* requests served per second to one IP address; 0:
                             OpenDHT's default (1024), -1: no limit */
@@ -70,6 +72,10 @@ uint16_t dr_dht_port(const dr_dht *d);
  * blocks: the adapter refreshes them on OpenDHT's thread. */
 void dr_dht_node_counts(const dr_dht *d, unsigned *good, unsigned *dubious);
 
+/* The searches OpenDHT holds (one per key looked up or announced in the
+ * last hour), as last sampled. */
+unsigned dr_dht_searches(const dr_dht *d);
+
 /* Operations waiting and in flight, for node.info and tests. */
 size_t dr_dht_pending(const dr_dht *d);
 
@@ -91,11 +97,21 @@ typedef void (*dr_dht_value_cb)(void *ctx, const uint8_t *data, size_t len);
 typedef void (*dr_dht_done_cb)(void *ctx, bool ok);
 
 /* Gets every value stored under key. on_value runs once per value received
- * (duplicates from several nodes included), then on_done exactly once. ctx
- * must stay valid until on_done has run. Returns 0 or -ENOMEM (then no
- * callback runs). */
+ * (duplicates from several nodes included), then on_done exactly once,
+ * unless the get is cancelled first. ctx must stay valid until then. *out
+ * (may be NULL) is the handle for dr_dht_get_cancel, valid until on_done
+ * runs. Returns 0, or -ENOBUFS when max_queued gets wait already (a burst
+ * the DHT cannot answer in time), -ESHUTDOWN or -ENOMEM; then no callback
+ * runs. */
 int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
-               dr_dht_done_cb on_done, void *ctx);
+               dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out);
+
+/* Its caller gave up: a get not started yet is dropped (false); one in
+ * flight (true) finishes inside OpenDHT, but none of its callbacks runs. */
+bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g);
+
+/* Gets refused because the queue was full. */
+uint64_t dr_dht_refused(const dr_dht *d);
 
 /* Puts data under key as a DR_DHT_VALUE_TYPE value with id value_id (0:
  * OpenDHT picks one; give a random one to be able to replace it). With permanent, OpenDHT keeps re-announcing it until

@@ -14,17 +14,19 @@
 
 /* opendht_c.cpp creates a dht_runner as a dht::DhtRunner and casts it. */
 extern "C" int dr__dht_request_stats(dht_runner *runner,
-                                     void (*cb)(void *ud, unsigned good, unsigned dubious),
+                                     void (*cb)(void *ud, unsigned good, unsigned dubious,
+                                                unsigned searches),
                                      void *ud) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   try {
     r->getNodeInfo([cb, ud](std::shared_ptr<dht::NodeInfo> info) {
-      unsigned good = 0, dubious = 0;
+      unsigned good = 0, dubious = 0, searches = 0;
       if (info) {
         good = info->ipv4.good_nodes + info->ipv6.good_nodes;
         dubious = info->ipv4.dubious_nodes + info->ipv6.dubious_nodes;
+        searches = info->ipv4.searches + info->ipv6.searches;
       }
-      cb(ud, good, dubious);
+      cb(ud, good, dubious, searches);
     });
   } catch (const std::bad_alloc &) {
     return -ENOMEM;

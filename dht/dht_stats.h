@@ -12,10 +12,10 @@ extern "C" {
 #endif
 
 /* Asks the runner for its routing-table counts. cb runs later on OpenDHT's
- * thread with the good and dubious node counts of IPv4 and IPv6 together.
- * Returns 0, or -ENOMEM (then cb never runs). */
+ * thread with the good and dubious node counts and the searches OpenDHT
+ * holds, IPv4 and IPv6 together. Returns 0, or -ENOMEM (then cb never runs). */
 int dr__dht_request_stats(dht_runner *runner,
-                          void (*cb)(void *ud, unsigned good, unsigned dubious),
+                          void (*cb)(void *ud, unsigned good, unsigned dubious, unsigned searches),
                           void *ud);
 
 /* Adds the DHT requests this runner sent and received since the last call

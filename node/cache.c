@@ -194,7 +194,7 @@ static void maybe_poll(dr_cache *c, uint64_t now_ms) {
   g->poll = true;
   uint8_t key[DR_DHT_KEY_SIZE];
   dr__dht_key_of(c->n, c->rid, key);
-  if (dr_dht_get(c->n->dht, key, on_get_value, on_get_done, g) < 0) {
+  if (dr_dht_get(c->n->dht, key, on_get_value, on_get_done, g, NULL) < 0) {
     free(g);
     return;
   }
@@ -217,16 +217,19 @@ static void offer_own(dr_cache *c) {
   }
 }
 
-static dr_cache *cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
+/* The cache of rid, opened if need be. Returns 0 with *out set, or
+ * -ESHUTDOWN, -ENOBUFS (the DHT queue is full) or -ENOMEM. */
+static int cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_cache **out) {
   dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
-  if (c) return c;
-  if (n->stopping || !n->dht) return NULL;
+  int r = -ENOMEM;
+  if ((*out = c)) return 0;
+  if (n->stopping || !n->dht) return -ESHUTDOWN;
   c = calloc(1, sizeof *c);
   cache_get *g = calloc(1, sizeof *g);
   if (!c || !g || dr_map_put(&n->caches, rid, DR_ID_LEN, c, NULL) < 0) {
     free(c);
     free(g);
-    return NULL;
+    return -ENOMEM;
   }
   c->n = n;
   memcpy(c->rid, rid, DR_ID_LEN);
@@ -236,18 +239,19 @@ static dr_cache *cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
   dr__dht_key_of(n, rid, key);
   c->listen = dr_dht_listen_start(n->dht, key, on_listen, c);
   g->c = c;
-  if (!c->listen || dr_dht_get(n->dht, key, on_get_value, on_get_done, g) < 0) {
+  if (!c->listen || (r = dr_dht_get(n->dht, key, on_get_value, on_get_done, g, NULL)) < 0) {
     if (c->listen) dr_dht_unlisten(n->dht, c->listen);
     dr_map_del(&n->caches, rid, DR_ID_LEN);
     dr_merge_free(&c->m);
     dr_map_free(&c->live);
     free(c);
     free(g);
-    return NULL;
+    return r;
   }
   c->get = g;
   offer_own(c);
-  return c;
+  *out = c;
+  return 0;
 }
 
 static void cache_free(dr_cache *c) {
@@ -273,10 +277,11 @@ int dr_node_watch(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_event_cb cb,
   if (n->subs.count >= n->max_watches) return -EDQUOT;
   dr_sub *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
-  dr_cache *c = cache_open(n, rid);
-  if (!c) {
+  dr_cache *c;
+  int r = cache_open(n, rid, &c);
+  if (r < 0) {
     free(s);
-    return n->stopping ? -ESHUTDOWN : -ENOMEM;
+    return r;
   }
   s->id = ++n->next_sub;
   s->c = c;
@@ -320,8 +325,9 @@ int dr_node_unwatch(dr_node *n, uint64_t sub_id) {
 }
 
 int dr_node_pin(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
-  dr_cache *c = cache_open(n, rid);
-  if (!c) return n->stopping ? -ESHUTDOWN : -ENOMEM;
+  dr_cache *c;
+  int r = cache_open(n, rid, &c);
+  if (r < 0) return r;
   c->pinned = true;
   return 0;
 }

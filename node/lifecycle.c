@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BURST_PENDING 256 /* DHT operations pending that make a burst */
+
 /* What the tick does to one advertisement. */
 typedef enum ad_due { AD_KEEP, AD_RENEW, AD_DROP } ad_due;
 
@@ -60,11 +62,19 @@ static void on_tick(uv_timer_t *t) {
   dr__clock_tick(n, now);
   dr__persist_tick(n);
   dr__bootstrap_tick(n);
+  dr__lookups_tick(n);
   /* once collections stop for a second, hand the freed pages back to the
    * system (glibc keeps them for reuse otherwise); OpenDHT's threads free
    * theirs in arenas of their own, which malloc_trim walks too */
   uint64_t now_ms = uv_now(n->loop);
   if (n_drop) n->trim_at_ms = now_ms + 1000;
+  /* a burst of lookups is over too: its operations and answers are freed */
+  size_t pending = n->dht ? dr_dht_pending(n->dht) : 0;
+  if (pending >= BURST_PENDING) n->burst = true;
+  else if (n->burst && pending == 0) {
+    n->burst = false;
+    n->trim_at_ms = now_ms + 1000;
+  }
   if (n->trim_at_ms && now_ms >= n->trim_at_ms) {
     malloc_trim(0);
     n->trim_at_ms = 0;

@@ -39,6 +39,10 @@ static const char usage_text[] =
     "  --op-timeout-ms MS      time limit of one DHT operation (default 10000)\n"
     "  --max-connections N     JSON-RPC connections at once (default 256)\n"
     "  --max-inflight N        DHT operations in flight (default 64)\n"
+    "  --max-queue N           DHT lookups waiting for a slot (default 1024); more\n"
+    "                          are refused at once with -32012\n"
+    "  --max-lookup-keys N     distinct keys resolved per hour (default 8192): OpenDHT\n"
+    "                          keeps ~5 KB for an hour for each; more are refused\n"
     "  --min-ttl S             shortest record TTL clients may ask for (default 30;\n"
     "                          lower only in tests)\n"
     "  --tick-ms MS            period of the maintenance task (default 1000)\n"
@@ -105,7 +109,7 @@ enum {
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
   OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES,
   OPT_PEER_RATE,
-  OPT_VALUE_LIFETIME,
+  OPT_VALUE_LIFETIME, OPT_MAX_QUEUE, OPT_MAX_LOOKUP_KEYS,
 };
 
 static const struct option long_opts[] = {
@@ -122,6 +126,8 @@ static const struct option long_opts[] = {
     {"op-timeout-ms", required_argument, NULL, OPT_TIMEOUT},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
     {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"max-lookup-keys", required_argument, NULL, OPT_MAX_LOOKUP_KEYS},
     {"min-ttl", required_argument, NULL, OPT_MIN_TTL},
     {"tick-ms", required_argument, NULL, OPT_TICK},
     {"replicate-ms", required_argument, NULL, OPT_REPLICATE},
@@ -195,6 +201,14 @@ static int parse_args(options *o, int argc, char **argv) {
     case OPT_MAX_INFLIGHT:
       if (parse_uint(optarg, 4096, &v) < 0 || v == 0) return fail_usage("--max-inflight: '%s' is not 1-4096", optarg);
       o->node.max_inflight = (unsigned)v;
+      break;
+    case OPT_MAX_QUEUE:
+      if (parse_uint(optarg, 1000000, &v) < 0 || v == 0) return fail_usage("--max-queue: '%s' is not 1-1000000", optarg);
+      o->node.max_queued = (unsigned)v;
+      break;
+    case OPT_MAX_LOOKUP_KEYS:
+      if (parse_uint(optarg, 10000000, &v) < 0 || v == 0) return fail_usage("--max-lookup-keys: '%s' is not 1-10000000", optarg);
+      o->node.max_lookup_keys = (size_t)v;
       break;
     case OPT_MIN_TTL:
       if (parse_uint(optarg, 86400, &v) < 0 || v == 0) return fail_usage("--min-ttl: '%s' is not 1-86400 seconds", optarg);

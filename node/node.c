@@ -141,6 +141,8 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr_map_init(&n->subs);
   dr_map_init(&n->seen);
   dr_map_init(&n->clock_ages);
+  dr_map_init(&n->lookups);
+  n->max_lookup_keys = cfg->max_lookup_keys ? cfg->max_lookup_keys : 8192;
   n->max_watches = cfg->max_watches ? cfg->max_watches : 4096;
 
   if (cfg->seed) {
@@ -173,6 +175,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .network = cfg->network,
       .node_id = cfg->ephemeral ? NULL : node_id,
       .max_inflight = cfg->max_inflight,
+      .max_queued = cfg->max_queued,
       .peer_rate_limit = cfg->peer_rate,
       .value_lifetime_s = cfg->value_lifetime,
       .log = dht_log,
@@ -212,6 +215,7 @@ err_free:
   dr_map_free(&n->ads);
   dr__wire_free(n);
   dr__clock_free(n);
+  dr__lookups_free(n);
   free(n);
   return r;
 }
@@ -249,6 +253,7 @@ static void on_dht_closed(void *ctx) {
   dr__cache_free_all(n); /* their listens ended with the runner */
   dr__wire_free(n);
   dr__clock_free(n);
+  dr__lookups_free(n);
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
@@ -311,6 +316,10 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     dr_dht_message_counts(n->dht, out->msg_sent, out->msg_received);
     dr_dht_store_size(n->dht, &out->stored_values, &out->stored_bytes);
     out->dht_pending = dr_dht_pending(n->dht);
+    out->dht_refused = dr_dht_refused(n->dht);
+    out->dht_searches = dr_dht_searches(n->dht);
+    out->lookup_keys = n->lookups.count;
+    out->lookups_refused = n->lookups_refused;
     out->dht_nudges = dr_dht_nudges(n->dht);
   }
   dr__cache_counts(n, &out->cached_resources, &out->cached_entries, &out->watches);

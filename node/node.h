@@ -33,6 +33,8 @@ typedef struct dr_node_config {
   uint64_t clock_skew;     /* seconds of tolerated clock skew (default 60) */
   unsigned op_timeout_ms;  /* how long a DHT operation may take (default 10000) */
   unsigned max_inflight;   /* DHT operations in flight (default 64) */
+  unsigned max_queued;     /* DHT lookups waiting at most; more are refused (default 1024) */
+  size_t max_lookup_keys;  /* distinct keys looked up per hour at most (default 8192) */
   uint32_t min_ttl;        /* shortest TTL a client may ask for (default 30) */
   unsigned tick_ms;        /* period of the maintenance task (default 1000) */
   unsigned replicate_ms;   /* mean period of the replication task (default 60000) */
@@ -78,6 +80,10 @@ typedef struct dr_node_info {
   uint64_t msg_sent[5], msg_received[5]; /* DHT requests: ping, find, get, listen, put */
   uint64_t stored_values, stored_bytes;  /* OpenDHT's storage on this node */
   size_t dht_pending;                    /* DHT operations queued or in flight */
+  uint64_t dht_refused;                  /* lookups refused: the queue was full */
+  unsigned dht_searches;                 /* OpenDHT's searches (kept an hour after use) */
+  size_t lookup_keys;                    /* distinct keys resolved in the last hour */
+  uint64_t lookups_refused;              /* resolves refused: --max-lookup-keys */
   uint64_t dht_nudges;                   /* searches stepped for a put in flight too long */
   bool persist_enabled;                  /* the node writes a data dir */
   int persist_error;                     /* errno of the failing write, 0: writes work */
@@ -180,9 +186,21 @@ typedef struct dr_resolution {
 typedef void (*dr_node_resolve_cb)(void *ctx, int err, const dr_resolution *res);
 
 /* Resolves a resource: gets its entries from the DHT, verifies each, merges
- * them with this node's own, and returns at most limit live records. */
+ * them with this node's own, and returns at most limit live records. cb runs
+ * exactly once: err 0 once the DHT's answer is complete, or DR_ETIMEOUT
+ * when it was not within the op timeout (never a partial answer) -- unless
+ * the resolve is cancelled first. A resolve answered from the cache calls
+ * cb before this returns, and *out (may be NULL) is then NULL; otherwise
+ * it is the handle for dr_node_resolve_cancel, valid until cb runs.
+ * Returns 0, or -ENOBUFS when the DHT queue is full, -EDQUOT when rid's key
+ * would be one more than --max-lookup-keys distinct keys looked up in the
+ * last hour, -ESHUTDOWN, -ENOMEM (cb does not run). */
+typedef struct dr_resolve dr_resolve;
 int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                    dr_node_resolve_cb cb, void *ctx);
+                    dr_node_resolve_cb cb, void *ctx, dr_resolve **out);
+/* The caller gave up (its client went away): cb will not run, and the DHT
+ * lookup is dropped if it has not started. */
+void dr_node_resolve_cancel(dr_node *n, dr_resolve *r);
 
 /* The resource entry of rid as far as this node knows it without asking
  * the DHT: its own, or a watched or pinned resource's. *known says whether

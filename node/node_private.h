@@ -63,6 +63,10 @@ struct dr_node {
   dr_map ads;       /* rid || service id -> own_ad* */
   dr_map writing;   /* change.c: rid or ad key -> the chain of its changes */
   uint64_t rejected[DR_REJ__COUNT];
+  /* resolve.c: keys looked up lately (key -> uv_now of the last lookup) */
+  dr_map lookups;
+  size_t max_lookup_keys;
+  uint64_t lookups_refused, lookups_swept_ms, lookups_warned_ms;
   /* clock.c */
   dr_map clock_ages;   /* issuer -> the youngest entry of it read lately */
   int64_t clock_offset; /* seconds this node's clock is ahead of the network's (negative: behind) */
@@ -79,6 +83,7 @@ struct dr_node {
   size_t max_watches;
   uint64_t events, cache_hits, cache_polls;
   uint64_t trim_at_ms; /* when to give freed memory back (uv_now), 0: nothing to */
+  bool burst;          /* many DHT operations were pending: trim once they are done */
   /* replicate.c */
   uv_timer_t repl_timer;
   unsigned repl_ms;
@@ -102,6 +107,9 @@ struct dr_node {
 /* Entries whose expiry is before this are over: now minus the tolerated
  * skew (the tolerance is symmetric, see dr_entry_check). */
 uint64_t dr__expiry_horizon(const dr_node *n);
+/* resolve.c */
+void dr__lookups_tick(dr_node *n);
+void dr__lookups_free(dr_node *n);
 /* clock.c: the offset of this node's clock from the network's */
 void dr__clock_sample(dr_node *n, const dr_entry *e, uint64_t now);
 void dr__clock_tick(dr_node *n, uint64_t now);

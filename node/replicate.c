@@ -159,7 +159,7 @@ static void on_timer(uv_timer_t *t) {
     dr_map_init(&k->seen);
     uint8_t key[DR_DHT_KEY_SIZE];
     dr__dht_key_of(n, k->rid, key);
-    if (dr_dht_get(n->dht, key, on_value, on_done, k) < 0) {
+    if (dr_dht_get(n->dht, key, on_value, on_done, k, NULL) < 0) {
       dr_map_free(&k->seen);
       free(k);
       break;
