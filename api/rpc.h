@@ -12,7 +12,9 @@
 #include "node/node.h"
 
 #define DR_RPC_MAX_REQUEST (1024 * 1024)
-#define DR_RPC_DEFAULT_MAX_CONNS 256
+#define DR_RPC_DEFAULT_MAX_CONNS 256       /* per listener */
+#define DR_RPC_DEFAULT_IDLE_MS 300000      /* a connection with nothing going on is closed */
+#define DR_RPC_DEFAULT_REQUEST_MS 30000    /* a request begun must arrive whole within this */
 /* Calls in progress on one connection. At the cap the server stops reading
  * the connection (the client's writes then block, nothing fails) and reads
  * again once half of them are answered; a batch of more members than this is
@@ -24,7 +26,9 @@ typedef struct dr_rpc_server dr_rpc_server;
 typedef struct dr_rpc_config {
   const char *unix_path;  /* the socket to create */
   const char *tcp_listen; /* "127.0.0.1:PORT" / "[::1]:PORT", or NULL */
-  unsigned max_conns;     /* 0: DR_RPC_DEFAULT_MAX_CONNS */
+  unsigned max_conns;     /* per listener; 0: DR_RPC_DEFAULT_MAX_CONNS */
+  unsigned idle_timeout_ms;    /* 0: DR_RPC_DEFAULT_IDLE_MS */
+  unsigned request_timeout_ms; /* 0: DR_RPC_DEFAULT_REQUEST_MS */
 } dr_rpc_config;
 
 /* Starts serving node. A stale socket file (nobody listening) is replaced;

@@ -15,7 +15,15 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
-#define MAX_WRITE_QUEUE (8u * 1024 * 1024) /* a client that reads nothing is dropped */
+/* Answers not yet taken by the client: above OUT_HIGH the connection's
+ * requests are not read (the client's writes block; nothing fails) until
+ * they are below OUT_LOW. A client that takes nothing for the idle timeout
+ * while answers wait, or lets OUT_MAX pile up (watch events are not held
+ * back), is dropped. */
+#define OUT_HIGH (1u << 20)
+#define OUT_LOW (256u << 10)
+#define OUT_MAX (64u << 20)
+#define SWEEP_MS 250 /* how often idle and slow connections are looked at */
 #define RESUME_AT (DR_RPC_MAX_PENDING / 2)   /* pending calls at which reading resumes */
 
 typedef struct conn {
@@ -37,7 +45,11 @@ typedef struct conn {
   dr_rpc_call *calls; /* calls not yet ended */
   size_t n_subs;
   bool eof;         /* the client will send nothing more */
-  bool paused;      /* DR_RPC_MAX_PENDING calls pending: reading stopped */
+  bool paused;      /* reading stopped: DR_RPC_MAX_PENDING calls pending, or out_paused */
+  bool out_paused;  /* OUT_HIGH bytes of answers unsent */
+  bool tcp;         /* came through the TCP listener */
+  uint64_t active_ms;  /* uv_now() of the last byte read or answer taken */
+  uint64_t partial_ms; /* since when part of a request waits for the rest, 0: none */
   bool resume_queued;       /* on the server's resume list (holds a ref) */
   struct conn *resume_next;
 } conn;
@@ -63,7 +75,10 @@ struct dr_rpc_server {
   uv_tcp_t tcp;
   bool have_tcp;
   char *unix_path;
-  unsigned max_conns, n_conns;
+  unsigned max_conns;           /* per listener */
+  unsigned n_conns, n_unix, n_tcp;
+  uint64_t idle_ms, request_ms; /* the idle timeout and the deadline of a request */
+  uv_timer_t sweep;
   conn *conns;
   dr_json_cache *json_cache; /* entry texts for resolve answers */
   uv_idle_t resume_idle; /* resumes paused connections outside any callback */
@@ -113,6 +128,13 @@ static void on_write(uv_write_t *req, int status) {
   c->writes--;
   free(w);
   if (status < 0 && !c->closed) conn_close(c);
+  if (!c->closed) {
+    c->active_ms = uv_now(c->srv->loop);
+    if (c->out_paused && uv_stream_get_write_queue_size(&c->h.stream) < OUT_LOW) {
+      c->out_paused = false;
+      queue_resume(c);
+    }
+  }
   maybe_close(c);
   conn_unref(c);
 }
@@ -140,11 +162,19 @@ static void send_parts(conn *c, const char *const *parts, const size_t *lens, si
   c->writes++;
   c->refs++;
   size_t queued = uv_stream_get_write_queue_size(&c->h.stream);
-  if (queued > MAX_WRITE_QUEUE) {
+  if (queued > OUT_MAX) {
     DR_WARN(dr_node_logger(c->node),
             "rpc: dropping a client that does not read its answers (%zu bytes unsent, limit %u)",
-            queued, MAX_WRITE_QUEUE);
+            queued, OUT_MAX);
     conn_close(c);
+  } else if (queued > OUT_HIGH && !c->out_paused) {
+    /* answers come faster than the client takes them: read no more
+     * requests until it caught up */
+    c->out_paused = true;
+    if (!c->paused) {
+      c->paused = true;
+      uv_read_stop(&c->h.stream);
+    }
   }
 }
 
@@ -491,6 +521,8 @@ static void on_conn_closed(uv_handle_t *h) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
+  if (c->tcp) s->n_tcp--;
+  else s->n_unix--;
   conn_unref(c);
   if (--s->handles == 0 && s->stopping) server_free(s);
 }
@@ -528,7 +560,7 @@ static void take_texts(conn *c) {
   size_t len;
   dr_stream_status st;
   while (!c->closed && !c->eof) {
-    if (c->pending >= DR_RPC_MAX_PENDING) {
+    if (c->pending >= DR_RPC_MAX_PENDING || c->out_paused) {
       pause_reading(c);
       return;
     }
@@ -577,7 +609,7 @@ static void on_resume(uv_idle_t *h) {
     list = c->resume_next;
     c->resume_next = NULL;
     c->resume_queued = false;
-    if (!c->closed && c->paused) {
+    if (!c->closed && c->paused && !c->out_paused && c->pending < DR_RPC_MAX_PENDING) {
       c->paused = false;
       DR_DEBUG(dr_node_logger(c->node), "rpc: %u calls pending on a connection; reading resumed",
                c->pending);
@@ -596,8 +628,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   conn *c = st->data;
   c->refs++; /* handlers below may close c */
   if (nread > 0 && !c->closed) {
+    c->active_ms = uv_now(c->srv->loop);
     if (dr_rpc_stream_feed(&c->in, buf->base, (size_t)nread) < 0) conn_close(c);
     else take_texts(c);
+    /* the deadline of a request runs from its first byte */
+    if (!dr_rpc_stream_leftover(&c->in)) c->partial_ms = 0;
+    else if (!c->partial_ms) c->partial_ms = c->active_ms;
   } else if (nread < 0 && !c->closed) {
     if (nread == UV_EOF) {
       /* reading stops at the cap, so every complete text was taken already */
@@ -631,18 +667,25 @@ static void on_connection(uv_stream_t *server, int status) {
   c->srv = s;
   c->node = s->node;
   c->refs = 1;
+  c->tcp = server == (uv_stream_t *)&s->tcp;
+  c->active_ms = uv_now(s->loop);
   dr_rpc_stream_init(&c->in, DR_RPC_MAX_REQUEST);
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->n_conns++;
+  if (c->tcp) s->n_tcp++;
+  else s->n_unix++;
   s->handles++;
   if (uv_accept(server, &c->h.stream) < 0) {
     conn_close(c);
     return;
   }
-  if (s->n_conns > s->max_conns) {
-    DR_WARN(dr_node_logger(s->node), "rpc: refusing a connection: %u open already", s->max_conns);
+  /* each listener has its own slots: clients of the TCP port, which any
+   * local user may reach, cannot take those of the Unix socket */
+  if ((c->tcp ? s->n_tcp : s->n_unix) > s->max_conns) {
+    DR_WARN(dr_node_logger(s->node), "rpc: refusing a connection on the %s: %u open already",
+            c->tcp ? "TCP listener" : "Unix socket", s->max_conns);
     json_t *e = error_object(NULL, DR_RPC_LIMIT, "limit exceeded: too many connections");
     send_json(c, e);
     json_decref(e);
@@ -651,6 +694,44 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+/* ---- idle and slow connections -------------------------------------------------- */
+
+/* Closes what holds a slot for nothing: a connection idle for the idle
+ * timeout (no call, no watch, no answer waiting), one whose request has not
+ * arrived whole within the request deadline (as sshd's LoginGraceTime), and
+ * one that took none of its answers for the idle timeout. */
+static void on_sweep(uv_timer_t *t) {
+  dr_rpc_server *s = t->data;
+  uint64_t now = uv_now(s->loop);
+  const dr_logger *lg = dr_node_logger(s->node);
+  for (conn *c = s->conns; c; c = c->next) { /* closing unlinks later, in on_conn_closed */
+    if (c->closed) continue;
+    size_t queued = uv_stream_get_write_queue_size(&c->h.stream);
+    if (c->partial_ms && now - c->partial_ms >= s->request_ms && !c->eof) {
+      DR_WARN(lg, "rpc: closing a connection whose request did not arrive whole within %llu ms",
+              (unsigned long long)s->request_ms);
+      char why[128];
+      snprintf(why, sizeof why, "invalid request: not complete within %llu ms; closing",
+               (unsigned long long)s->request_ms);
+      json_t *e = error_object(NULL, DR_RPC_INVALID_REQUEST, why);
+      send_json(c, e);
+      json_decref(e);
+      uv_read_stop(&c->h.stream);
+      c->eof = true;
+      c->partial_ms = 0;
+      maybe_close(c);
+    } else if (queued && now - c->active_ms >= s->idle_ms) {
+      DR_WARN(lg, "rpc: dropping a client that took none of its answers for %llu ms (%zu bytes unsent)",
+              (unsigned long long)s->idle_ms, queued);
+      conn_close(c);
+    } else if (!queued && !c->pending && !c->writes && !c->n_subs && !c->partial_ms &&
+               now - c->active_ms >= s->idle_ms) {
+      DR_DEBUG(lg, "rpc: closing a connection idle for %llu ms", (unsigned long long)s->idle_ms);
+      conn_close(c);
+    }
+  }
 }
 
 /* ---- listeners ----------------------------------------------------------------- */
@@ -784,12 +865,16 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
   s->loop = loop;
   s->node = node;
   s->max_conns = cfg->max_conns ? cfg->max_conns : DR_RPC_DEFAULT_MAX_CONNS;
+  s->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DR_RPC_DEFAULT_IDLE_MS;
+  s->request_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DR_RPC_DEFAULT_REQUEST_MS;
   if ((r = clear_stale_socket(cfg->unix_path, err, errlen)) < 0) goto fail_early;
   if ((r = uv_pipe_init(loop, &s->pipe, 0)) < 0) goto fail_early;
   s->pipe.data = s;
   uv_idle_init(loop, &s->resume_idle); /* cannot fail */
   s->resume_idle.data = s;
-  s->handles = 2;
+  uv_timer_init(loop, &s->sweep);
+  s->sweep.data = s;
+  s->handles = 3;
   mode_t old = umask(0077); /* the socket is born private */
   r = uv_pipe_bind(&s->pipe, cfg->unix_path);
   umask(old);
@@ -807,6 +892,9 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
     unlink(cfg->unix_path);
     goto fail;
   }
+  uint64_t period = s->idle_ms < s->request_ms ? s->idle_ms : s->request_ms;
+  period = period / 4 < SWEEP_MS ? period / 4 : SWEEP_MS;
+  uv_timer_start(&s->sweep, on_sweep, period ? period : 1, period ? period : 1);
   *out = s;
   return 0;
 fail:
@@ -814,6 +902,7 @@ fail:
   s->stopping = true;
   uv_close((uv_handle_t *)&s->pipe, on_listener_closed);
   uv_close((uv_handle_t *)&s->resume_idle, on_listener_closed);
+  uv_close((uv_handle_t *)&s->sweep, on_listener_closed);
   if (s->have_tcp) uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
   return r;
 fail_early:
@@ -833,6 +922,7 @@ void dr_rpc_server_stop(dr_rpc_server *s, void (*done)(void *ctx), void *ctx) {
   if (s->have_tcp) uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
   /* nothing is resumed any more: the queued connections' refs go */
   uv_close((uv_handle_t *)&s->resume_idle, on_listener_closed);
+  uv_close((uv_handle_t *)&s->sweep, on_listener_closed);
   for (conn *c = s->conns; c; c = c->next) conn_close(c);
   while (s->resume) {
     conn *c = s->resume;

@@ -37,7 +37,11 @@ static const char usage_text[] =
     "  --log-level LEVEL       error, warn, info (default) or debug\n"
     "  --clock-skew S          tolerated clock skew in seconds (default 60)\n"
     "  --op-timeout-ms MS      time limit of one DHT operation (default 10000)\n"
-    "  --max-connections N     JSON-RPC connections at once (default 256)\n"
+    "  --max-connections N     JSON-RPC connections at once, for the Unix socket and\n"
+    "                          for TCP each (default 256)\n"
+    "  --rpc-idle-timeout S    close a connection with nothing going on, or one that\n"
+    "                          takes none of its answers, after S s (default 300)\n"
+    "  --rpc-request-timeout S a request begun must arrive whole within S s (default 30)\n"
     "  --max-inflight N        DHT operations in flight (default 64)\n"
     "  --max-queue N           DHT lookups waiting for a slot (default 1024); more\n"
     "                          are refused at once with -32012\n"
@@ -109,7 +113,7 @@ enum {
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
   OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES,
   OPT_PEER_RATE,
-  OPT_VALUE_LIFETIME, OPT_MAX_QUEUE, OPT_MAX_LOOKUP_KEYS,
+  OPT_VALUE_LIFETIME, OPT_MAX_QUEUE, OPT_MAX_LOOKUP_KEYS, OPT_IDLE, OPT_REQUEST,
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +132,8 @@ static const struct option long_opts[] = {
     {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
     {"max-lookup-keys", required_argument, NULL, OPT_MAX_LOOKUP_KEYS},
+    {"rpc-idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"rpc-request-timeout", required_argument, NULL, OPT_REQUEST},
     {"min-ttl", required_argument, NULL, OPT_MIN_TTL},
     {"tick-ms", required_argument, NULL, OPT_TICK},
     {"replicate-ms", required_argument, NULL, OPT_REPLICATE},
@@ -209,6 +215,14 @@ static int parse_args(options *o, int argc, char **argv) {
     case OPT_MAX_LOOKUP_KEYS:
       if (parse_uint(optarg, 10000000, &v) < 0 || v == 0) return fail_usage("--max-lookup-keys: '%s' is not 1-10000000", optarg);
       o->node.max_lookup_keys = (size_t)v;
+      break;
+    case OPT_IDLE:
+      if (parse_uint(optarg, 86400, &v) < 0 || v == 0) return fail_usage("--rpc-idle-timeout: '%s' is not 1-86400 seconds", optarg);
+      o->rpc.idle_timeout_ms = (unsigned)v * 1000;
+      break;
+    case OPT_REQUEST:
+      if (parse_uint(optarg, 3600, &v) < 0 || v == 0) return fail_usage("--rpc-request-timeout: '%s' is not 1-3600 seconds", optarg);
+      o->rpc.request_timeout_ms = (unsigned)v * 1000;
       break;
     case OPT_MIN_TTL:
       if (parse_uint(optarg, 86400, &v) < 0 || v == 0) return fail_usage("--min-ttl: '%s' is not 1-86400 seconds", optarg);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,12 +29,26 @@
 /* generous: every node may run under valgrind on two busy cores */
 #define READ_MS 30000
 
-static h_node lim; /* default limits but --max-watches */
-static h_node few; /* --max-connections 8 */
+static h_node lim;  /* default limits but --max-watches */
+static h_node few;  /* --max-connections 8 */
+static h_node slow; /* TCP too, --max-connections 8, 2 s idle and request timeouts */
+static uint16_t slow_tcp;
 
 static int setup(void **state) {
+  char listen[32];
   h_node_start(&lim, "lim", (const char *[]){"--max-watches", "100", NULL});
   h_node_start(&few, "few", (const char *[]){"--max-connections", "8", NULL});
+  /* a TCP port that was free a moment ago */
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof sa;
+  assert_int_equal(bind(probe, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(getsockname(probe, (struct sockaddr *)&sa, &sl), 0);
+  slow_tcp = ntohs(sa.sin_port);
+  close(probe);
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", slow_tcp);
+  h_node_start(&slow, "slow", (const char *[]){"--rpc-listen", listen, "--max-connections", "8",
+                                               "--rpc-idle-timeout", "2", "--rpc-request-timeout", "2", NULL});
   return 0;
 }
 
@@ -190,7 +207,7 @@ static bool opened(void *p) {
 
 static void test_connection_limit(void **state) {
   int fds[NODE_CONNS];
-  int before = log_count(&few, "refusing a connection: 8 open already");
+  int before = log_count(&few, "refusing a connection on the Unix socket: 8 open already");
   for (int i = 0; i < NODE_CONNS; i++) {
     if (!h_wait_for(opened, &fds[i], 20000)) fail_msg("connection %d of %d not served", i + 1, NODE_CONNS);
   }
@@ -204,7 +221,7 @@ static void test_connection_limit(void **state) {
   json_decref(r);
   assert_true(closed_by_node(ninth, READ_MS));
   close(ninth);
-  expect_log(&few, "refusing a connection: 8 open already", before);
+  expect_log(&few, "refusing a connection on the Unix socket: 8 open already", before);
 
   /* the eight are still served */
   for (int i = 0; i < NODE_CONNS; i++) {
@@ -523,38 +540,197 @@ static void test_resolve_limit(void **state) {
 
 /* ---- a client that does not read ------------------------------------------------- */
 
+/* A client that sends and never reads: the node stops reading it once its
+ * unsent answers pile up (its writes block; others are served meanwhile),
+ * and drops it when it took none of them for the idle timeout. */
 static void test_client_that_never_reads(void **state) {
   enum { BATCH = 1000, MAX_BATCHES = 64 };
-  int before = log_count(&lim, "dropping a client that does not read its answers");
-  /* node.info answers at once with ~700 bytes: ~700 KB per batch answer, so
-   * 8 MiB of unsent answers pile up after a dozen batches, whatever the
-   * kernel's socket buffers absorb first */
+  int before = log_count(&slow, "took none of its answers");
+  /* node.info answers at once with ~1 KB: ~1 MB per batch answer */
   char *b = batch_of("node.info", BATCH);
-
-  int slow = h_connect(&lim);
-  assert_true(slow >= 0);
+  int fd = h_connect(&slow);
+  assert_true(fd >= 0);
   int batches = 0, worst = 0;
   uint64_t t0 = h_now_ms();
   for (; batches < MAX_BATCHES; batches++) {
-    int r = send_within(slow, b, strlen(b), READ_MS);
-    if (r == -EPIPE) break; /* dropped */
-    assert_int_equal(r, 0);
-    /* others are served meanwhile, promptly */
-    if (batches % 4 == 3) {
-      int ms = health_ms(&lim);
-      if (ms > worst) worst = ms;
-    }
+    int r = send_within(fd, b, strlen(b), 500);
+    if (r != 0) break; /* the node stopped reading (or hung up) */
+    int ms = health_ms(&slow);
+    if (ms > worst) worst = ms;
   }
   free(b);
-  /* the node hangs up on it, unread (then what it had sent is read and dropped) */
-  assert_true(h_wait_for(hung_up, &slow, 60000));
-  assert_true(closed_by_node(slow, READ_MS));
-  close(slow);
-  fprintf(stderr, "dropped after %d batches in %llu ms; others answered within %d ms\n", batches,
-          (unsigned long long)(h_now_ms() - t0), worst);
-  expect_log(&lim, "dropping a client that does not read its answers", before);
+  assert_true(batches < MAX_BATCHES);
+  /* dropped after the idle timeout (2 s) of taking nothing */
+  assert_true(h_wait_for(hung_up, &fd, 20000));
+  assert_true(closed_by_node(fd, READ_MS));
+  close(fd);
+  fprintf(stderr, "reading stopped after %d batches; dropped %llu ms after the start; others "
+          "answered within %d ms\n", batches, (unsigned long long)(h_now_ms() - t0), worst);
+  expect_log(&slow, "took none of its answers", before);
   assert_true(worst < 15000);
-  assert_true(health_ms(&lim) < 15000);
+}
+
+/* ---- a client that reads, slowly: served to the end ---------------------------------- */
+
+typedef struct pipe_writer {
+  int fd, count;
+  const char *rid;
+} pipe_writer;
+
+static void *write_all_requests(void *p) {
+  pipe_writer *w = p;
+  char req[256];
+  for (int i = 0; i < w->count; i++) {
+    int len = snprintf(req, sizeof req,
+                       "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"resolve\",\"params\":"
+                       "{\"resource_id\":\"%s\"}}\n", i + 1, w->rid);
+    h_send(w->fd, req, (size_t)len); /* blocks while the node holds back */
+  }
+  return NULL;
+}
+
+/* 20 000 pipelined cached resolves of ~8 KB answers (160 MB) while another
+ * thread reads them slower than the node answers: the node holds back
+ * instead of dropping the client, and every answer arrives. */
+static void test_slow_reader_served_to_the_end(void **state) {
+  enum { COUNT = 20000, RECORDS = 20 };
+  char rid[64];
+  json_t *created = h_ok(&lim, "resource.create", json_pack("{s:s}", "label", "slowread"));
+  snprintf(rid, sizeof rid, "%s", json_string_value(json_object_get(created, "resource_id")));
+  json_decref(created);
+  for (int i = 0; i < RECORDS; i++) {
+    char sid[16];
+    snprintf(sid, sizeof sid, "s%02d", i);
+    json_decref(h_ok(&lim, "record.advertise",
+                     json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s}}", "resource_id", rid, "service_id", sid,
+                               "host", "10.0.0.1", "port", 80 + i, "metadata", "zone",
+                               "eu-west-1-a-rather-long-zone-name-to-make-the-answer-bigger",
+                               "owner", "team-with-a-long-name-and-a-long-description-too")));
+  }
+  json_decref(h_ok(&lim, "resource.pin", json_pack("{s:s}", "resource_id", rid))); /* cached */
+  int before = log_count(&lim, "does not read its answers");
+  int fd = h_connect(&lim);
+  assert_true(fd >= 0);
+  pipe_writer w = {fd, COUNT, rid};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, write_all_requests, &w), 0);
+  char *buf = malloc(1 << 16);
+  size_t have = 0;
+  int answered = 0, failed = 0;
+  uint64_t t0 = h_now_ms(), last = t0;
+  while (answered < COUNT) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 1000) <= 0) {
+      if (h_now_ms() - last > READ_MS) fail_msg("no answer for %d ms after %d", READ_MS, answered);
+      continue;
+    }
+    ssize_t got = recv(fd, buf + have, (1 << 16) - 1 - have, 0);
+    if (got <= 0) fail_msg("the node hung up after %d of %d answers", answered, COUNT);
+    last = h_now_ms();
+    have += (size_t)got;
+    buf[have] = '\0';
+    char *line = buf, *nl;
+    while ((nl = strchr(line, '\n'))) {
+      *nl = '\0';
+      if (!strstr(line, "\"result\"")) failed++;
+      answered++;
+      line = nl + 1;
+    }
+    have = strlen(line);
+    memmove(buf, line, have);
+    /* a slow reader: 64 KB at a time, with a pause */
+    struct timespec ts = {0, 500 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  pthread_join(th, NULL);
+  free(buf);
+  close(fd);
+  fprintf(stderr, "%d answers read in %llu ms, %d failed\n", answered,
+          (unsigned long long)(h_now_ms() - t0), failed);
+  assert_int_equal(failed, 0);
+  assert_int_equal(log_count(&lim, "does not read its answers"), before);
+}
+
+/* ---- idle connections, requests that never end, a TCP flood ---------------------------- */
+
+static int tcp_connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Another local user takes every TCP slot and holds them: the Unix socket
+ * keeps its own slots and serves; the TCP connections are closed once idle
+ * for the idle timeout, a request left unfinished at its deadline. */
+static void test_tcp_flood_and_idle_connections(void **state) {
+  int tcp[NODE_CONNS];
+  for (int i = 0; i < NODE_CONNS; i++) {
+    tcp[i] = tcp_connect(slow_tcp);
+    assert_true(tcp[i] >= 0);
+  }
+  /* the ninth TCP connection is refused... */
+  int ninth = tcp_connect(slow_tcp);
+  assert_true(ninth >= 0);
+  json_t *r = h_read_json(ninth, READ_MS);
+  assert_non_null(r);
+  assert_int_equal(h_error_code(r), -32012);
+  json_decref(r);
+  close(ninth);
+  /* ...while the Unix socket serves, eight times over */
+  int unix_fds[NODE_CONNS];
+  for (int i = 0; i < NODE_CONNS; i++) {
+    unix_fds[i] = h_connect(&slow);
+    assert_true(unix_fds[i] >= 0);
+    const char *h = request(i + 1, "health", NULL);
+    h_send(unix_fds[i], h, strlen(h));
+    r = h_read_json(unix_fds[i], READ_MS);
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+  }
+  /* one TCP client starts a request and never finishes it */
+  const char *part = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hea";
+  h_send(tcp[0], part, strlen(part));
+  uint64_t t0 = h_now_ms();
+  r = h_read_json(tcp[0], READ_MS);
+  assert_non_null(r);
+  assert_int_equal(h_error_code(r), -32600);
+  assert_non_null(strstr(h_error_message(r), "not complete"));
+  json_decref(r);
+  assert_true(closed_by_node(tcp[0], READ_MS));
+  /* the others, and the Unix connections, idle: all closed by the node */
+  for (int i = 1; i < NODE_CONNS; i++) assert_true(closed_by_node(tcp[i], READ_MS));
+  for (int i = 0; i < NODE_CONNS; i++) assert_true(closed_by_node(unix_fds[i], READ_MS));
+  uint64_t took = h_now_ms() - t0;
+  fprintf(stderr, "idle and unfinished connections closed within %llu ms\n", (unsigned long long)took);
+  assert_true(took >= 1500); /* not before their time */
+  for (int i = 0; i < NODE_CONNS; i++) {
+    close(tcp[i]);
+    close(unix_fds[i]);
+  }
+  /* a watching connection is not idle: it stays */
+  int watcher = h_connect(&slow);
+  char wreq[300], rid[64];
+  some_rid(&slow, "watched", rid, sizeof rid);
+  snprintf(wreq, sizeof wreq, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"watch\",\"params\":{\"resource_id\":\"%s\"}}", rid);
+  h_send(watcher, wreq, strlen(wreq));
+  r = h_read_json(watcher, READ_MS);
+  assert_non_null(json_object_get(r, "result"));
+  json_decref(r);
+  assert_false(closed_by_node(watcher, 4000));
+  close(watcher);
+  /* and TCP serves again */
+  int again = tcp_connect(slow_tcp);
+  const char *h = request(9, "health", NULL);
+  h_send(again, h, strlen(h));
+  r = h_read_json(again, READ_MS);
+  assert_non_null(json_object_get(r, "result"));
+  json_decref(r);
+  close(again);
 }
 
 int main(void) {
@@ -567,6 +743,8 @@ int main(void) {
       cmocka_unit_test(test_watch_limits),
       cmocka_unit_test(test_resolve_limit),
       cmocka_unit_test(test_client_that_never_reads),
+      cmocka_unit_test(test_slow_reader_served_to_the_end),
+      cmocka_unit_test(test_tcp_flood_and_idle_connections),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
