@@ -184,9 +184,10 @@ json_t *cli_call(cli *c, const char *method, json_t *params) {
   }
   json_t *err = json_object_get(resp, "error");
   if (err) {
-    const char *msg = json_string_value(json_object_get(err, "message"));
+    char msg[1024];
+    cli_escape(json_string_value(json_object_get(err, "message")), msg, sizeof msg);
     fprintf(stderr, "dhtreg: error %lld: %s\n", (long long)json_integer_value(json_object_get(err, "code")),
-            msg ? msg : "(no message)");
+            *msg ? msg : "(no message)");
     json_decref(resp);
     return NULL;
   }

@@ -37,7 +37,9 @@ json_t *cli_read(cli *c, int fd, bool *eof);
 int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const cli_cmd *cli_find(const char *name);
 
-/* Printing (cli_print.c). */
+/* Printing (cli_print.c). Everything a node sends is printed through
+ * cli_escape: control characters and bytes that are not UTF-8 escaped. */
+size_t cli_escape(const char *in, char *out, size_t cap);
 void cli_print_json(json_t *v);
 void cli_print_kv(json_t *obj, const char *const *keys);
 void cli_print_resource(json_t *res);

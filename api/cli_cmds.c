@@ -96,8 +96,9 @@ static int cmd_status(cli *c, int argc, char **argv) {
 }
 
 static void print_health(json_t *res) {
-  const char *s = json_string_value(json_object_get(res, "status"));
-  printf("%s\n", s ? s : "?");
+  char s[64];
+  cli_escape(json_string_value(json_object_get(res, "status")), s, sizeof s);
+  printf("%s\n", *s ? s : "?");
 }
 
 static int cmd_health(cli *c, int argc, char **argv) {
@@ -107,8 +108,9 @@ static int cmd_health(cli *c, int argc, char **argv) {
 }
 
 static void print_id(json_t *res) {
-  const char *s = json_string_value(json_object_get(res, "resource_id"));
-  printf("%s\n", s ? s : "?");
+  char s[128];
+  cli_escape(json_string_value(json_object_get(res, "resource_id")), s, sizeof s);
+  printf("%s\n", *s ? s : "?");
 }
 
 static int cmd_id(cli *c, int argc, char **argv) {
@@ -230,9 +232,10 @@ static int cmd_withdraw(cli *c, int argc, char **argv) {
 static void print_resolved(json_t *res) {
   json_t *resource = json_object_get(res, "resource");
   if (json_is_object(resource)) {
-    const char *label = json_string_value(json_object_get(resource, "label"));
-    const char *owner = json_string_value(json_object_get(resource, "owner"));
-    printf("resource %s owned by %s\n", label ? label : "?", owner ? owner : "?");
+    char label[600], owner[128];
+    cli_escape(json_string_value(json_object_get(resource, "label")), label, sizeof label);
+    cli_escape(json_string_value(json_object_get(resource, "owner")), owner, sizeof owner);
+    printf("resource %s owned by %s\n", *label ? label : "?", *owner ? owner : "?");
   } else {
     printf("resource: unknown (no resource entry found)\n");
   }
@@ -314,9 +317,11 @@ static int cmd_watch(cli *c, int argc, char **argv) {
   json_t *resp = cli_read(c, fd, &eof);
   json_t *err = json_object_get(resp, "error");
   if (!resp || err) {
-    if (err)
-      fprintf(stderr, "dhtreg: error %lld: %s\n", (long long)json_integer_value(json_object_get(err, "code")),
-              json_string_value(json_object_get(err, "message")));
+    if (err) {
+      char msg[1024];
+      cli_escape(json_string_value(json_object_get(err, "message")), msg, sizeof msg);
+      fprintf(stderr, "dhtreg: error %lld: %s\n", (long long)json_integer_value(json_object_get(err, "code")), msg);
+    }
     else if (eof)
       fprintf(stderr, "dhtreg: the node closed the connection without answering\n");
     json_decref(resp);

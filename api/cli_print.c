@@ -8,9 +8,50 @@
 
 #define MAX_COLS 8
 
+/* Escapes what a terminal could take for a command: C0 and C1 control
+ * characters and DEL as \xNN (\u{NN} for C1), bytes that are not UTF-8
+ * as \xNN. Readers refuse entries holding such characters; this keeps a
+ * node of another kind, or a fake one, from moving the cursor anyway. */
+size_t cli_escape(const char *in, char *out, size_t cap) {
+  const unsigned char *s = (const unsigned char *)(in ? in : "");
+  size_t o = 0;
+  if (!cap) return 0;
+  while (*s) {
+    char esc[12] = "";
+    size_t take = 1;
+    unsigned char c = *s;
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    size_t k = 1;
+    while (n > 1 && k < n && (s[k] & 0xc0) == 0x80) k++;
+    if (c < 0x20 || c == 0x7f) snprintf(esc, sizeof esc, "\\x%02x", c);
+    else if (n == 0 || k != n) snprintf(esc, sizeof esc, "\\x%02x", c); /* not UTF-8 */
+    else if (n == 2 && c == 0xc2 && s[1] < 0xa0) {
+      snprintf(esc, sizeof esc, "\\u{%02x}", s[1]);
+      take = 2;
+    } else {
+      take = n;
+    }
+    size_t len = esc[0] ? strlen(esc) : take;
+    if (o + len >= cap) break;
+    memcpy(out + o, esc[0] ? esc : (const char *)s, len);
+    o += len;
+    s += take;
+  }
+  out[o] = '\0';
+  return o;
+}
+
 void cli_print_json(json_t *v) {
   char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
-  if (s) printf("%s\n", s);
+  if (!s) return;
+  /* jansson escapes C0 controls; DEL and C1 ones (only ever inside
+   * strings) get \u escapes too, which keeps the JSON the same value */
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == 0x7f) printf("\\u007f");
+    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0) printf("\\u00%02x", *++p);
+    else putchar(*p);
+  }
+  putchar('\n');
   free(s);
 }
 
@@ -27,7 +68,8 @@ static void fmt_value(json_t *v, char *out, size_t len) {
   if (!v || json_is_null(v)) {
     snprintf(out, len, "-");
   } else if (json_is_string(v)) {
-    snprintf(out, len, "%s", json_string_length(v) ? json_string_value(v) : "-");
+    if (json_string_length(v)) cli_escape(json_string_value(v), out, len);
+    else snprintf(out, len, "-");
   } else if (json_is_integer(v)) {
     snprintf(out, len, "%lld", (long long)json_integer_value(v));
   } else if (json_is_boolean(v)) {
@@ -49,9 +91,10 @@ static void fmt_value(json_t *v, char *out, size_t len) {
     bool first = true;
     if (!json_object_size(v)) snprintf(out, len, "-");
     json_object_foreach(v, k, item) {
-      char one[512];
+      char one[512], key[512];
       fmt_value(item, one, sizeof one);
-      used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s=%s", first ? "" : ",", k, one);
+      cli_escape(k, key, sizeof key);
+      used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s=%s", first ? "" : ",", key, one);
       first = false;
       if (used >= len) break;
     }
@@ -81,12 +124,13 @@ void cli_print_resource(json_t *res) {
 }
 
 static void address_of(json_t *rec, char *out, size_t len) {
-  const char *host = json_string_value(json_object_get(rec, "host"));
+  char host[1024] = "", first[600] = "";
+  cli_escape(json_string_value(json_object_get(rec, "host")), host, sizeof host);
   json_int_t port = json_integer_value(json_object_get(rec, "port"));
-  json_t *addrs = json_object_get(rec, "addresses");
-  if (host && *host && port) snprintf(out, len, "%s:%lld", host, (long long)port);
-  else if (host && *host) snprintf(out, len, "%s", host);
-  else if (json_is_string(json_array_get(addrs, 0))) snprintf(out, len, "%s", json_string_value(json_array_get(addrs, 0)));
+  cli_escape(json_string_value(json_array_get(json_object_get(rec, "addresses"), 0)), first, sizeof first);
+  if (*host && port) snprintf(out, len, "%s:%lld", host, (long long)port);
+  else if (*host) snprintf(out, len, "%s", host);
+  else if (*first) snprintf(out, len, "%s", first);
   else if (port) snprintf(out, len, ":%lld", (long long)port);
   else snprintf(out, len, "-");
 }
@@ -114,7 +158,11 @@ static void table_add(table *t, const char *const *row) {
     t->cells = c;
     t->cap = cap;
   }
-  for (int i = 0; i < t->cols; i++) t->cells[t->rows * (size_t)t->cols + (size_t)i] = strdup(row[i] ? row[i] : "-");
+  for (int i = 0; i < t->cols; i++) {
+    char cell[2048];
+    cli_escape(row[i] ? row[i] : "-", cell, sizeof cell);
+    t->cells[t->rows * (size_t)t->cols + (size_t)i] = strdup(cell);
+  }
   t->rows++;
 }
 
@@ -226,8 +274,9 @@ void cli_print_event(json_t *params) {
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
   address_of(rec, addr, sizeof addr);
-  const char *type = json_string_value(json_object_get(params, "type"));
-  const char *sid = json_string_value(json_object_get(rec, "service_id"));
-  const char *pid = json_string_value(json_object_get(rec, "peer_id"));
-  printf("%s %-10s %s %.12s %s\n", ts, type ? type : "?", sid ? sid : "-", pid ? pid : "-", addr);
+  char type[64], sid[600], pid[64];
+  cli_escape(json_string_value(json_object_get(params, "type")), type, sizeof type);
+  cli_escape(json_string_value(json_object_get(rec, "service_id")), sid, sizeof sid);
+  cli_escape(json_string_value(json_object_get(rec, "peer_id")), pid, sizeof pid);
+  printf("%s %-10s %s %.12s %s\n", ts, *type ? type : "?", *sid ? sid : "-", *pid ? pid : "-", addr);
 }

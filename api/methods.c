@@ -149,6 +149,10 @@ static void m_resource_id(dr_rpc_call *call, json_t *params) {
     dr_rpc_fail(call, n ? DR_RPC_LIMIT : DR_RPC_INVALID_PARAMS, "invalid param label: must be 1-128 bytes");
     return;
   }
+  if (!dr_text_valid(label, n)) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param label: holds a control character");
+    return;
+  }
   if (!have_owner) memcpy(owner, dr_node_identity(dr_rpc_call_node(call))->pk, DR_ID_LEN);
   dr_resource_id(rid, owner, label, n);
   dr_rpc_reply(call, json_pack("{s:o}", "resource_id", dr_json_id(rid)));

@@ -144,6 +144,10 @@ typedef struct dr_entry {
   size_t raw_len;
 } dr_entry;
 
+/* Whether s (len bytes) may be an entry's text: valid UTF-8 without
+ * control characters (C0, DEL, C1). */
+bool dr_text_valid(const char *s, size_t len);
+
 /* Frees what the entry owns and zeroes it. Safe on a zeroed entry. */
 void dr_entry_clear(dr_entry *e);
 

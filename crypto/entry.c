@@ -140,12 +140,28 @@ fail:
     return (err);              \
   } while (0)
 
+bool dr__text_ok(const char *str, size_t len) {
+  const uint8_t *s = (const uint8_t *)str;
+  if (!dr__utf8_valid(str, len)) return false;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < 0x20 || s[i] == 0x7f) return false;                 /* C0, DEL */
+    if (s[i] == 0xc2 && i + 1 < len && s[i + 1] < 0xa0) return false; /* C1: U+0080-U+009F */
+  }
+  return true;
+}
+
+bool dr_text_valid(const char *s, size_t len) {
+  return dr__text_ok(s, len);
+}
+
+/* A text field: valid UTF-8 without control characters (C0, DEL, C1), so
+ * that no entry can move a terminal's cursor or forge lines when shown. */
 static int check_str(const char *s, size_t min, size_t max) {
   if (!s) return min ? -EINVAL : 0;
   size_t n = strlen(s);
   if (n < min) return -EINVAL;
   if (n > max) return -EMSGSIZE;
-  return dr__utf8_valid(s, n) ? 0 : -EINVAL;
+  return dr__text_ok(s, n) ? 0 : -EINVAL;
 }
 
 static size_t mp_str_size(const char *s) {
@@ -156,24 +172,24 @@ static size_t mp_str_size(const char *s) {
 static int validate_record_fields(const dr_entry *e, const char **field, const char **why) {
   int r;
   if ((r = check_str(e->host, 0, DR_HOST_MAX)) < 0)
-    FAIL(r, "host", r == -EMSGSIZE ? "longer than 253 bytes" : "not valid UTF-8");
+    FAIL(r, "host", r == -EMSGSIZE ? "longer than 253 bytes" : "not valid UTF-8 or holds a control character");
   if (e->n_addrs > DR_ADDRS_MAX) FAIL(-EMSGSIZE, "addresses", "more than 16 addresses");
   for (size_t i = 0; i < e->n_addrs; i++)
     if ((r = check_str(e->addrs[i], 1, DR_ADDR_LEN_MAX)) < 0)
       FAIL(r, "addresses", r == -EMSGSIZE ? "an address is longer than 128 bytes"
-                                         : "an address is empty or not valid UTF-8");
+                                         : "an address is empty, not valid UTF-8 or holds a control character");
   if ((r = check_str(e->type, 0, DR_TYPE_MAX)) < 0)
-    FAIL(r, "type", r == -EMSGSIZE ? "longer than 64 bytes" : "not valid UTF-8");
+    FAIL(r, "type", r == -EMSGSIZE ? "longer than 64 bytes" : "not valid UTF-8 or holds a control character");
   if (e->n_tags > DR_TAGS_MAX) FAIL(-EMSGSIZE, "tags", "more than 16 tags");
   for (size_t i = 0; i < e->n_tags; i++)
     if ((r = check_str(e->tags[i], 1, DR_TAG_LEN_MAX)) < 0)
       FAIL(r, "tags", r == -EMSGSIZE ? "a tag is longer than 64 bytes"
-                                    : "a tag is empty or not valid UTF-8");
+                                    : "a tag is empty, not valid UTF-8 or holds a control character");
   size_t meta_size = e->n_meta < 16 ? 1 : e->n_meta < 65536 ? 3 : 5;
   for (size_t i = 0; i < e->n_meta; i++) {
     if (check_str(e->meta[i].key, 1, DR_META_ENCODED_MAX) < 0 ||
         check_str(e->meta[i].value, 0, DR_META_ENCODED_MAX) < 0)
-      FAIL(-EINVAL, "metadata", "keys must be non-empty strings, values strings");
+      FAIL(-EINVAL, "metadata", "keys must be non-empty strings, values strings, of valid UTF-8 without control characters");
     for (size_t k = 0; k < i; k++)
       if (strcmp(e->meta[k].key, e->meta[i].key) == 0)
         FAIL(-EINVAL, "metadata", "duplicate key");
@@ -194,7 +210,7 @@ int dr_entry_validate(const dr_entry *e, const char **field, const char **why) {
     FAIL(-EINVAL, "kind", "unknown entry kind");
   if ((r = check_str(e->name, 1, DR_NAME_MAX)) < 0)
     FAIL(r, name_field, r == -EMSGSIZE ? "longer than 128 bytes"
-                                       : "must be 1-128 bytes of valid UTF-8");
+                                       : "must be 1-128 bytes of valid UTF-8 without control characters");
   if (e->seq == 0) FAIL(-EINVAL, "seq", "must be at least 1");
   if (e->kind == DR_KIND_RESOURCE) {
     if (e->policy != DR_POLICY_OPEN && e->policy != DR_POLICY_OWNER)

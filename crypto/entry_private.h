@@ -22,5 +22,7 @@ dr_reject dr__entry_unpack(const uint8_t *buf, size_t len, dr_entry *e,
                            size_t *body_len);
 
 bool dr__utf8_valid(const char *s, size_t len);
+/* Valid UTF-8 without control characters (C0, DEL, C1). */
+bool dr__text_ok(const char *s, size_t len);
 
 #endif

@@ -126,10 +126,69 @@ static void test_cli_usage_errors(void **state) {
   }
 }
 
+/* A node (here a fake one: real ones refuse such entries) that answers with
+ * text holding control characters: the CLI prints them escaped, in tables,
+ * key/value lines, watch events and JSON alike. */
+static void test_cli_escapes_control_characters(void **state) {
+  static const char rec[] =
+      "{\"resource_id\":\"R\",\"service_id\":\"evil\\r\\u001b[2K\",\"peer_id\":\"P\\u001b]0;x\\u0007\","
+      "\"host\":\"10.0.0.1\\n\\u001b[1A\\u001b[2Kgood-1  Feq  10.6.6.6:443\",\"port\":443,"
+      "\"addresses\":[],\"type\":\"x\\u007f\\u009b31m\",\"tags\":[\"t\\u0085\"],"
+      "\"metadata\":{\"k\\u001b\":\"v\\u001b\"},\"issued_at\":1,\"expires_at\":4102444800,"
+      "\"seq\":1,\"health\":\"passing\"}";
+  char script[4096], path[300];
+  snprintf(script, sizeof script,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resource\":null,\"records\":[%s]}}\n", rec);
+  snprintf(path, sizeof path, "%s/fake-resolve.sock", h_tmpdir());
+  h_fake_node(path, script);
+  h_node fake = {0};
+  snprintf(fake.sock, sizeof fake.sock, "%s", path);
+  const char *forms[] = {"resolve R", "--json resolve R", "discover R"};
+  for (size_t f = 0; f < 3; f++) {
+    if (f == 2) { /* discover answers one record */
+      snprintf(script, sizeof script, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}\n", rec);
+      snprintf(path, sizeof path, "%s/fake-discover.sock", h_tmpdir());
+      h_fake_node(path, script);
+      snprintf(fake.sock, sizeof fake.sock, "%s", path);
+    }
+    assert_int_equal(cli(&fake, forms[f]), 0);
+    for (const char *p = out; *p; p++) {
+      unsigned char ch = (unsigned char)*p;
+      if ((ch < 0x20 && ch != '\n') || ch == 0x7f || (ch == 0xc2 && (unsigned char)p[1] < 0xa0))
+        fail_msg("%s printed a raw control character 0x%02x:\n%s", forms[f], ch, out);
+    }
+    /* one line per record: the host's \n did not make a row */
+    if (f == 0) {
+      expect_out("\\x0a");
+      expect_out("\\x1b[1A");
+      assert_null(strstr(out, "\ngood-1"));
+    }
+  }
+  /* watch: the event line is escaped too */
+  snprintf(script, sizeof script,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"subscription\":1}}\n"
+           "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"subscription\":1,"
+           "\"type\":\"register\",\"record\":%s}}\n", rec);
+  snprintf(path, sizeof path, "%s/fake-watch.sock", h_tmpdir());
+  h_fake_node(path, script);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "timeout 2 %s/dhtreg --socket '%s' watch R 2>/dev/null", DR_BIN_DIR, path);
+  FILE *p = popen(cmd, "r");
+  size_t len = fread(out, 1, sizeof out - 1, p);
+  out[len] = '\0';
+  pclose(p);
+  expect_out("register");
+  expect_out("evil\\x0d\\x1b[2K");
+  for (const char *q = out; *q; q++)
+    if (((unsigned char)*q < 0x20 && *q != '\n') || (unsigned char)*q == 0x7f)
+      fail_msg("watch printed a raw control character:\n%s", out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cli_round_trip),
       cmocka_unit_test(test_cli_usage_errors),
+      cmocka_unit_test(test_cli_escapes_control_characters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,34 +176,6 @@ static void test_loose_state_file(void **state) {
   json_decref(list);
 }
 
-/* A listener that answers every request line with a health result. */
-static pid_t fake_node(const char *path) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  assert_true(strlen(path) < sizeof sa.sun_path);
-  memcpy(sa.sun_path, path, strlen(path) + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  unlink(path);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-  assert_int_equal(listen(fd, 4), 0);
-  pid_t p = fork();
-  assert_true(p >= 0);
-  if (p == 0) {
-    for (;;) {
-      int c = accept(fd, NULL, NULL);
-      if (c < 0) _exit(0);
-      char buf[4096];
-      if (read(c, buf, sizeof buf) > 0) {
-        const char *ans = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"ok\",\"timestamp\":1}}\n";
-        if (write(c, ans, strlen(ans)) < 0) _exit(1);
-      }
-      close(c);
-    }
-  }
-  close(fd);
-  return p;
-}
-
 static int run_cli(const char *args, char *out, size_t cap) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "%s/dhtreg %s 2>&1", DR_BIN_DIR, args);
@@ -221,7 +193,7 @@ static void test_cli_refuses_foreign_socket(void **state) {
   if (geteuid() != 0) skip();
   /* a socket of another user where the CLI looks for its node */
   snprintf(path, sizeof path, "%s/fake.sock", h_tmpdir());
-  pid_t p = fake_node(path);
+  pid_t p = h_fake_node(path, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"ok\",\"timestamp\":1}}\n");
   assert_int_equal(chown(path, NOBODY, NOBODY), 0);
   snprintf(args, sizeof args, "--socket %s health", path);
   assert_int_equal(run_cli(args, out, sizeof out), 1);

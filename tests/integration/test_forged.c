@@ -173,6 +173,18 @@ static void test_forged_entries_are_dropped(void **state) {
   memset(big, 0x95, sizeof big);
   foreign_put(big, sizeof big);
 
+  /* 9. a validly signed record whose host holds a newline and terminal
+   * escapes, to forge a line of `dhtreg resolve` (readers refuse control
+   * characters in every text field: malformed) */
+  long malformed0[N];
+  for (int i = 0; i < N; i++) malformed0[i] = rejected(&nodes[i], "malformed");
+  dr_entry ctl = {.kind = DR_KIND_RECORD, .name = "evil-ctl", .host = "10.0.0.7\n\x1b[1A\x1b[2Kpay-1",
+                  .port = 443, .seq = now * 1000000, .issued_at = now, .expires_at = now + 300};
+  memcpy(ctl.rid, rid, DR_ID_LEN);
+  signed_as(&ctl, mallory.pk, &raw, &raw_len);
+  foreign_put(raw, raw_len);
+  free(raw);
+
   /* and a genuine record from the same foreign node: the path works */
   record_of(&e, rid, "honest-foreigner", now, now + 300);
   uint64_t honest_seq = e.seq;
@@ -197,10 +209,23 @@ static void test_forged_entries_are_dropped(void **state) {
     assert_true(rejected(&nodes[i], "future") >= 1);
     assert_true(rejected(&nodes[i], "wrong_signer") >= 1);
     assert_true(rejected(&nodes[i], "too_large") >= 1);
+    assert_true(rejected(&nodes[i], "malformed") > malformed0[i]); /* the control characters */
     assert_int_equal(resolved_seq(&nodes[i], rid_text, "honest-foreigner"), honest_seq);
   }
 
-  /* 9. an older version of the honest record, put after every node read the
+  /* a client cannot advertise control characters either: -32602 naming the field */
+  json_t *bad = h_call(&nodes[1], "record.advertise",
+                       json_pack("{s:s, s:s, s:s}", "resource_id", rid_text, "service_id", "ok\r\x1b[2K", "host", "h"));
+  assert_int_equal(h_error_code(bad), -32602);
+  assert_non_null(strstr(h_error_message(bad), "service_id"));
+  json_decref(bad);
+  bad = h_call(&nodes[1], "record.advertise",
+               json_pack("{s:s, s:s, s:{s:s}}", "resource_id", rid_text, "service_id", "ok", "metadata", "k", "a\x7f"));
+  assert_int_equal(h_error_code(bad), -32602);
+  assert_non_null(strstr(h_error_message(bad), "metadata"));
+  json_decref(bad);
+
+  /* 10. an older version of the honest record, put after every node read the
    * newer one: each drops it as a replay and keeps the newer */
   record_of(&e, rid, "honest-foreigner", now - 1, now + 290);
   assert_true(e.seq < honest_seq);

@@ -354,6 +354,34 @@ pid_t h_spawn(char *const *argv, const char *log) {
   return pid;
 }
 
+pid_t h_fake_node(const char *path, const char *script) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sa.sun_path) fail_msg("socket path too long: %s", path);
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  unlink(path);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 8) < 0)
+    fail_msg("cannot listen on %s: %s", path, strerror(errno));
+  h_tmpdir();
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) fail_msg("fork: %s", strerror(errno));
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
+    for (;;) {
+      int c = accept(fd, NULL, NULL);
+      if (c < 0) _exit(0);
+      char buf[4096];
+      if (read(c, buf, sizeof buf) > 0 && write(c, script, strlen(script)) < 0) _exit(1);
+      while (read(c, buf, sizeof buf) > 0) {}
+      close(c);
+    }
+  }
+  close(fd);
+  if (n_started < MAX_NODES) started[n_started++] = pid;
+  return pid;
+}
+
 uint16_t h_free_udp_port(void) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof sa;

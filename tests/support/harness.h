@@ -83,6 +83,12 @@ const char *h_error_message(json_t *resp);
 void h_pipeline(const h_node *n, int count, int window, int timeout_ms,
                 int (*make)(char *buf, size_t cap, int k, void *ctx), void *ctx);
 
+/* A fake node at the Unix socket path: a process that, on every
+ * connection, reads one request and answers with script (lines of JSON,
+ * each ending in "\n"), then waits for the client to hang up. Killed at exit
+ * like the nodes. Returns its pid. */
+pid_t h_fake_node(const char *path, const char *script);
+
 /* Polls pred every 20 ms until it returns true or timeout_ms passes. */
 bool h_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
 
