@@ -53,6 +53,69 @@ static void test_bad_flags(void **state) {
   assert_non_null(strstr(slurp(n.log), "usage: dhtregd"));
 }
 
+/* Messages that say the real cause. */
+static void test_messages_name_the_cause(void **state) {
+  /* 65 bootstrap addresses: the limit, not the 65th address */
+  static char many[65 * 24];
+  size_t used = 0;
+  for (int i = 0; i < 65; i++) used += (size_t)snprintf(many + used, sizeof many - used, "127.0.0.1:%d ", 20001 + i);
+  setenv("DHTREG_BOOTSTRAP", many, 1);
+  expect_refusal("many", NULL, 2, "DHTREG_BOOTSTRAP: more than 64 addresses");
+  unsetenv("DHTREG_BOOTSTRAP");
+  /* --clock-skew 0 is refused, not silently 60 */
+  expect_refusal("skew0", (const char *[]){"--clock-skew", "0", NULL}, 2, "--clock-skew: '0' is not a number of seconds (1-86400)");
+  /* a socket in a directory that does not exist: said so, not "permission denied" */
+  expect_refusal("nodir", (const char *[]){"--rpc-socket", "/nonexistent-dir/x.sock", NULL}, 1,
+                 "no such directory /nonexistent-dir");
+  /* a socket in a directory others may write */
+  char dir[300], sock[340];
+  snprintf(dir, sizeof dir, "%s/open", h_tmpdir());
+  mkdir(dir, 0777);
+  chmod(dir, 0777);
+  snprintf(sock, sizeof sock, "%s/x.sock", dir);
+  expect_refusal("opendir", (const char *[]){"--rpc-socket", sock, NULL}, 1, "writable by others");
+}
+
+/* A TTL out of range gets one message, whichever end; a bootstrap name that
+ * does not resolve is an error of node.bootstrap and a warning in the log. */
+static void test_ttl_and_bootstrap_messages(void **state) {
+  h_node n;
+  h_node_start(&n, "msgs", NULL);
+  json_t *r = h_ok(&n, "resource.id", json_pack("{s:s}", "label", "x"));
+  char rid[64];
+  snprintf(rid, sizeof rid, "%s", json_string_value(json_object_get(r, "resource_id")));
+  json_decref(r);
+  const int ttls[] = {0, 10, 86401};
+  for (int i = 0; i < 3; i++) {
+    json_t *resp = h_call(&n, "record.advertise", json_pack("{s:s, s:s, s:i}", "resource_id", rid,
+                                                            "service_id", "s", "ttl", ttls[i]));
+    assert_int_equal(h_error_code(resp), -32602);
+    assert_string_equal(h_error_message(resp), "invalid param ttl: must be between 30 and 86400 seconds");
+    json_decref(resp);
+  }
+  json_t *resp = h_call(&n, "node.bootstrap", json_pack("{s:[s]}", "addresses", "no-such-host.invalid:4222"));
+  assert_int_equal(h_error_code(resp), -32602);
+  assert_non_null(strstr(h_error_message(resp), "cannot resolve no-such-host.invalid"));
+  json_decref(resp);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "grep -q 'bootstrap address cannot resolve no-such-host.invalid' '%s'", n.log);
+  assert_int_equal(system(cmd), 0);
+  /* one that resolves but never answers: a warning within seconds, naming it */
+  char quiet[32];
+  snprintf(quiet, sizeof quiet, "127.0.0.1:%u", h_free_udp_port());
+  json_decref(h_ok(&n, "node.bootstrap", json_pack("{s:[s]}", "addresses", quiet)));
+  snprintf(cmd, sizeof cmd, "grep -q 'no DHT node has answered.*%s' '%s'", quiet, n.log);
+  uint64_t end = h_now_ms() + 15000;
+  while (system(cmd) != 0) {
+    if (h_now_ms() > end) fail_msg("no warning about %s in the log", quiet);
+    usleep(100000);
+  }
+  /* not ready meanwhile: it was asked to join and has no peers */
+  json_t *h = h_ok(&n, "health", NULL);
+  assert_false(json_is_true(json_object_get(h, "ready")));
+  json_decref(h);
+}
+
 static void test_bad_environment(void **state) {
   setenv("DHTREG_BOOTSTRAP", "127.0.0.1:4000, broken", 1);
   expect_refusal("env", NULL, 2, "DHTREG_BOOTSTRAP: 'broken' is not HOST:PORT");
@@ -104,6 +167,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_bad_environment),
+      cmocka_unit_test(test_messages_name_the_cause),
+      cmocka_unit_test(test_ttl_and_bootstrap_messages),
       cmocka_unit_test(test_loose_key_file_refused),
       cmocka_unit_test(test_corrupt_key_file_refused),
       cmocka_unit_test(test_port_and_socket_in_use),
