@@ -55,7 +55,9 @@ static void on_written(void *ctx, int err) {
 
 /* Prepares and writes the head of key's chain; answers and drops the
  * changes that have nothing to write; frees the chain once it is empty. */
-static void run(dr_node *n, const uint8_t *key, size_t klen) {
+static void run(dr_node *n, const uint8_t *key_in, size_t klen) {
+  uint8_t key[sizeof ((dr_change *)0)->key];
+  memcpy(key, key_in, klen); /* key_in may be a change's, freed below */
   for (;;) {
     chain *ch = dr_map_get(&n->writing, key, klen);
     if (!ch) return;

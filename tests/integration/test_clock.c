@@ -46,13 +46,19 @@ static int setup(void **state) {
 
 /* Starts c offset seconds off the machine's clock. */
 static void start_c(h_node *c, long offset) {
-  char wrap[512], name[48];
+  char wrap[1024], name[48], *saved = NULL;
+  const char *prev = getenv("DR_NODE_WRAPPER"), *asan = getenv("ASAN_OPTIONS");
+  if (prev) saved = strdup(prev);
+  /* under ASan, libfaketime is preloaded ahead of its runtime: allowed */
   snprintf(wrap, sizeof wrap, "env LD_PRELOAD=%s FAKETIME=%+lds FAKETIME_DONT_FAKE_MONOTONIC=1 "
-           "FAKETIME_NO_CACHE=1", FAKETIME_LIB, offset);
+           "FAKETIME_NO_CACHE=1 ASAN_OPTIONS=%s%sverify_asan_link_order=0", FAKETIME_LIB, offset,
+           asan ? asan : "", asan ? ":" : "");
   setenv("DR_NODE_WRAPPER", wrap, 1);
   snprintf(name, sizeof name, "c%d", ++generation % 100);
   h_node_start(c, name, (const char *[]){"--bootstrap", boot, "--min-ttl", "1", "--tick-ms", "100", NULL});
-  unsetenv("DR_NODE_WRAPPER");
+  if (saved) setenv("DR_NODE_WRAPPER", saved, 1);
+  else unsetenv("DR_NODE_WRAPPER");
+  free(saved);
 }
 
 /* The others advertise afresh, and c reads them: its estimate's samples. */
