@@ -9,9 +9,18 @@
  * age (its now minus issued_at) of what it read; the estimate is the median
  * of those over issuers. Renewed entries are young, so this is close to the
  * offset when the node reads entries as they are published, and an
- * overstatement of how far ahead it is when it reads only old ones. Beyond
- * the tolerance the node says so in the log, node.info and its readiness,
- * and refuses to publish a record that the network would find expired.
+ * overstatement of how far ahead it is when it reads only old ones.
+ *
+ * Issue times are the issuers' word: one DHT peer can sign entries from
+ * any time it likes. So the estimate needs QUORUM issuers at least, and,
+ * being a median, moves only when most of them agree; only entries that
+ * passed every check but time count (a record of another resource says
+ * nothing; a stale copy of an issuer that stopped is outweighed by the
+ * young entries of those that renew). Beyond the tolerance the node says so in the
+ * log, node.info and its readiness, and refuses to publish a record that
+ * the network would find expired. Its own history is a second witness
+ * that nobody else can forge: a clock now behind the newest entry the node
+ * signed before (a backward step) also refuses such a record.
  */
 #include "node/node_private.h"
 
@@ -19,6 +28,7 @@
 #include <string.h>
 
 #define ESTIMATE_WINDOW_S 600
+#define QUORUM 3             /* other issuers an estimate needs */
 #define ISSUERS_MAX 4096     /* issuers tracked at most */
 #define REPEAT_WARNING_S 600 /* how often a lasting skew is logged again */
 
@@ -68,10 +78,10 @@ void dr__clock_tick(dr_node *n, uint64_t now) {
   /* the median; of an even count, the middle one nearer zero (of two
    * issuers, one off, the node does not take itself for the one) */
   int64_t lo = k ? ages[(k - 1) / 2] : 0, hi = k ? ages[k / 2] : 0;
-  n->clock_offset = llabs(lo) <= llabs(hi) ? lo : hi;
+  n->clock_offset = k >= QUORUM ? (llabs(lo) <= llabs(hi) ? lo : hi) : 0;
   free(ages);
   int64_t off = n->clock_offset;
-  bool beyond = k && (off > (int64_t)n->clock_skew || -off > (int64_t)n->clock_skew);
+  bool beyond = k >= QUORUM && (off > (int64_t)n->clock_skew || -off > (int64_t)n->clock_skew);
   if (beyond && (!n->clock_beyond || now >= n->clock_warned + REPEAT_WARNING_S)) {
     DR_WARN(&n->log,
             "this node's clock seems %lld s %s the network's (the entries of %zu other issuer%s), "
@@ -90,9 +100,22 @@ void dr__clock_tick(dr_node *n, uint64_t now) {
 }
 
 bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now) {
-  /* the network's now is this node's minus the offset */
+  /* the network's now is this node's minus the offset; and it is not
+   * before the newest entry this node signed earlier */
   int64_t net_now = (int64_t)now - (n->clock_beyond ? n->clock_offset : 0);
+  if ((int64_t)n->own_issued_max > net_now) net_now = (int64_t)n->own_issued_max;
   return (int64_t)expires_at + (int64_t)n->clock_skew <= net_now;
+}
+
+void dr__clock_own(dr_node *n, const dr_entry *e) {
+  if (e->issued_at > n->own_issued_max) n->own_issued_max = e->issued_at;
+}
+
+void dr__clock_check_own(dr_node *n, uint64_t now) {
+  if (n->own_issued_max > now + n->clock_skew)
+    DR_WARN(&n->log, "this node's clock is %llu s behind the newest entry it signed before (did it "
+            "step back?): records that would arrive expired are not published; synchronise the "
+            "clock (NTP)", (unsigned long long)(n->own_issued_max - now));
 }
 
 void dr__clock_free(dr_node *n) {

@@ -200,6 +200,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr_id_encode(n->id.pk, pid);
   DR_INFO(&n->log, "node %s on UDP port %u, network %u%s", pid, dr_dht_port(n->dht),
           n->network, n->net ? ", private registry (--psk)" : "");
+  dr__clock_check_own(n, dr_now());
   dr__announce_loaded(n);
   *out = n;
   return 0;

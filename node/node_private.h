@@ -72,6 +72,7 @@ struct dr_node {
   int64_t clock_offset; /* seconds this node's clock is ahead of the network's (negative: behind) */
   size_t clock_issuers; /* issuers the estimate rests on */
   bool clock_beyond;    /* |offset| beyond the tolerated skew */
+  uint64_t own_issued_max; /* the newest issue time of this node's own entries */
   uint64_t clock_warned;
   /* wire.c: the newest version of each entry read (key -> seen_version*) */
   dr_map seen;
@@ -116,6 +117,10 @@ void dr__clock_tick(dr_node *n, uint64_t now);
 /* Whether a record expiring then is over for the network already. */
 bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now);
 void dr__clock_free(dr_node *n);
+/* Notes an entry this node signed (or loaded from its data dir). */
+void dr__clock_own(dr_node *n, const dr_entry *e);
+/* At start: warns when the clock is behind the node's own history. */
+void dr__clock_check_own(dr_node *n, uint64_t now);
 /* Frees a stopped node once its handles are closed and nothing holds it. */
 void dr__node_release(dr_node *n);
 /* bootstrap.c: warns once when no DHT node answered a bootstrap in time. */

@@ -353,6 +353,7 @@ static int apply(dr_node *n, const uint8_t *pl, size_t len) {
     return -EINVAL;
   }
   if (e.seq > n->last_seq) n->last_seq = e.seq;
+  dr__clock_own(n, &e);
   if (op == OP_RES) {
     own_resource *res = dr_map_get(&n->resources, e.rid, DR_ID_LEN);
     if (!res) {

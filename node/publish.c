@@ -64,6 +64,7 @@ int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
   }
   a->entry = e;
   a->since_ms = uv_now(n->loop);
+  dr__clock_own(n, e);
   dr__cache_offer_own(n, e);
   dr__dht_key_of(n, e->rid, key);
   /* every version of an entry (and a record's tombstone) keeps the value id

@@ -107,8 +107,10 @@ dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], const uint8_t
   uint64_t now = dr_now();
   dr_reject rej = decode(n->net, data, len, out);
   if (rej == DR_REJ_NONE) {
-    dr__clock_sample(n, out, now); /* a verified issue time, even of an entry from the future */
     rej = dr_entry_check(out, rid, now, n->clock_skew);
+    /* a verified issue time of the right key, even from the future or
+     * expired (what a clock ahead sees) */
+    if (rej == DR_REJ_NONE || rej == DR_REJ_FUTURE || rej == DR_REJ_EXPIRED) dr__clock_sample(n, out, now);
     if (rej == DR_REJ_NONE) rej = remember(n, out, now);
     if (rej != DR_REJ_NONE) dr_entry_clear(out);
   }

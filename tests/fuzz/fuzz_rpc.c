@@ -36,11 +36,13 @@ static dr_rpc_server *server;
 static char dir[64], sock_path[128];
 
 /* the node must not contact the addresses a fuzzer makes up */
-int __wrap_dr_node_bootstrap(dr_node *n, const char *hostport);
-int __wrap_dr_node_bootstrap(dr_node *n, const char *hostport) {
+int __wrap_dr_node_bootstrap(dr_node *n, const char *hostport, dr_node_bootstrap_cb cb, void *ctx);
+int __wrap_dr_node_bootstrap(dr_node *n, const char *hostport, dr_node_bootstrap_cb cb, void *ctx) {
   char host[256], port[8];
   (void)n;
-  return dr_split_hostport(hostport, host, sizeof host, port, sizeof port) < 0 ? -EINVAL : 0;
+  if (dr_split_hostport(hostport, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
+  if (cb) cb(ctx, 0, NULL);
+  return 0;
 }
 
 static void die(const char *what) {

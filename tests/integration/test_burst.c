@@ -27,6 +27,14 @@
 #define BURSTS 4
 #define CONNS 50
 #define PER_CONN 1000 /* 50 000 resolves per burst */
+/* under ASan or valgrind a process's RSS says nothing of its own memory
+ * (quarantines, shadow memory): the memory bound is checked in the plain
+ * build only */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
 #define RECORDS 20
 #define OP_TIMEOUT_MS 2000
 #define MAX_KEYS 4096 /* c's --max-lookup-keys */
@@ -217,7 +225,9 @@ static void test_bursts_of_unresolvable_ids(void **state) {
   print_message("rss before %ld kB, after %d bursts %ld kB; %lld OpenDHT searches\n", rss0, BURSTS,
                 rss1, searches);
   if (searches > 2 * MAX_KEYS + 100) fail_msg("%lld searches for at most %d keys", searches, MAX_KEYS);
-  if (rss1 > rss0 + 30 * 1024) fail_msg("rss grew from %ld kB to %ld kB", rss0, rss1);
+  const char *wrapper = getenv("DR_NODE_WRAPPER");
+  if (!SANITIZED && !(wrapper && *wrapper) && rss1 > rss0 + 30 * 1024)
+    fail_msg("rss grew from %ld kB to %ld kB", rss0, rss1);
 }
 
 int main(void) {

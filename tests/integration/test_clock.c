@@ -45,8 +45,16 @@ static int setup(void **state) {
 }
 
 /* Starts c offset seconds off the machine's clock. */
+static void start_c_named(h_node *c, const char *name, long offset);
+
 static void start_c(h_node *c, long offset) {
-  char wrap[1024], name[48], *saved = NULL;
+  char name[48];
+  snprintf(name, sizeof name, "c%d", ++generation % 100);
+  start_c_named(c, name, offset);
+}
+
+static void start_c_named(h_node *c, const char *name, long offset) {
+  char wrap[1024], *saved = NULL;
   const char *prev = getenv("DR_NODE_WRAPPER"), *asan = getenv("ASAN_OPTIONS");
   if (prev) saved = strdup(prev);
   /* under ASan, libfaketime is preloaded ahead of its runtime: allowed */
@@ -54,7 +62,6 @@ static void start_c(h_node *c, long offset) {
            "FAKETIME_NO_CACHE=1 ASAN_OPTIONS=%s%sverify_asan_link_order=0", FAKETIME_LIB, offset,
            asan ? asan : "", asan ? ":" : "");
   setenv("DR_NODE_WRAPPER", wrap, 1);
-  snprintf(name, sizeof name, "c%d", ++generation % 100);
   h_node_start(c, name, (const char *[]){"--bootstrap", boot, "--min-ttl", "1", "--tick-ms", "100", NULL});
   if (saved) setenv("DR_NODE_WRAPPER", saved, 1);
   else unsetenv("DR_NODE_WRAPPER");
@@ -171,6 +178,28 @@ static void beyond(long offset) {
   stop(&c);
 }
 
+/* A clock that stepped back a day behind what the node signed before: its
+ * own history says so, whatever the others' entries say. */
+static void test_stepped_back(void **state) {
+  h_node e;
+  if (access(FAKETIME_LIB, R_OK) != 0) skip();
+  h_node_start(&e, "stepped", (const char *[]){"--bootstrap", boot, NULL});
+  advertise(&e, "before-the-step");
+  h_node_signal(&e, SIGTERM);
+  h_node_wait(&e, 10000);
+  start_c_named(&e, "stepped", -86400);
+  json_t *r = h_call(&e, "record.advertise",
+                     json_pack("{s:s, s:s, s:s, s:i}", "resource_id", rid, "service_id", "after-the-step",
+                               "host", "10.1.1.3", "ttl", 300));
+  assert_int_equal(h_error_code(r), -32603);
+  assert_non_null(strstr(h_error_message(r), "clock"));
+  json_decref(r);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "grep -q 'behind the newest entry it signed before' '%s'", e.log);
+  assert_int_equal(system(cmd), 0);
+  stop(&e);
+}
+
 static void test_ahead_within(void **state) {
   within(30);
 }
@@ -193,6 +222,7 @@ int main(void) {
       cmocka_unit_test(test_behind_within),
       cmocka_unit_test(test_ahead_beyond),
       cmocka_unit_test(test_behind_beyond),
+      cmocka_unit_test(test_stepped_back),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
