@@ -137,18 +137,6 @@ static double pct(double *v, size_t n, double p) {
   return v[i];
 }
 
-static long proc_kb(pid_t pid, const char *field) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  long v = -1;
-  size_t fl = strlen(field);
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, field, fl) == 0 && line[fl] == ':') v = atol(line + fl + 1);
-  if (f) fclose(f);
-  return v;
-}
-
 static void nap_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
@@ -516,7 +504,7 @@ typedef struct rss_watch {
 static void *watch_rss(void *p) {
   rss_watch *w = p;
   while (!w->stop) {
-    long v = proc_kb(w->pid, "VmRSS");
+    long v = h_proc_kb(w->pid, "VmRSS");
     if (v > w->peak_kb) w->peak_kb = v;
     nap_ms(100);
   }
@@ -532,7 +520,7 @@ static void mode_burst(int n, int count, int per) {
   rpc_open(&c, &node);
   int n_res = per > 0 && count / per > 0 ? count / per : 1;
   char **rids = create_many(&c, "burst", n_res);
-  long rss0 = proc_kb(node.pid, "VmRSS");
+  long rss0 = h_proc_kb(node.pid, "VmRSS");
   rss_watch rw = {node.pid, 0, rss0};
   pthread_t wt, rt;
   pthread_create(&rt, NULL, watch_rss, &rw);
@@ -572,7 +560,7 @@ static void mode_memory(int records) {
   h_node idle;
   h_node_start(&idle, "idle", quiet);
   nap_ms(2000); /* what an idle node settles at: its first DHT maintenance is over */
-  printf("dr_idle_rss_kb %ld\n", proc_kb(idle.pid, "VmRSS"));
+  printf("dr_idle_rss_kb %ld\n", h_proc_kb(idle.pid, "VmRSS"));
 
   char boot[32];
   h_addr(&idle, boot, sizeof boot);
@@ -586,14 +574,14 @@ static void mode_memory(int records) {
   char **rids = create_many(&a, "mem", n_res);
   advertise_many(&a, rids, n_res, records, 1000, "mem");
   nap_ms(1000);
-  long before = proc_kb(watcher.pid, "VmRSS");
+  long before = h_proc_kb(watcher.pid, "VmRSS");
   rpc w;
   rpc_open(&w, &watcher);
   for (int i = 0; i < n_res; i++) json_decref(rpc_call(&w, "watch", json_pack("{s:s}", "resource_id", rids[i])));
   void *arg[2] = {&watcher, (void *)(intptr_t)(records + n_res)};
   if (!h_wait_for(cache_has, arg, 120000)) fail_msg("the watcher's cache never held %d records", records);
   nap_ms(1000);
-  long after = proc_kb(watcher.pid, "VmRSS");
+  long after = h_proc_kb(watcher.pid, "VmRSS");
   printf("dr_cache_rss_per_10k_kb %.0f\n", (double)(after - before) * 10000.0 / records);
   free_rids(rids, n_res);
   rpc_close(&a);

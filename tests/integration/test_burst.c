@@ -42,17 +42,6 @@
 static h_node a, b, c;
 static char rid[64];
 
-static long rss_kb(pid_t pid) {
-  char path[64], line[256];
-  long kb = -1;
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
-  fclose(f);
-  return kb;
-}
 
 static long long info_int(const h_node *n, const char *key) {
   json_t *info = h_ok(n, "node.info", NULL);
@@ -197,7 +186,7 @@ static void test_bursts_of_unresolvable_ids(void **state) {
   h_has has = {&c, rid, "live-19"};
   assert_true(h_wait_for(h_resolves, &has, 10000));
   live_resolve_is_right("before");
-  long rss0 = rss_kb(c.pid);
+  long rss0 = h_proc_kb(c.pid, "VmRSS");
 
   for (int k = 0; k < BURSTS; k++) {
     tally t = {0};
@@ -212,7 +201,7 @@ static void test_bursts_of_unresolvable_ids(void **state) {
     print_message("burst %d: %ld answered, %ld refused (-32012), %ld timed out (-32010) in %llu ms; "
                   "pending back to <= 64 in %llu ms; rss %ld kB, %lld searches\n",
                   k, t.ok, t.limit, t.timeout, (unsigned long long)took,
-                  (unsigned long long)(h_now_ms() - t1), rss_kb(c.pid), info_int(&c, "dht_searches"));
+                  (unsigned long long)(h_now_ms() - t1), h_proc_kb(c.pid, "VmRSS"), info_int(&c, "dht_searches"));
     assert_int_equal(t.other, 0);
     assert_true(t.limit > 0); /* far beyond what the DHT answers in time: refused at once */
     live_resolve_is_right("after a burst");
@@ -221,7 +210,7 @@ static void test_bursts_of_unresolvable_ids(void **state) {
    * looked up at most MAX_KEYS distinct ones, so that is all it holds (for
    * IPv4 and IPv6), and its memory stays within what they take */
   long long searches = info_int(&c, "dht_searches");
-  long rss1 = rss_kb(c.pid);
+  long rss1 = h_proc_kb(c.pid, "VmRSS");
   print_message("rss before %ld kB, after %d bursts %ld kB; %lld OpenDHT searches\n", rss0, BURSTS,
                 rss1, searches);
   if (searches > 2 * MAX_KEYS + 100) fail_msg("%lld searches for at most %d keys", searches, MAX_KEYS);

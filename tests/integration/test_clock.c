@@ -115,18 +115,25 @@ static void stop(h_node *c) {
   h_node_wait(c, 10000);
 }
 
+/* Starts c offset seconds off, lets it read the others' fresh entries, and
+ * returns its estimate once it rests on all three of them (within 20 s of
+ * the truth). */
+static clock_view estimate_of_c(h_node *c, long offset) {
+  start_c(c, offset);
+  others_advertise();
+  clock_view v = {c, false, 0};
+  assert_true(h_wait_for(estimated, &v, 10000));
+  print_message("c %+ld s: estimate %+lld s\n", offset, v.offset);
+  assert_true(v.offset > offset - 20 && v.offset < offset + 20);
+  return v;
+}
+
 /* Within the tolerance: c's short-lived records resolve elsewhere, c sees
  * the others', and c is ready with no clock warning. */
 static void within(long offset) {
   h_node c;
   if (access(FAKETIME_LIB, R_OK) != 0) skip();
-  start_c(&c, offset);
-  others_advertise();
-  clock_view v = {&c, false, 0};
-  assert_true(h_wait_for(estimated, &v, 10000));
-  print_message("c %+ld s: estimate %+lld s\n", offset, v.offset);
-  assert_true(v.ok);
-  assert_true(v.offset > offset - 20 && v.offset < offset + 20);
+  assert_true(estimate_of_c(&c, offset).ok);
   if (!h_wait_for(ready_now, &c, 10000)) {
     json_t *h = h_ok(&c, "health", NULL);
     fail_msg("c is not ready: %s", json_dumps(h, JSON_COMPACT));
@@ -146,13 +153,7 @@ static void within(long offset) {
 static void beyond(long offset) {
   h_node c;
   if (access(FAKETIME_LIB, R_OK) != 0) skip();
-  start_c(&c, offset);
-  others_advertise();
-  clock_view v = {&c, false, 0};
-  assert_true(h_wait_for(estimated, &v, 10000));
-  print_message("c %+ld s: estimate %+lld s\n", offset, v.offset);
-  assert_false(v.ok);
-  assert_true(v.offset > offset - 20 && v.offset < offset + 20);
+  assert_false(estimate_of_c(&c, offset).ok);
   assert_false(ready(&c));
   json_t *h = h_ok(&c, "health", NULL);
   const char *w = json_string_value(json_array_get(json_object_get(h, "warnings"), 0));

@@ -32,17 +32,6 @@
 static h_node a;
 static char rid[N_RESOURCES][64];
 
-static long rss_kb(pid_t pid) {
-  char path[64], line[256];
-  long kb = -1;
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
-  fclose(f);
-  return kb;
-}
 
 static long long entries(const h_node *n, const char *what) {
   json_t *info = h_ok(n, "node.info", NULL);
@@ -83,7 +72,7 @@ static void nap_ms(int ms) {
 static long round_of_load(int r, long *peak) {
   uint64_t t0 = h_now_ms();
   h_pipeline(&a, N_RECORDS, WINDOW, 60000, advertise_req, NULL);
-  long after_ads = rss_kb(a.pid);
+  long after_ads = h_proc_kb(a.pid, "VmRSS");
   h_pipeline(&a, N_RECORDS, WINDOW, 60000, withdraw_req, NULL);
   if (after_ads > *peak) *peak = after_ads;
   uint64_t t1 = h_now_ms();
@@ -94,14 +83,14 @@ static long round_of_load(int r, long *peak) {
   /* the node gives memory back one second after its last collection; then
    * two GC periods */
   nap_ms(1000 + 2 * TICK_MS);
-  long rss = rss_kb(a.pid);
+  long rss = h_proc_kb(a.pid, "VmRSS");
   print_message("round %d: %d advertised and withdrawn in %llu ms; RSS %ld kB loaded, %ld kB after\n", r,
                 N_RECORDS, (unsigned long long)(t1 - t0), after_ads, rss);
   return rss;
 }
 
 static void test_rss_returns(void **state) {
-  long cold = rss_kb(a.pid), peak = cold;
+  long cold = h_proc_kb(a.pid, "VmRSS"), peak = cold;
   assert_true(cold > 0);
   long base = round_of_load(0, &peak), end = base;
   for (int r = 1; r < ROUNDS; r++) end = round_of_load(r, &peak);

@@ -92,6 +92,9 @@ pid_t h_fake_node(const char *path, const char *script);
 /* Polls pred every 20 ms until it returns true or timeout_ms passes. */
 bool h_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
 
+/* A "Vm...:" field of /proc/PID/status in kB (VmRSS, VmHWM), or -1. */
+long h_proc_kb(pid_t pid, const char *field);
+
 /* Monotonic milliseconds. */
 uint64_t h_now_ms(void);
 
