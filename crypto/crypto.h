@@ -30,6 +30,7 @@
 #define DR_ENTRY_MAX 4096        /* one encoded entry */
 #define DR_TTL_MIN 30
 #define DR_TTL_MAX 86400
+#define DR_SHARDS_MAX 4096       /* shards of one resource (a power of two) */
 
 #define DR_ENTRY_VERSION 1
 
@@ -51,10 +52,30 @@ int dr_id_decode(const char *text, uint8_t out[DR_ID_LEN]);
 void dr_resource_id(uint8_t out[DR_ID_LEN], const uint8_t owner[DR_ID_LEN],
                     const char *label, size_t label_len);
 
-/* The DHT key under which every entry of a resource is stored. netkey is the
- * 32-byte private-network key, or NULL on the public registry. */
+/* The DHT key of a resource's head: its resource entry and the records of
+ * shard 0. netkey is the 32-byte private-network key, or NULL on the
+ * public registry. */
 void dr_dht_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN],
                 const uint8_t *netkey);
+
+/* The DHT key of shard i of a resource (docs/PROTOCOL.md, "Shards"):
+ * shard 0 is the head (dr_dht_key). i < DR_SHARDS_MAX. */
+void dr_shard_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN], uint32_t i,
+                  const uint8_t *netkey);
+
+/* The placement hash of a record or tombstone: its shard in a resource of
+ * n shards (a power of two) is dr_shard_hash(...) % n. */
+uint64_t dr_shard_hash(const uint8_t rid[DR_ID_LEN], const uint8_t issuer[DR_ID_LEN],
+                       const char *service_id, size_t len);
+
+/* Whether an entry of that placement hash may be stored in shard i: i is
+ * hash % n for some number of shards n (shard 0, the head, takes any). */
+bool dr_shard_fits(uint64_t hash, uint32_t i);
+
+/* The OpenDHT value id of a resource's entry (docs/PROTOCOL.md): fixed, so
+ * anybody can get the resource entry alone, and a newer version replaces
+ * the older one in place. Never 0. */
+uint64_t dr_resource_value_id(const uint8_t rid[DR_ID_LEN]);
 
 /* ---- identity ----------------------------------------------------------- */
 
@@ -139,6 +160,7 @@ typedef struct dr_entry {
   dr_policy policy;
   uint8_t (*allow)[DR_ID_LEN];
   size_t n_allow;
+  uint32_t shards; /* resources: its records' shards, a power of two (0 is read as 1) */
   uint8_t sig[DR_SIG_LEN];
   uint8_t *raw; /* the signed, encoded entry (set by sign and decode) */
   size_t raw_len;

@@ -174,25 +174,31 @@ static int validate_record_fields(const dr_entry *e, const char **field, const c
   if ((r = check_str(e->host, 0, DR_HOST_MAX)) < 0)
     FAIL(r, "host", r == -EMSGSIZE ? "longer than 253 bytes" : "not valid UTF-8 or holds a control character");
   if (e->n_addrs > DR_ADDRS_MAX) FAIL(-EMSGSIZE, "addresses", "more than 16 addresses");
-  for (size_t i = 0; i < e->n_addrs; i++)
+  for (size_t i = 0; i < e->n_addrs; i++) {
     if ((r = check_str(e->addrs[i], 1, DR_ADDR_LEN_MAX)) < 0)
       FAIL(r, "addresses", r == -EMSGSIZE ? "an address is longer than 128 bytes"
                                          : "an address is empty, not valid UTF-8 or holds a control character");
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(e->addrs[k], e->addrs[i]) == 0) FAIL(-EINVAL, "addresses", "an address is listed twice");
+  }
   if ((r = check_str(e->type, 0, DR_TYPE_MAX)) < 0)
     FAIL(r, "type", r == -EMSGSIZE ? "longer than 64 bytes" : "not valid UTF-8 or holds a control character");
   if (e->n_tags > DR_TAGS_MAX) FAIL(-EMSGSIZE, "tags", "more than 16 tags");
-  for (size_t i = 0; i < e->n_tags; i++)
+  for (size_t i = 0; i < e->n_tags; i++) {
     if ((r = check_str(e->tags[i], 1, DR_TAG_LEN_MAX)) < 0)
       FAIL(r, "tags", r == -EMSGSIZE ? "a tag is longer than 64 bytes"
                                     : "a tag is empty, not valid UTF-8 or holds a control character");
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(e->tags[k], e->tags[i]) == 0) FAIL(-EINVAL, "tags", "a tag is listed twice");
+  }
   size_t meta_size = e->n_meta < 16 ? 1 : e->n_meta < 65536 ? 3 : 5;
   for (size_t i = 0; i < e->n_meta; i++) {
     if (check_str(e->meta[i].key, 1, DR_META_ENCODED_MAX) < 0 ||
         check_str(e->meta[i].value, 0, DR_META_ENCODED_MAX) < 0)
       FAIL(-EINVAL, "metadata", "keys must be non-empty strings, values strings, of valid UTF-8 without control characters");
-    for (size_t k = 0; k < i; k++)
-      if (strcmp(e->meta[k].key, e->meta[i].key) == 0)
-        FAIL(-EINVAL, "metadata", "duplicate key");
+    /* one encoding per entry: keys unique, in ascending byte order */
+    if (i && strcmp(e->meta[i - 1].key, e->meta[i].key) >= 0)
+      FAIL(-EINVAL, "metadata", "keys must be unique and in ascending byte order");
     meta_size += mp_str_size(e->meta[i].key) + mp_str_size(e->meta[i].value);
   }
   if (meta_size > DR_META_ENCODED_MAX)
@@ -212,10 +218,21 @@ int dr_entry_validate(const dr_entry *e, const char **field, const char **why) {
     FAIL(r, name_field, r == -EMSGSIZE ? "longer than 128 bytes"
                                        : "must be 1-128 bytes of valid UTF-8 without control characters");
   if (e->seq == 0) FAIL(-EINVAL, "seq", "must be at least 1");
+  if (e->kind != DR_KIND_RESOURCE && e->shards) FAIL(-EINVAL, "shards", "only a resource has shards");
   if (e->kind == DR_KIND_RESOURCE) {
     if (e->policy != DR_POLICY_OPEN && e->policy != DR_POLICY_OWNER)
       FAIL(-EINVAL, "policy", "must be \"open\" or \"owner\"");
     if (e->n_allow > DR_ALLOW_MAX) FAIL(-EMSGSIZE, "allow", "more than 64 peers");
+    if (e->n_allow && e->policy == DR_POLICY_OPEN)
+      FAIL(-EINVAL, "allow", "only an owner resource has an allow-list");
+    for (size_t i = 0; i < e->n_allow; i++) {
+      if (memcmp(e->allow[i], e->issuer, DR_ID_LEN) == 0)
+        FAIL(-EINVAL, "allow", "the owner is not listed on its own allow-list");
+      for (size_t k = 0; k < i; k++)
+        if (memcmp(e->allow[k], e->allow[i], DR_ID_LEN) == 0) FAIL(-EINVAL, "allow", "a peer is listed twice");
+    }
+    if (e->shards > DR_SHARDS_MAX) FAIL(-EMSGSIZE, "shards", "more than 4096 shards");
+    if (e->shards & (e->shards - 1)) FAIL(-EINVAL, "shards", "must be a power of two");
     return 0;
   }
   if (e->expires_at <= e->issued_at) FAIL(-EINVAL, "expires_at", "not after issued_at");

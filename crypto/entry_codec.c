@@ -40,7 +40,8 @@ int dr__entry_pack_body(const dr_entry *e, uint8_t **out, size_t *out_len) {
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   switch (e->kind) {
   case DR_KIND_RESOURCE:
-    msgpack_pack_array(&pk, 7);
+    /* the shard count is there only when the resource has shards */
+    msgpack_pack_array(&pk, e->shards > 1 ? 8 : 7);
     pack_bin(&pk, e->rid, DR_ID_LEN);
     pack_bin(&pk, e->issuer, DR_ID_LEN);
     pack_str(&pk, e->name);
@@ -49,6 +50,7 @@ int dr__entry_pack_body(const dr_entry *e, uint8_t **out, size_t *out_len) {
     msgpack_pack_uint8(&pk, (uint8_t)e->policy);
     msgpack_pack_array(&pk, e->n_allow);
     for (size_t i = 0; i < e->n_allow; i++) pack_bin(&pk, e->allow[i], DR_ID_LEN);
+    if (e->shards > 1) msgpack_pack_uint32(&pk, e->shards);
     break;
   case DR_KIND_RECORD:
   case DR_KIND_TOMBSTONE:
@@ -187,12 +189,17 @@ static int read_id(reader *r, uint8_t out[DR_ID_LEN]) {
   return 0;
 }
 
+/* Readers return -1 for a malformed entry, TOO_BIG for one whose field
+ * exceeds its limit (a size or a count: too_large, as PROTOCOL.md says). */
+#define TOO_BIG (-2)
+
 /* A string field: valid UTF-8 with no NUL, at most max bytes; copied. */
 static int read_str(reader *r, size_t max, char **out) {
   uint64_t n;
   const uint8_t *b;
   if (read_len(r, 0xa0, 0xbf, 0x1f, 0xd9, 0xda, 0xdb, &n) < 0) return -1;
-  if (n > max || take(r, (size_t)n, &b) < 0) return -1;
+  if (n > max) return TOO_BIG;
+  if (take(r, (size_t)n, &b) < 0) return -1;
   if (!dr__utf8_valid((const char *)b, (size_t)n)) return -1;
   char *s = malloc((size_t)n + 1);
   if (!s) return -1;
@@ -205,60 +212,75 @@ static int read_str(reader *r, size_t max, char **out) {
 static int read_strs(reader *r, size_t max_count, size_t max_len, char ***out,
                      size_t *count) {
   uint64_t n;
-  if (read_array(r, &n) < 0 || n > max_count) return -1;
+  int rc;
+  if (read_array(r, &n) < 0) return -1;
+  if (n > max_count) return TOO_BIG;
   if (n == 0) return 0;
   *out = calloc((size_t)n, sizeof **out);
   if (!*out) return -1;
   for (size_t i = 0; i < n; i++) {
-    if (read_str(r, max_len, &(*out)[i]) < 0) return -1;
+    if ((rc = read_str(r, max_len, &(*out)[i])) < 0) return rc;
     *count = i + 1;
   }
   return 0;
 }
 
+/* Evaluates x (a reader) and returns its error, if any. */
+#define TRY(x)            \
+  do {                    \
+    int rc_ = (x);        \
+    if (rc_ < 0) return rc_; \
+  } while (0)
+
 static int read_body(reader *r, dr_entry *e) {
   uint64_t n, v;
   if (read_array(r, &n) < 0) return -1;
   if (e->kind == DR_KIND_RESOURCE) {
-    if (n != 7) return -1;
+    if (n != 7 && n != 8) return -1;
     if (read_id(r, e->rid) < 0 || read_id(r, e->issuer) < 0) return -1;
-    if (read_str(r, DR_NAME_MAX, &e->name) < 0) return -1;
+    TRY(read_str(r, DR_NAME_MAX, &e->name));
     if (read_uint(r, &e->issued_at) < 0 || read_uint(r, &e->seq) < 0) return -1;
     if (read_uint(r, &v) < 0 || v > DR_POLICY_OWNER) return -1;
     e->policy = (dr_policy)v;
-    if (read_array(r, &n) < 0 || n > DR_ALLOW_MAX) return -1;
-    if (n) {
-      e->allow = calloc((size_t)n, sizeof *e->allow);
+    if (read_array(r, &v) < 0) return -1;
+    if (v > DR_ALLOW_MAX) return TOO_BIG;
+    if (v) {
+      e->allow = calloc((size_t)v, sizeof *e->allow);
       if (!e->allow) return -1;
-      for (size_t i = 0; i < n; i++) {
+      for (size_t i = 0; i < v; i++) {
         if (read_id(r, e->allow[i]) < 0) return -1;
         e->n_allow = i + 1;
       }
+    }
+    e->shards = 1;
+    if (n == 8) { /* present only when there are shards: 2 or more */
+      if (read_uint(r, &v) < 0 || v < 2) return -1;
+      if (v > DR_SHARDS_MAX) return TOO_BIG;
+      e->shards = (uint32_t)v;
     }
     return 0;
   }
   if (n != (e->kind == DR_KIND_RECORD ? 12u : 6u)) return -1;
   if (read_id(r, e->rid) < 0 || read_id(r, e->issuer) < 0) return -1;
-  if (read_str(r, DR_NAME_MAX, &e->name) < 0) return -1;
+  TRY(read_str(r, DR_NAME_MAX, &e->name));
   if (read_uint(r, &e->seq) < 0 || read_uint(r, &e->issued_at) < 0 ||
       read_uint(r, &e->expires_at) < 0)
     return -1;
   if (e->kind == DR_KIND_TOMBSTONE) return 0;
-  if (read_str(r, DR_HOST_MAX, &e->host) < 0) return -1;
+  TRY(read_str(r, DR_HOST_MAX, &e->host));
   if (read_uint(r, &v) < 0 || v > 65535) return -1;
   e->port = (uint16_t)v;
-  if (read_strs(r, DR_ADDRS_MAX, DR_ADDR_LEN_MAX, &e->addrs, &e->n_addrs) < 0) return -1;
-  if (read_str(r, DR_TYPE_MAX, &e->type) < 0) return -1;
-  if (read_strs(r, DR_TAGS_MAX, DR_TAG_LEN_MAX, &e->tags, &e->n_tags) < 0) return -1;
+  TRY(read_strs(r, DR_ADDRS_MAX, DR_ADDR_LEN_MAX, &e->addrs, &e->n_addrs));
+  TRY(read_str(r, DR_TYPE_MAX, &e->type));
+  TRY(read_strs(r, DR_TAGS_MAX, DR_TAG_LEN_MAX, &e->tags, &e->n_tags));
   if (read_map(r, &n) < 0) return -1;
   if (n) {
     e->meta = calloc((size_t)n, sizeof *e->meta);
     if (!e->meta) return -1;
     for (size_t i = 0; i < n; i++) {
       e->n_meta = i + 1;
-      if (read_str(r, DR_META_ENCODED_MAX, &e->meta[i].key) < 0 ||
-          read_str(r, DR_META_ENCODED_MAX, &e->meta[i].value) < 0)
-        return -1;
+      TRY(read_str(r, DR_META_ENCODED_MAX, &e->meta[i].key));
+      TRY(read_str(r, DR_META_ENCODED_MAX, &e->meta[i].value));
     }
   }
   return 0;
@@ -283,6 +305,8 @@ dr_reject dr__entry_unpack(const uint8_t *buf, size_t len, dr_entry *e,
   memcpy(e->sig, b, DR_SIG_LEN);
   e->kind = (dr_kind)kind;
   reader br = {*body, *body + *body_len};
-  if (read_body(&br, e) < 0 || br.p != br.end) return DR_REJ_MALFORMED;
+  int rc = read_body(&br, e);
+  if (rc == TOO_BIG) return DR_REJ_TOO_LARGE;
+  if (rc < 0 || br.p != br.end) return DR_REJ_MALFORMED;
   return DR_REJ_NONE;
 }

@@ -108,3 +108,64 @@ void dr_dht_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN],
   crypto_generichash_update(&st, rid, DR_ID_LEN);
   crypto_generichash_final(&st, out, DR_DHT_KEY_LEN);
 }
+
+static const char shard_domain[] = "dhtreg/v1/shard";
+static const char shard_key_domain[] = "dhtreg/v1/shard-key";
+static const char resource_vid_domain[] = "dhtreg/v1/resource-value-id";
+
+void dr_shard_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN], uint32_t i,
+                  const uint8_t *netkey) {
+  if (i == 0) {
+    dr_dht_key(out, rid, netkey);
+    return;
+  }
+  crypto_generichash_state st;
+  uint8_t zero = 0, ibe[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+  crypto_generichash_init(&st, netkey, netkey ? 32 : 0, DR_DHT_KEY_LEN);
+  crypto_generichash_update(&st, (const uint8_t *)shard_key_domain, sizeof shard_key_domain - 1);
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, rid, DR_ID_LEN);
+  crypto_generichash_update(&st, ibe, 4);
+  crypto_generichash_final(&st, out, DR_DHT_KEY_LEN);
+}
+
+static uint64_t be64(const uint8_t *b) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | b[i];
+  return v;
+}
+
+uint64_t dr_shard_hash(const uint8_t rid[DR_ID_LEN], const uint8_t issuer[DR_ID_LEN],
+                       const char *service_id, size_t len) {
+  crypto_generichash_state st;
+  uint8_t zero = 0, h[8], lenbe[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+  crypto_generichash_init(&st, NULL, 0, sizeof h);
+  crypto_generichash_update(&st, (const uint8_t *)shard_domain, sizeof shard_domain - 1);
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, rid, DR_ID_LEN);
+  crypto_generichash_update(&st, issuer, DR_ID_LEN);
+  crypto_generichash_update(&st, lenbe, 2);
+  crypto_generichash_update(&st, (const uint8_t *)service_id, len);
+  crypto_generichash_final(&st, h, sizeof h);
+  return be64(h);
+}
+
+bool dr_shard_fits(uint64_t hash, uint32_t i) {
+  if (i == 0) return true;
+  if (i >= DR_SHARDS_MAX) return false;
+  uint32_t n = 1;
+  while (n <= i) n <<= 1; /* the fewest shards that have an i-th */
+  return hash % n == i;
+}
+
+uint64_t dr_resource_value_id(const uint8_t rid[DR_ID_LEN]) {
+  crypto_generichash_state st;
+  uint8_t zero = 0, h[8];
+  crypto_generichash_init(&st, NULL, 0, sizeof h);
+  crypto_generichash_update(&st, (const uint8_t *)resource_vid_domain, sizeof resource_vid_domain - 1);
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, rid, DR_ID_LEN);
+  crypto_generichash_final(&st, h, sizeof h);
+  uint64_t v = be64(h);
+  return v ? v : 1;
+}

@@ -350,9 +350,22 @@ err:
   return r;
 }
 
+static int by_meta_key(const void *a, const void *b) {
+  return strcmp(((const dr_meta *)a)->key, ((const dr_meta *)b)->key);
+}
+
 int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_cb cb,
                       void *ctx, dr_param_error *pe) {
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  /* metadata is signed with its keys in ascending order (one encoding) */
+  dr_meta meta[DR_META_ENCODED_MAX / 2];
+  if (p->n_meta > sizeof meta / sizeof meta[0]) {
+    pe->field = "metadata";
+    pe->why = "larger than 2048 bytes encoded";
+    return -EMSGSIZE;
+  }
+  if (p->n_meta) memcpy(meta, p->meta, p->n_meta * sizeof *meta);
+  qsort(meta, p->n_meta, sizeof *meta, by_meta_key);
   uint32_t ttl = p->ttl ? p->ttl : DEFAULT_TTL;
   uint64_t now = dr_now();
   dr_entry tmpl = {
@@ -368,7 +381,7 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
       .type = (char *)p->type,
       .tags = p->tags,
       .n_tags = p->n_tags,
-      .meta = p->meta,
+      .meta = meta,
       .n_meta = p->n_meta,
   };
   int r;

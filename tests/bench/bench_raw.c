@@ -822,7 +822,7 @@ static int mode_probe(int argc, char **argv) {
   long samples, per_key = 1;
   const char *host, *port;
   if ((argc != 4 && argc != 5) || !arg_hostport(argv[2], &host, &port) ||
-      !arg_int(argv[3], 1, 100000, &samples) || (argc == 5 && !arg_int(argv[4], 1, 16, &per_key)))
+      !arg_int(argv[3], 1, 100000, &samples) || (argc == 5 && !arg_int(argv[4], 1, 1024, &per_key)))
     return -1;
   set_deadline(120 + (double)samples * 2);
   static net nt;

@@ -29,7 +29,7 @@ static int setup(void **state) {
 
 static char *addrs[] = {"10.0.0.1:80", "[::1]:80"};
 static char *tags[] = {"blue", "v2"};
-static dr_meta meta[] = {{"zone", "eu"}, {"rack", "7"}};
+static dr_meta meta[] = {{"rack", "7"}, {"zone", "eu"}}; /* keys in ascending order */
 static uint8_t allow[2][DR_ID_LEN];
 
 static void make(dr_entry *e, dr_kind kind) {
@@ -39,7 +39,8 @@ static void make(dr_entry *e, dr_kind kind) {
   if (kind == DR_KIND_RESOURCE) {
     t.expires_at = 0;
     t.policy = DR_POLICY_OWNER;
-    memset(allow, 0x33, sizeof allow);
+    memset(allow[0], 0x33, DR_ID_LEN);
+    memset(allow[1], 0x44, DR_ID_LEN);
     t.allow = allow;
     t.n_allow = 2;
   }
@@ -92,13 +93,17 @@ static void m_addrs(dr_entry *e) {
 static void m_type(dr_entry *e) { e->type[0] = 'H'; }
 static void m_tags(dr_entry *e) { e->tags[1][1] = '3'; }
 static void m_meta(dr_entry *e) { e->meta[0].value[0] = 'u'; }
-static void m_policy(dr_entry *e) { e->policy = DR_POLICY_OPEN; }
+static void m_policy(dr_entry *e) { /* an open resource has no allow-list */
+  e->policy = DR_POLICY_OPEN;
+  e->n_allow = 0;
+}
+static void m_shards(dr_entry *e) { e->shards = 2; }
 static void m_allow(dr_entry *e) { e->allow[1][0] ^= 0x80; }
 
 static void test_every_field_is_signed(void **state) {
   void (*common[])(dr_entry *) = {m_rid, m_name, m_seq, m_issued};
   void (*record_only[])(dr_entry *) = {m_expires, m_host, m_port, m_addrs, m_type, m_tags, m_meta};
-  void (*resource_only[])(dr_entry *) = {m_policy, m_allow};
+  void (*resource_only[])(dr_entry *) = {m_policy, m_allow, m_shards};
   dr_kind kinds[] = {DR_KIND_RESOURCE, DR_KIND_RECORD, DR_KIND_TOMBSTONE};
   for (size_t k = 0; k < 3; k++) {
     dr_entry e;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +59,11 @@ static void test_names(void **state) {
 
 static void test_tags_and_addresses(void **state) {
   const char *f;
-  char *many[17], *t64 = str_of(64), *t65 = str_of(65), *a129 = str_of(129);
-  for (int i = 0; i < 17; i++) many[i] = "t";
+  char *many[17], *t64 = str_of(64), *t65 = str_of(65), *a129 = str_of(129), names[17][8];
+  for (int i = 0; i < 17; i++) {
+    snprintf(names[i], sizeof names[i], "t%d", i);
+    many[i] = names[i];
+  }
   dr_entry e = {.name = "s", .tags = many, .n_tags = 16};
   assert_int_equal(sign(&e, &f), 0);
   e.n_tags = 17;
