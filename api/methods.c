@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define RESOLVE_DEFAULT_LIMIT 100
+#define POLICY_FRESH_MS 30000 /* a resource entry read this long ago decides an advertise */
 #define RESOLVE_MAX_LIMIT 1000
 
 #define ONLY(...)                                                 \
@@ -67,6 +68,12 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_pending", json_integer((json_int_t)info.dht_pending));
   json_object_set_new(res, "dht_refused", json_integer((json_int_t)info.dht_refused));
   json_object_set_new(res, "dht_searches", json_integer((json_int_t)info.dht_searches));
+  json_object_set_new(res, "dht_retries", json_integer((json_int_t)info.dht_retries));
+  json_t *refused = json_object();
+  for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
+    json_object_set_new(refused, dr_reject_name((dr_reject)r), json_integer((json_int_t)info.store_refused[r]));
+  json_object_set_new(refused, "full", json_integer((json_int_t)info.store_refused[DR_REJ__COUNT]));
+  json_object_set_new(res, "store_refused", refused);
   json_object_set_new(res, "lookups", json_pack("{s:I, s:I}", "keys", (json_int_t)info.lookup_keys,
                                                 "refused", (json_int_t)info.lookups_refused));
   json_object_set_new(res, "dht_nudges", json_integer((json_int_t)info.dht_nudges));
@@ -178,7 +185,13 @@ static void m_resource_create(dr_rpc_call *call, json_t *params) {
   uint8_t(*allow)[DR_ID_LEN] = NULL;
   dr_policy policy = DR_POLICY_OPEN;
   dr_param_error pe = {0};
-  ONLY("label", "policy", "allow");
+  ONLY("label", "policy", "allow", "shards");
+  uint64_t shards = 0;
+  if (dr_param_uint(call, params, "shards", 1, DR_SHARDS_MAX, &shards, NULL) < 0) return;
+  if (shards & (shards - 1)) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param shards: must be a power of two (1, 2, 4, ... 4096)");
+    return;
+  }
   if (dr_param_string(call, params, "label", true, &label) < 0 ||
       dr_param_string(call, params, "policy", false, &policy_s) < 0 ||
       dr_param_strings(call, params, "allow", DR_ALLOW_MAX, &allow_s, &n_allow) < 0)
@@ -199,7 +212,7 @@ static void m_resource_create(dr_rpc_call *call, json_t *params) {
       goto out;
     }
   int r = dr_node_resource_create(dr_rpc_call_node(call), label, policy, allow, n_allow,
-                                  on_resource_published, call, &pe);
+                                  (uint32_t)shards, on_resource_published, call, &pe);
   if (r < 0) dr_rpc_fail_node(call, r, &pe);
 out:
   free(allow);
@@ -359,13 +372,14 @@ static void m_record_advertise(dr_rpc_call *call, json_t *params) {
   if (!a) return;
   dr_node *n = dr_rpc_call_node(call);
   bool known;
-  const dr_entry *res = dr_node_resource_known(n, a->p.rid, &known);
-  if (known) {
-    if (forbidden(call, res)) advertise_req_free(a);
-    else advertise_now(a);
+  const dr_entry *res = dr_node_resource_known(n, a->p.rid, POLICY_FRESH_MS, &known);
+  if (known && dr_node_may_advertise(res, dr_node_peer_id(n))) {
+    advertise_now(a);
     return;
   }
-  int r = dr_node_resolve(n, a->p.rid, 1, on_policy_known, a, &a->resolve);
+  /* not known lately, or a read that forbids it: the resource as it is now
+   * decides (its own and a watched one's are current; others are read) */
+  int r = dr_node_resource_get(n, a->p.rid, on_policy_known, a, &a->resolve);
   if (r == -ENOBUFS || r == -EDQUOT) advertise_now(a); /* readers enforce the policy anyway */
   else if (r < 0) {
     advertise_req_free(a);
@@ -421,8 +435,50 @@ static void m_record_withdraw(dr_rpc_call *call, json_t *params) {
 
 /* ---- reading ------------------------------------------------------------------ */
 
+/* A page's cursor as the client sees it: base64url (no padding) of
+ * version 1, then the seed (u32), the shard count (u16), the position
+ * (u16) and the records of that position's shard already given (u32), all
+ * big-endian. Opaque to clients; the node checks it. */
+#define CURSOR_BYTES 13
+#define CURSOR_TEXT 24
+
+static void cursor_encode(const dr_resolve_page *pg, char out[CURSOR_TEXT]) {
+  uint8_t b[CURSOR_BYTES] = {1,
+                             (uint8_t)(pg->seed >> 24), (uint8_t)(pg->seed >> 16), (uint8_t)(pg->seed >> 8),
+                             (uint8_t)pg->seed,
+                             (uint8_t)(pg->shards >> 8), (uint8_t)pg->shards,
+                             (uint8_t)(pg->pos >> 8), (uint8_t)pg->pos,
+                             (uint8_t)(pg->skip >> 24), (uint8_t)(pg->skip >> 16), (uint8_t)(pg->skip >> 8),
+                             (uint8_t)pg->skip};
+  sodium_bin2base64(out, CURSOR_TEXT, b, sizeof b, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int cursor_decode(const char *text, dr_resolve_page *pg) {
+  uint8_t b[CURSOR_BYTES];
+  size_t n;
+  if (strlen(text) >= CURSOR_TEXT ||
+      sodium_base642bin(b, sizeof b, text, strlen(text), NULL, &n, NULL,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      n != sizeof b || b[0] != 1)
+    return -EINVAL;
+  pg->seed = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
+  pg->shards = (uint32_t)b[5] << 8 | b[6];
+  pg->pos = (uint32_t)b[7] << 8 | b[8];
+  pg->skip = (uint32_t)b[9] << 24 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 8 | b[12];
+  pg->set = true;
+  if (pg->shards < 1 || pg->shards > DR_SHARDS_MAX || (pg->shards & (pg->shards - 1)) ||
+      pg->pos >= pg->shards)
+    return -EINVAL;
+  return 0;
+}
+
 static void on_resolved(void *ctx, int err, const dr_resolution *res) {
   dr_rpc_call *call = ctx;
+  if (err == DR_ECURSOR) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param cursor: the resource's shards changed "
+                "since that page; start again without a cursor");
+    return;
+  }
   if (err < 0) {
     dr_rpc_fail_node(call, err, NULL);
     return;
@@ -437,23 +493,29 @@ static void on_resolved(void *ctx, int err, const dr_resolution *res) {
     if (i) r = dr_text_add(&t, ",", 1);
     if (r == 0) r = dr_rpc_entry_json(call, res->records[i], &t);
   }
-  if (r == 0) r = dr_text_add(&t, "]}", 2);
+  if (r == 0) r = dr_text_add(&t, "],\"next_cursor\":", 16);
+  if (r == 0 && res->more) {
+    char cur[CURSOR_TEXT + 2] = "\"";
+    cursor_encode(&res->next, cur + 1);
+    strcat(cur, "\"");
+    r = dr_text_add(&t, cur, strlen(cur));
+  } else if (r == 0) {
+    r = dr_text_add(&t, "null", 4);
+  }
+  if (r == 0) r = dr_text_add(&t, "}", 1);
   if (r < 0) dr_rpc_fail_node(call, r, NULL);
   else dr_rpc_reply_text(call, t.p, t.len);
   free(t.p);
 }
 
-/* The client of a resolve (or resource.get) went away: the lookup is dropped. */
+/* The client of a resolve (or resource.get, discover) went away: the lookup is dropped. */
 static void resolve_abandoned(dr_rpc_call *call, void *arg) {
   dr_node_resolve_cancel(dr_rpc_call_node(call), arg);
   dr_rpc_fail(call, DR_RPC_INTERNAL, "the client went away");
 }
 
-/* Starts a resolve for call, answered by cb(call, ...). */
-static void resolve_for(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], size_t limit,
-                        dr_node_resolve_cb cb) {
-  dr_resolve *r;
-  int err = dr_node_resolve(dr_rpc_call_node(call), rid, limit, cb, call, &r);
+/* Ends a call whose resolve could not start, or ties the resolve to it. */
+static void resolve_started(dr_rpc_call *call, int err, dr_resolve *r) {
   if (err < 0) dr_rpc_fail_node(call, err, NULL);
   else if (r) dr_rpc_call_on_close(call, resolve_abandoned, r);
 }
@@ -461,72 +523,41 @@ static void resolve_for(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], size_t 
 static void m_resolve(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
   uint64_t limit = RESOLVE_DEFAULT_LIMIT;
-  ONLY("resource_id", "limit");
+  const char *cursor = NULL;
+  dr_resolve_page from = {0};
+  dr_resolve *r;
+  ONLY("resource_id", "limit", "cursor");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
-      dr_param_uint(call, params, "limit", 1, RESOLVE_MAX_LIMIT, &limit, NULL) < 0)
+      dr_param_uint(call, params, "limit", 1, RESOLVE_MAX_LIMIT, &limit, NULL) < 0 ||
+      dr_param_string(call, params, "cursor", false, &cursor) < 0)
     return;
-  resolve_for(call, rid, (size_t)limit, on_resolved);
-}
-
-/* discover: the call plus the type asked for */
-typedef struct discover_req {
-  dr_rpc_call *call;
-  char *type;
-  dr_resolve *resolve;
-} discover_req;
-
-static void discover_abandoned(dr_rpc_call *call, void *arg) {
-  discover_req *d = arg;
-  dr_node_resolve_cancel(dr_rpc_call_node(call), d->resolve);
-  free(d->type);
-  free(d);
-  dr_rpc_fail(call, DR_RPC_INTERNAL, "the client went away");
+  if (cursor && cursor_decode(cursor, &from) < 0) {
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param cursor: not a cursor this node gave");
+    return;
+  }
+  int err = dr_node_resolve(dr_rpc_call_node(call), rid, (size_t)limit, cursor ? &from : NULL,
+                            on_resolved, call, &r);
+  resolve_started(call, err, r);
 }
 
 static void on_discovered(void *ctx, int err, const dr_resolution *res) {
-  discover_req *d = ctx;
-  size_t n = 0;
-  const dr_entry **pick = NULL;
-  if (err == 0 && res->n_records && !(pick = malloc(res->n_records * sizeof *pick))) err = -ENOMEM;
-  if (err < 0) {
-    dr_rpc_fail_node(d->call, err, NULL);
-  } else {
-    for (size_t i = 0; i < res->n_records; i++)
-      if (!d->type || strcmp(res->records[i]->type ? res->records[i]->type : "", d->type) == 0)
-        pick[n++] = res->records[i];
-    if (!n)
-      dr_rpc_fail(d->call, DR_RPC_NOT_FOUND, "not found: no live record%s%.64s", d->type ? " of type " : "",
-                  d->type ? d->type : "");
-    else /* a random one: load spreads over the providers */
-      dr_rpc_reply(d->call, dr_json_record(pick[randombytes_uniform((uint32_t)n)]));
-  }
-  free(pick);
-  free(d->type);
-  free(d);
+  dr_rpc_call *call = ctx;
+  if (err < 0) dr_rpc_fail_node(call, err, NULL);
+  else if (!res->n_records) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: no live record of that kind");
+  else dr_rpc_reply(call, dr_json_record(res->records[0]));
 }
 
 static void m_discover(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
   const char *type = NULL;
+  dr_resolve *r;
   ONLY("resource_id", "type");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
       dr_param_string(call, params, "type", false, &type) < 0)
     return;
-  discover_req *d = calloc(1, sizeof *d);
-  if (!d || (type && !(d->type = strdup(type)))) {
-    free(d);
-    dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
-    return;
-  }
-  d->call = call;
-  int r = dr_node_resolve(dr_rpc_call_node(call), rid, RESOLVE_MAX_LIMIT, on_discovered, d, &d->resolve);
-  if (r < 0) {
-    free(d->type);
-    free(d);
-    dr_rpc_fail_node(call, r, NULL);
-  } else if (d->resolve) {
-    dr_rpc_call_on_close(call, discover_abandoned, d);
-  }
+  /* one record chosen uniformly among the live ones: load spreads over the providers */
+  int err = dr_node_discover(dr_rpc_call_node(call), rid, type, on_discovered, call, &r);
+  resolve_started(call, err, r);
 }
 
 static void on_resource_got(void *ctx, int err, const dr_resolution *res) {
@@ -538,9 +569,11 @@ static void on_resource_got(void *ctx, int err, const dr_resolution *res) {
 
 static void m_resource_get(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
+  dr_resolve *r;
   ONLY("resource_id");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0) return;
-  resolve_for(call, rid, 0, on_resource_got);
+  int err = dr_node_resource_get(dr_rpc_call_node(call), rid, on_resource_got, call, &r);
+  resolve_started(call, err, r);
 }
 
 static void m_list(dr_rpc_call *call, json_t *params) {

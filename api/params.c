@@ -118,11 +118,11 @@ static json_t *strings(char *const *v, size_t n) {
 json_t *dr_json_resource(const dr_entry *e) {
   json_t *allow = json_array();
   for (size_t i = 0; i < e->n_allow; i++) json_array_append_new(allow, dr_json_id(e->allow[i]));
-  return json_pack("{s:o, s:s, s:o, s:I, s:s, s:o, s:I}", "resource_id", dr_json_id(e->rid),
+  return json_pack("{s:o, s:s, s:o, s:I, s:s, s:o, s:I, s:I}", "resource_id", dr_json_id(e->rid),
                    "label", e->name, "owner", dr_json_id(e->issuer), "created_at",
                    (json_int_t)e->issued_at, "policy",
                    e->policy == DR_POLICY_OWNER ? "owner" : "open", "allow", allow, "seq",
-                   (json_int_t)e->seq);
+                   (json_int_t)e->seq, "shards", (json_int_t)(e->shards > 1 ? e->shards : 1));
 }
 
 json_t *dr_json_record(const dr_entry *e) {

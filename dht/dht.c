@@ -1,6 +1,6 @@
 /* dht.c - OpenDHT runner, bounded operation queue, hand-off from OpenDHT's thread to libuv */
 #include "dht/dht.h"
-#include "dht/dht_stats.h"
+#include "dht/opendht_shim.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,20 @@
 
 #define DEFAULT_MAX_INFLIGHT 64
 #define DEFAULT_MAX_QUEUED 1024
+#define DEFAULT_MAX_STORE (256L << 20)
+#define STORE_HEADROOM 10 /* percent of the storage limit new values may not take */
+#define TARGET_NODES 8    /* the nodes an OpenDHT search settles on */
 #define STATS_PERIOD_MS 500
 #define MSG_STATS_PERIOD 2 /* in stats periods */
-/* OpenDHT can leave the announce of a put acknowledged by every node of its
- * search but unreported until the search next steps, which may be minutes
- * later (its refresh). A put in flight this long gets its search stepped,
- * and again as often while it stays in flight. */
+/* OpenDHT can leave a put acknowledged by every node of its search but
+ * unreported until the search next steps, which may be minutes later. A
+ * put in flight this long gets its search stepped, and again as often
+ * while it stays in flight. */
 #define NUDGE_MS 3000
 #define NUDGE_MAX 16 /* searches stepped per stats period */
 #define SHUTDOWN_WAIT_MS 3000
 #define RCVBUF_BYTES (4 << 20)
+#define PROBE_ID 1 /* a value id nobody uses: a get of it only finds nodes */
 
 typedef enum op_type { OP_GET, OP_PUT, OP_LISTEN } op_type;
 typedef enum op_state { OP_WAITING, OP_INFLIGHT, OP_SETTLED } op_state;
@@ -39,33 +44,29 @@ typedef enum op_state { OP_WAITING, OP_INFLIGHT, OP_SETTLED } op_state;
 typedef struct dr_dht_op {
   struct dr_dht_op *prev_wait, *next_wait; /* FIFO of operations not started */
   struct dr_dht_op *prev_live, *next_live; /* every operation not yet freed */
+  struct dr_dht_op *prev_fly, *next_fly;   /* puts in flight, in launch order */
   dr_dht *d;
   op_type type;
   op_state state;
   bool cancelled; /* the owner let go: no more callbacks to it */
-  bool permanent;
-  bool once; /* a fire-and-forget put: freed at its done */
-  bool superseded; /* a newer put took over its value id: never cancel it */
-  bool inherited;  /* took over the id of a put that reached OpenDHT */
-  /* a put that took over the id of one still in flight, and that one: the
-   * older one's done is still to come, and OpenDHT drops it if the id is
-   * cancelled first, so the newer one, cancelled before its launch, hands
-   * the cancellation back to it */
-  struct dr_dht_op *pred, *succ;
-  struct dr_dht_op *prev_fly, *next_fly; /* puts in flight, in launch order */
-  uint64_t nudge_at;                     /* uv_now() when to step its search */
-  uint64_t given_id; /* puts: the value id asked for, 0 for a random one */
-  uint16_t vseq;     /* puts: OpenDHT's seq of the value */
+  bool probe;     /* a get that only asks for the key's nodes: never refused, never retried */
+  bool retried;   /* a get asked again after an empty answer from too few nodes */
+  size_t got;     /* values a get received */
+  uint64_t nudge_at; /* puts: uv_now() when to step its search */
+  uint64_t id;       /* puts: the value id; gets: the id asked for, 0: any */
+  uint16_t seq;      /* puts: OpenDHT's seq of the value */
+  unsigned age_s;    /* puts: how far in the past storers take it to be created */
   dht_infohash key;
-  dht_value *value;      /* puts */
-  dht_op_token *token;   /* listens */
+  uint8_t *data; /* puts: the value */
+  size_t len;
+  dht_op_token *token; /* listens */
   dr_dht_value_cb on_value;
   dr_dht_done_cb on_done;
   dr_dht_listen_cb on_listen;
   void *ctx;
 } dr_dht_op;
 
-struct dr_dht_put {
+struct dr_dht_putop {
   dr_dht_op op;
 };
 struct dr_dht_lookup {
@@ -83,7 +84,7 @@ typedef struct event {
   dr_dht_op *op;
   bool flag; /* ok for EV_DONE, expired for EV_LISTEN_VALUE */
   unsigned good, dubious, searches;
-  size_t len;
+  size_t len; /* of data: a value, or EV_DONE's node ids */
   uint8_t data[];
 } event;
 
@@ -97,6 +98,14 @@ struct dr_dht {
   /* the hand-off queue: the only state both threads touch */
   pthread_mutex_t lock;
   event *q_head, *q_tail;
+  /* what the policies on OpenDHT's thread read and count */
+  int (*store_ok)(void *, const uint8_t *, const uint8_t *, size_t);
+  bool (*edit_ok)(void *, uint64_t, const uint8_t *, size_t, const uint8_t *, size_t);
+  void *policy_ctx;
+  long max_store_bytes;
+  unsigned lifetime_s; /* of dhtreg's values on storers */
+  _Atomic uint64_t stored_bytes; /* sampled with the message counts */
+  _Atomic uint64_t refused_store[DR_DHT_STORE_REASONS];
   /* loop-thread state */
   dr_dht_op *wait_head, *wait_tail;
   dr_dht_op *live;
@@ -105,7 +114,7 @@ struct dr_dht {
   size_t gets_waiting, max_queued; /* gets not started, and their bound */
   uint64_t refused;                /* gets refused for a full queue */
   uint64_t refused_logged_ms, refused_since_log;
-  uint64_t nudges;
+  uint64_t nudges, retries;
   unsigned good, dubious, searches;
   /* message counts, read off the loop (OpenDHT's lock) by a work request */
   uv_work_t msg_work;
@@ -134,55 +143,53 @@ static void dlog(dr_dht *d, int level, const char *fmt, ...) {
 
 /* ---- OpenDHT's thread: copy, enqueue, wake ------------------------------ */
 
-static void push(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag,
-                 const uint8_t *data, size_t len) {
-  event *ev = malloc(sizeof *ev + len);
-  if (!ev) return; /* out of memory: a lost value, as if its packet was lost */
-  ev->next = NULL;
-  ev->kind = kind;
-  ev->op = op;
-  ev->flag = flag;
-  ev->good = ev->dubious = ev->searches = 0;
-  ev->len = len;
-  if (len) memcpy(ev->data, data, len);
+static void enqueue_event(dr_dht *d, event *ev) {
   pthread_mutex_lock(&d->lock);
   if (d->q_tail) d->q_tail->next = ev;
   else d->q_head = ev;
   d->q_tail = ev;
   pthread_mutex_unlock(&d->lock);
   uv_async_send(&d->wake);
+}
+
+static event *event_new(ev_kind kind, dr_dht_op *op, bool flag, const void *data, size_t len) {
+  event *ev = malloc(sizeof *ev + len);
+  if (!ev) return NULL;
+  memset(ev, 0, sizeof *ev);
+  ev->kind = kind;
+  ev->op = op;
+  ev->flag = flag;
+  ev->len = len;
+  if (len) memcpy(ev->data, data, len);
+  return ev;
+}
+
+static void push(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag, const uint8_t *data, size_t len) {
+  event *ev = event_new(kind, op, flag, data, len);
+  if (ev) enqueue_event(d, ev); /* out of memory: a lost value, as if its packet was lost */
 }
 
 /* Done and end events must arrive, or their operation would never be
- * freed: they are small, and out of memory we wait for some rather than
- * lose one. */
-static void push_final(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag) {
-  event *ev;
-  while (!(ev = malloc(sizeof *ev))) sched_yield();
-  ev->next = NULL;
-  ev->kind = kind;
-  ev->op = op;
-  ev->flag = flag;
-  ev->good = ev->dubious = ev->searches = 0;
-  ev->len = 0;
-  pthread_mutex_lock(&d->lock);
-  if (d->q_tail) d->q_tail->next = ev;
-  else d->q_head = ev;
-  d->q_tail = ev;
-  pthread_mutex_unlock(&d->lock);
-  uv_async_send(&d->wake);
+ * freed: out of memory we wait for some rather than lose one (the node
+ * list is small, and dropped before the event). */
+static void push_final(dr_dht *d, ev_kind kind, dr_dht_op *op, bool flag, const void *nodes,
+                       size_t len) {
+  event *ev = event_new(kind, op, flag, nodes, len);
+  while (!ev) {
+    sched_yield();
+    ev = event_new(kind, op, flag, NULL, 0);
+  }
+  enqueue_event(d, ev);
 }
 
-static bool on_get_value(const dht_value *v, void *ud) {
+static void pass_value(void *ud, const uint8_t *data, size_t len) {
   dr_dht_op *op = ud;
-  dht_data_view dv = dht_value_get_data(v);
-  push(op->d, EV_VALUE, op, false, dv.data, dv.size);
-  return true;
+  push(op->d, EV_VALUE, op, false, data, len);
 }
 
-static void on_op_done(bool ok, void *ud) {
+static void on_op_done(void *ud, bool ok, const uint8_t (*nodes)[DR__NODE_ID_LEN], size_t n) {
   dr_dht_op *op = ud;
-  push_final(op->d, EV_DONE, op, ok);
+  push_final(op->d, EV_DONE, op, ok, nodes, n * DR__NODE_ID_LEN);
 }
 
 static bool on_listen_value(const dht_value *v, bool expired, void *ud) {
@@ -194,28 +201,40 @@ static bool on_listen_value(const dht_value *v, bool expired, void *ud) {
 
 static void on_listen_end(void *ud) {
   dr_dht_op *op = ud;
-  push_final(op->d, EV_LISTEN_END, op, false);
+  push_final(op->d, EV_LISTEN_END, op, false, NULL, 0);
 }
 
 static void on_stats(void *ud, unsigned good, unsigned dubious, unsigned searches) {
   dr_dht *d = ud;
-  event *ev = malloc(sizeof *ev);
+  event *ev = event_new(EV_STATS, NULL, false, NULL, 0);
   if (!ev) return;
-  memset(ev, 0, sizeof *ev);
-  ev->kind = EV_STATS;
   ev->good = good;
   ev->dubious = dubious;
   ev->searches = searches;
-  pthread_mutex_lock(&d->lock);
-  if (d->q_tail) d->q_tail->next = ev;
-  else d->q_head = ev;
-  d->q_tail = ev;
-  pthread_mutex_unlock(&d->lock);
-  uv_async_send(&d->wake);
+  enqueue_event(d, ev);
 }
 
 static void on_shutdown(void *ud) {
-  push_final(ud, EV_SHUTDOWN, NULL, true);
+  push_final(ud, EV_SHUTDOWN, NULL, true, NULL, 0);
+}
+
+/* The store policy: room left (new values may not take the last part of
+ * the storage limit: OpenDHT 2.4.12's eviction of values over the limit
+ * can loop forever, so it must never run), then the caller's checks. */
+static int store_check(void *ud, const uint8_t key[20], const uint8_t *data, size_t len) {
+  dr_dht *d = ud;
+  int r = 0;
+  uint64_t full = (uint64_t)d->max_store_bytes / 100 * (100 - STORE_HEADROOM);
+  if (atomic_load(&d->stored_bytes) + len > full) r = DR_DHT_STORE_FULL;
+  else if (d->store_ok) r = d->store_ok(d->policy_ctx, key, data, len);
+  if (r > 0 && r < DR_DHT_STORE_REASONS) atomic_fetch_add(&d->refused_store[r], 1);
+  return r;
+}
+
+static bool edit_check(void *ud, uint64_t id, const uint8_t *old, size_t old_len, const uint8_t *nw,
+                       size_t new_len) {
+  dr_dht *d = ud;
+  return d->edit_ok && d->edit_ok(d->policy_ctx, id, old, old_len, nw, new_len);
 }
 
 /* ---- loop thread -------------------------------------------------------- */
@@ -229,13 +248,11 @@ static void live_add(dr_dht *d, dr_dht_op *op) {
 
 static void op_free(dr_dht_op *op) {
   dr_dht *d = op->d;
-  if (op->pred) op->pred->succ = NULL;
-  if (op->succ) op->succ->pred = NULL;
   if (op->prev_live) op->prev_live->next_live = op->next_live;
   else d->live = op->next_live;
   if (op->next_live) op->next_live->prev_live = op->prev_live;
-  if (op->value) dht_value_unref(op->value);
   if (op->token) dht_op_token_delete(op->token);
+  free(op->data);
   free(op);
 }
 
@@ -256,17 +273,20 @@ static void fly_remove(dr_dht *d, dr_dht_op *op) {
   op->prev_fly = op->next_fly = NULL;
 }
 
+/* Hands op to OpenDHT. A failure to allocate there is a failed operation. */
 static void launch(dr_dht_op *op) {
   dr_dht *d = op->d;
+  int r = 0;
   op->state = OP_INFLIGHT;
   d->n_inflight++;
   switch (op->type) {
   case OP_GET:
-    dht_runner_get(d->runner, &op->key, on_get_value, on_op_done, op);
+    r = dr__dht_get(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id, pass_value, on_op_done, op);
     break;
   case OP_PUT:
     fly_add(d, op);
-    dht_runner_put(d->runner, &op->key, op->value, on_op_done, op, op->permanent);
+    r = dr__dht_put(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id, op->seq, op->data, op->len,
+                    op->age_s, on_op_done, op);
     break;
   case OP_LISTEN:
     /* a listen holds no slot: it is long-lived and its start is cheap */
@@ -274,8 +294,9 @@ static void launch(dr_dht_op *op) {
     op->state = OP_SETTLED;
     op->token = dr__dht_listen_type(d->runner, &op->key, DR_DHT_VALUE_TYPE, on_listen_value,
                                     on_listen_end, op);
-    break;
+    return;
   }
+  if (r < 0) push_final(d, EV_DONE, op, false, NULL, 0);
 }
 
 static void unqueue(dr_dht *d, dr_dht_op *op) {
@@ -285,7 +306,7 @@ static void unqueue(dr_dht *d, dr_dht_op *op) {
   else d->wait_tail = op->prev_wait;
   op->prev_wait = op->next_wait = NULL;
   d->n_waiting--;
-  if (op->type == OP_GET) d->gets_waiting--;
+  if (op->type == OP_GET && !op->probe) d->gets_waiting--;
 }
 
 static void pump(dr_dht *d) {
@@ -304,40 +325,40 @@ static void enqueue(dr_dht *d, dr_dht_op *op) {
   else d->wait_head = op;
   d->wait_tail = op;
   d->n_waiting++;
-  if (op->type == OP_GET) d->gets_waiting++;
+  if (op->type == OP_GET && !op->probe) d->gets_waiting++;
   pump(d);
 }
 
-static void handle_done(dr_dht *d, dr_dht_op *op, bool ok) {
+static void handle_done(dr_dht *d, dr_dht_op *op, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE],
+                        size_t n_nodes) {
   if (op->state == OP_INFLIGHT) {
     d->n_inflight--;
     if (op->type == OP_PUT) fly_remove(d, op);
   }
-  op->state = OP_SETTLED;
-  if (op->type == OP_GET || op->once) {
-    if (op->on_done) op->on_done(op->ctx, ok);
-    op_free(op);
-  } else if (op->cancelled) {
-    /* the owner let go while the first announce was under way: its value id
-     * is known only now */
-    if (op->permanent && !op->superseded && !d->runner_gone)
-      dht_runner_cancel_put(d->runner, &op->key, dht_value_get_id(op->value));
-    op_free(op);
-  } else if (op->on_done) {
-    dr_dht_done_cb cb = op->on_done;
-    op->on_done = NULL;
-    cb(op->ctx, ok);
+  /* nothing from too few nodes: the lookup may have ended on nodes that
+   * do not hold the key (a young or churning routing table); once more */
+  if (op->type == OP_GET && !op->probe && !op->cancelled && !op->retried && op->got == 0 &&
+      n_nodes < TARGET_NODES && !d->closing) {
+    op->retried = true;
+    d->retries++;
+    dlog(d, DR_DHT_LOG_DEBUG, "a get found nothing on %zu nodes: asking again", n_nodes);
+    launch(op); /* in flight again, in the slot it had */
+    return;
   }
+  op->state = OP_SETTLED;
+  if (!op->cancelled && op->on_done) op->on_done(op->ctx, ok, nodes, n_nodes);
+  op_free(op);
 }
 
 static void dispatch(dr_dht *d, event *ev) {
   dr_dht_op *op = ev->op;
   switch (ev->kind) {
   case EV_VALUE:
+    op->got++;
     if (!op->cancelled && op->on_value) op->on_value(op->ctx, ev->data, ev->len);
     break;
   case EV_DONE:
-    handle_done(d, op, ev->flag);
+    handle_done(d, op, ev->flag, (const uint8_t(*)[DR_DHT_KEY_SIZE])ev->data, ev->len / DR_DHT_KEY_SIZE);
     break;
   case EV_LISTEN_VALUE:
     if (!op->cancelled && op->on_listen) op->on_listen(op->ctx, ev->data, ev->len, ev->flag);
@@ -421,6 +442,7 @@ static void on_wake(uv_async_t *h) {
 static void msg_work(uv_work_t *w) {
   dr_dht *d = w->data;
   dr__dht_message_stats(d->runner, d->w_sent, d->w_received, d->w_store);
+  atomic_store(&d->stored_bytes, d->w_store[1]);
 }
 
 static void msg_work_done(uv_work_t *w, int status) {
@@ -476,12 +498,22 @@ void dr_dht_message_counts(const dr_dht *d, uint64_t sent[DR_DHT_MSG__COUNT],
   memcpy(received, d->received, sizeof d->received);
 }
 
+void dr_dht_store_refused(const dr_dht *d, uint64_t reasons[DR_DHT_STORE_REASONS]) {
+  for (int i = 0; i < DR_DHT_STORE_REASONS; i++)
+    reasons[i] = atomic_load(&((dr_dht *)d)->refused_store[i]);
+}
+
 int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
   dr_dht *d = calloc(1, sizeof *d);
   if (!d) return -ENOMEM;
   d->loop = loop;
   d->max_inflight = cfg->max_inflight ? cfg->max_inflight : DEFAULT_MAX_INFLIGHT;
   d->max_queued = cfg->max_queued ? cfg->max_queued : DEFAULT_MAX_QUEUED;
+  d->max_store_bytes = cfg->max_store_bytes > 0 ? cfg->max_store_bytes : DEFAULT_MAX_STORE;
+  d->lifetime_s = cfg->value_lifetime_s ? cfg->value_lifetime_s : 600;
+  d->store_ok = cfg->store_ok;
+  d->edit_ok = cfg->edit_ok;
+  d->policy_ctx = cfg->policy_ctx;
   d->log = cfg->log;
   d->log_ctx = cfg->log_ctx;
   int err = -ENOMEM;
@@ -498,24 +530,31 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
     err = -ENOMEM;
     goto err_handles;
   }
-  int rerr = dr__dht_run(d->runner, cfg->port, cfg->node_id, cfg->network, 0,
-                         cfg->peer_rate_limit);
+  dr__dht_run_cfg rc = {
+      .port = cfg->port,
+      .node_id = cfg->node_id,
+      .network = cfg->network,
+      .max_req_per_sec = 0,
+      .max_peer_req_per_sec = cfg->peer_rate_limit,
+      .bind4 = cfg->bind4,
+      .bind6 = cfg->bind6,
+      .max_store_bytes = d->max_store_bytes,
+  };
+  int rerr = dr__dht_run(d->runner, &rc);
+  if (rerr == 0)
+    rerr = dr__dht_register_type(d->runner, DR_DHT_VALUE_TYPE,
+                                 d->lifetime_s, store_check,
+                                 edit_check, d);
   if (rerr != 0) {
     err = rerr;
     dht_runner_delete(d->runner);
     d->runner = NULL;
     goto err_handles;
   }
-  if (cfg->edit_ok &&
-      (err = dr__dht_register_type(d->runner, DR_DHT_VALUE_TYPE,
-                                   cfg->value_lifetime_s ? cfg->value_lifetime_s : 600, cfg->edit_ok,
-                                   cfg->edit_ctx)) < 0) {
-    dht_runner_delete(d->runner);
-    d->runner = NULL;
-    goto err_handles;
-  }
-  d->port = dht_runner_get_bound_port(d->runner, AF_INET);
-  raise_rcvbuf(d, d->port, dht_runner_get_bound_port(d->runner, AF_INET6));
+  uint16_t p4 = dht_runner_get_bound_port(d->runner, AF_INET);
+  uint16_t p6 = dht_runner_get_bound_port(d->runner, AF_INET6);
+  d->port = p4 ? p4 : p6;
+  raise_rcvbuf(d, p4, p6);
   uv_timer_start(&d->stats_timer, on_stats_timer, 0, STATS_PERIOD_MS);
   *out = d;
   return 0;
@@ -576,7 +615,7 @@ static void finish_close(dr_dht *d) {
     if (!op->cancelled && op->on_done) {
       dr_dht_done_cb cb = op->on_done;
       op->on_done = NULL;
-      cb(op->ctx, false);
+      cb(op->ctx, false, NULL, 0);
     }
     /* a listen's token is a std::future of its own: it outlives the runner
      * and is freed here with the op */
@@ -584,7 +623,7 @@ static void finish_close(dr_dht *d) {
   }
   d->wait_head = d->wait_tail = NULL;
   d->fly_head = d->fly_tail = NULL;
-  d->n_waiting = d->n_inflight = 0;
+  d->n_waiting = d->n_inflight = d->gets_waiting = 0;
   uv_close((uv_handle_t *)&d->wake, on_handle_closed);
   uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
   uv_close((uv_handle_t *)&d->shutdown_timer, on_handle_closed);
@@ -626,8 +665,16 @@ uint64_t dr_dht_nudges(const dr_dht *d) {
   return d->nudges;
 }
 
+uint64_t dr_dht_refused(const dr_dht *d) {
+  return d->refused;
+}
+
+uint64_t dr_dht_retries(const dr_dht *d) {
+  return d->retries;
+}
+
 static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_SIZE]) {
-  dr_dht_op *op = calloc(1, sizeof(struct dr_dht_put));
+  dr_dht_op *op = calloc(1, sizeof *op);
   if (!op) return NULL;
   op->d = d;
   op->type = type;
@@ -636,10 +683,12 @@ static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_S
   return op;
 }
 
-int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
-               dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
+/* A get of key (of one value id, or any), refused when the queue is full
+ * unless it is a probe. */
+static int get_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t id, bool probe,
+                  dr_dht_value_cb on_value, dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
   if (d->closing) return -ESHUTDOWN;
-  if (d->gets_waiting >= d->max_queued) {
+  if (!probe && d->gets_waiting >= d->max_queued) {
     /* a burst beyond what the DHT can answer in time: refused at once
      * rather than queued for callers that will have given up */
     d->refused++;
@@ -655,12 +704,29 @@ int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on
   }
   dr_dht_op *op = op_new(d, OP_GET, key);
   if (!op) return -ENOMEM;
+  op->id = id;
+  op->probe = probe;
   op->on_value = on_value;
   op->on_done = on_done;
   op->ctx = ctx;
   enqueue(d, op);
   if (out) *out = (dr_dht_lookup *)op;
   return 0;
+}
+
+int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
+               dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
+  return get_op(d, key, 0, false, on_value, on_done, ctx, out);
+}
+
+int dr_dht_get_id(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
+                  dr_dht_value_cb on_value, dr_dht_done_cb on_done, void *ctx,
+                  dr_dht_lookup **out) {
+  return get_op(d, key, value_id ? value_id : PROBE_ID, false, on_value, on_done, ctx, out);
+}
+
+int dr_dht_probe(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_done_cb on_done, void *ctx) {
+  return get_op(d, key, PROBE_ID, true, NULL, on_done, ctx, NULL);
 }
 
 bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g) {
@@ -676,126 +742,35 @@ bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g) {
   return true; /* in flight: OpenDHT cannot stop it; its done frees it, telling nobody */
 }
 
-uint64_t dr_dht_refused(const dr_dht *d) {
-  return d->refused;
-}
-
-/* A put op ready to be queued: its value carries id, type and seq. */
-static dr_dht_op *put_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                         uint16_t seq, const uint8_t *data, size_t len, bool permanent,
+dr_dht_putop *dr_dht_put(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
+                         uint16_t seq, const uint8_t *data, size_t len, unsigned keep_s,
                          dr_dht_done_cb on_done, void *ctx) {
   if (d->closing) return NULL;
   dr_dht_op *op = op_new(d, OP_PUT, key);
   if (!op) return NULL;
-  op->value = dht_value_new(data, len);
-  if (!op->value) {
+  if (!(op->data = malloc(len ? len : 1))) {
     op_free(op);
     return NULL;
   }
-  dr__dht_value_set_id(op->value, value_id, DR_DHT_VALUE_TYPE, seq);
-  op->given_id = value_id;
-  op->vseq = seq;
-  op->permanent = permanent;
+  memcpy(op->data, data, len);
+  op->len = len;
+  op->id = value_id;
+  op->seq = seq;
+  op->age_s = keep_s && keep_s < d->lifetime_s ? d->lifetime_s - keep_s : 0;
   op->on_done = on_done;
   op->ctx = ctx;
-  return op;
-}
-
-dr_dht_put *dr_dht_put_value(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                             const uint8_t *data, size_t len, bool permanent,
-                             dr_dht_done_cb on_done, void *ctx) {
-  dr_dht_op *op = put_op(d, key, value_id, 0, data, len, permanent, on_done, ctx);
-  if (!op) return NULL;
   enqueue(d, op);
-  return (dr_dht_put *)op;
+  return (dr_dht_putop *)op;
 }
 
-int dr_dht_put_once(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                    const uint8_t *data, size_t len) {
-  dr_dht_put *p = dr_dht_put_value(d, key, value_id, data, len, false, NULL, NULL);
-  if (!p) return d->closing ? -ESHUTDOWN : -ENOMEM;
-  p->op.once = true;
-  return 0;
-}
-
-int dr_dht_reput(dr_dht *d, dr_dht_put *p) {
-  dr_dht_op *op = &p->op;
-  if (d->closing || op->cancelled || !op->permanent) return -EINVAL;
-  if (op->state != OP_SETTLED) return -EAGAIN;
-  dht_value *v = dr__dht_value_clone(op->value);
-  if (!v) return -ENOMEM;
-  dht_value_unref(op->value);
-  op->value = v;
-  dht_runner_put(d->runner, &op->key, op->value, NULL, NULL, true);
-  return 0;
-}
-
-dr_dht_put *dr_dht_replace(dr_dht *d, dr_dht_put *old, uint64_t fresh_id, const uint8_t *data,
-                           size_t len, dr_dht_done_cb on_done, void *ctx) {
-  dr_dht_op *o = &old->op;
-  if (!o->given_id || o->vseq == UINT16_MAX) {
-    uint8_t key[DR_DHT_KEY_SIZE];
-    memcpy(key, o->key.d, sizeof key);
-    dr_dht_cancel(d, old); /* frees o */
-    return dr_dht_put_value(d, key, fresh_id, data, len, true, on_done, ctx);
-  }
-  dr_dht_op *n = put_op(d, o->key.d, o->given_id, (uint16_t)(o->vseq + 1), data, len, true,
-                        on_done, ctx);
-  if (!n) {
-    dr_dht_cancel(d, old);
-    return NULL;
-  }
-  n->inherited = o->state != OP_WAITING || o->inherited;
-  dr_dht_op *pred = o->state == OP_INFLIGHT ? o : o->pred;
-  if (pred) {
-    pred->succ = n;
-    n->pred = pred;
-    if (o->pred == pred) o->pred = NULL; /* o is freed below */
-  }
-  o->superseded = true;
-  o->cancelled = true;
-  o->on_done = NULL;
-  switch (o->state) {
-  case OP_WAITING:
-    unqueue(d, o);
-    op_free(o);
-    break;
-  case OP_INFLIGHT:
-    break; /* OpenDHT fails its done when the new value takes its place */
-  case OP_SETTLED:
-    op_free(o);
-    break;
-  }
-  enqueue(d, n);
-  return (dr_dht_put *)n;
-}
-
-void dr_dht_cancel(dr_dht *d, dr_dht_put *p) {
+void dr_dht_put_cancel(dr_dht *d, dr_dht_putop *p) {
   dr_dht_op *op = &p->op;
   op->cancelled = true;
   op->on_done = NULL;
-  switch (op->state) {
-  case OP_WAITING:
-    /* never launched, but the value it was to replace is announced: cancel
-     * it now, or at its done if that is still to come */
-    if (op->pred) {
-      op->pred->superseded = false;
-      op->pred->succ = NULL;
-      op->pred = NULL;
-    } else if (op->inherited && op->permanent && !d->runner_gone) {
-      dht_runner_cancel_put(d->runner, &op->key, op->given_id);
-    }
+  if (op->state == OP_WAITING) {
     unqueue(d, op);
     op_free(op);
-    break;
-  case OP_INFLIGHT:
-    break; /* handle_done cancels and frees it */
-  case OP_SETTLED:
-    if (op->permanent && !d->runner_gone)
-      dht_runner_cancel_put(d->runner, &op->key, dht_value_get_id(op->value));
-    op_free(op);
-    break;
-  }
+  } /* in flight: its done frees it */
 }
 
 dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],

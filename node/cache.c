@@ -22,6 +22,7 @@
 #include "node/node_private.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,20 +34,32 @@ typedef struct dr_sub {
   void *ctx;
 } dr_sub;
 
+/* One shard of a cached resource: its listen, its first get, its renewal
+ * checks. */
+typedef struct cache_shard {
+  struct dr_cache *c;
+  uint32_t shard;
+  uint8_t key[DR_DHT_KEY_SIZE];
+  dr_dht_listen *listen;
+  struct cache_get *get;  /* the first get, while under way */
+  struct cache_get *poll; /* a renewal check, while under way */
+  uint64_t last_poll_ms;
+  bool ready;
+} cache_shard;
+
 typedef struct cache_get {
-  dr_cache *c; /* NULL once the cache is gone */
-  bool poll;   /* a renewal check, not the first get */
+  cache_shard *s; /* NULL once the cache is gone */
+  bool poll;      /* a renewal check, not the first get */
 } cache_get;
 
 struct dr_cache {
   dr_node *n;
   uint8_t rid[DR_ID_LEN];
-  dr_dht_listen *listen;
-  cache_get *get; /* the first get, while under way */
-  cache_get *poll; /* a renewal check, while under way */
-  uint64_t last_poll_ms;
+  cache_shard **shards; /* the shards listened to so far */
+  uint32_t n_shards;
   dr_merge m;
-  dr_map live; /* issuer || service id -> the live winner, as last reported */
+  dr_map live;  /* issuer || service id -> the live winner, as last reported */
+  dr_map where; /* issuer || service id -> shard + 1 its winner was read from */
   dr_sub *subs;
   size_t n_subs;
   bool pinned, ready;
@@ -100,10 +113,14 @@ static void emit(dr_cache *c, dr_event_type type, const dr_entry *rec) {
   }
 }
 
-/* Offers one verified, checked entry of c's resource; takes what e owns. */
-static void cache_take(dr_cache *c, dr_entry *e) {
+static void open_shards(dr_cache *c, uint32_t shards);
+
+/* Offers one verified, checked entry of c's resource read from shard;
+ * takes what e owns. */
+static void cache_take(dr_cache *c, dr_entry *e, uint32_t shard) {
   if (e->kind == DR_KIND_RESOURCE) {
-    dr_merge_offer(&c->m, e);
+    if (dr_merge_offer(&c->m, e) == 1 && c->m.resource->shards > c->n_shards)
+      open_shards(c, c->m.resource->shards); /* the owner gave it more shards: follow */
     return;
   }
   uint64_t now = dr__expiry_horizon(c->n);
@@ -119,6 +136,7 @@ static void cache_take(dr_cache *c, dr_entry *e) {
   dr_entry gone = {0};
   if (reported && e->kind == DR_KIND_TOMBSTONE && c->subs) dr_entry_copy(&gone, reported);
   if (dr_merge_offer(&c->m, e) < 0) return;
+  dr_map_put(&c->where, key, klen, (void *)(uintptr_t)(shard + 1), NULL);
   const dr_entry *win = dr_map_get(&c->m.winners, key, klen);
   if (is_live(c, win, now)) {
     if (dr_map_put(&c->live, key, klen, (void *)win, NULL) == 0 && changed)
@@ -131,10 +149,20 @@ static void cache_take(dr_cache *c, dr_entry *e) {
   dr_entry_clear(&gone);
 }
 
-static void on_value(dr_cache *c, const uint8_t *data, size_t len) {
-  dr_node *n = c->n;
+uint32_t dr__cache_shard_of(const dr_cache *c, const dr_entry *e) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  uintptr_t w = (uintptr_t)dr_map_get(&c->where, key, entry_key(key, e));
+  return w ? (uint32_t)(w - 1) : 0;
+}
+
+uint32_t dr__cache_shards(const dr_cache *c) {
+  return c->n_shards;
+}
+
+static void on_value(cache_shard *s, const uint8_t *data, size_t len) {
+  dr_cache *c = s->c;
   dr_entry e;
-  if (dr__entry_read(n, c->rid, data, len, &e) == DR_REJ_NONE) cache_take(c, &e);
+  if (dr__entry_read(c->n, c->rid, s->shard, data, len, &e) == DR_REJ_NONE) cache_take(c, &e, s->shard);
 }
 
 static void on_listen(void *ctx, const uint8_t *data, size_t len, bool expired) {
@@ -145,62 +173,92 @@ static void on_listen(void *ctx, const uint8_t *data, size_t len, bool expired) 
 
 static void on_get_value(void *ctx, const uint8_t *data, size_t len) {
   cache_get *g = ctx;
-  if (g->c) on_value(g->c, data, len);
+  if (g->s) on_value(g->s, data, len);
 }
 
-static void on_get_done(void *ctx, bool ok) {
+/* The cache is ready once the first get of every shard is over (the
+ * head's first: it says how many shards there are). */
+static void check_ready(dr_cache *c) {
+  for (uint32_t i = 0; i < c->n_shards; i++)
+    if (!c->shards[i]->ready) return;
+  if (!c->ready) dr__resinfo_note(c->n, c->rid, c->m.resource, 0);
+  c->ready = true;
+}
+
+static void on_get_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
   cache_get *g = ctx;
+  cache_shard *s = g->s;
   (void)ok;
-  if (g->c && g->poll) {
-    g->c->poll = NULL;
-  } else if (g->c) {
-    g->c->ready = true;
-    g->c->get = NULL;
-    g->c->last_poll_ms = dr_now_ms();
+  (void)nodes;
+  (void)n_nodes;
+  if (s && g->poll) {
+    s->poll = NULL;
+  } else if (s) {
+    s->ready = true;
+    s->get = NULL;
+    s->last_poll_ms = dr_now_ms();
+    dr_cache *c = s->c;
+    if (s->shard == 0 && c->m.resource && c->m.resource->shards > c->n_shards)
+      open_shards(c, c->m.resource->shards);
+    check_ready(c);
   }
   free(g);
 }
 
-/* When c should next look for renewals of other nodes' records (never:
- * UINT64_MAX), and how far apart such looks must be. */
-static uint64_t poll_due(const dr_cache *c, uint64_t *gap_ms) {
-  uint64_t due = UINT64_MAX, gap = UINT64_MAX;
+/* When each shard should next look for renewals of other nodes' records
+ * (never: UINT64_MAX), and how far apart such looks must be: one walk over
+ * the live records. */
+static void poll_due(const dr_cache *c, uint64_t *due, uint64_t *gap) {
   size_t b;
+  for (uint32_t i = 0; i < c->n_shards; i++) due[i] = gap[i] = UINT64_MAX;
   for (dr_map_item *it = dr_map_next(&c->live, NULL, &b); it; it = dr_map_next(&c->live, it, &b)) {
     const dr_entry *e = it->value;
     if (memcmp(e->issuer, c->n->id.pk, DR_ID_LEN) == 0) continue; /* ours: offered directly */
+    uintptr_t w = (uintptr_t)dr_map_get(&c->where, it->key, it->key_len);
+    uint32_t sh = w ? (uint32_t)(w - 1) : 0;
+    if (sh >= c->n_shards) continue;
+    uint64_t last = c->shards[sh]->last_poll_ms;
     uint64_t life = (e->expires_at - e->issued_at) * 1000, end = e->expires_at * 1000;
     uint64_t t1 = e->issued_at * 1000 + life / 4 * 3;
     uint64_t t2 = end - (life / 8 > 500 ? life / 8 : 500);
-    uint64_t t = t1 > c->last_poll_ms   ? t1
-                 : t2 > c->last_poll_ms ? t2
-                 : end > c->last_poll_ms ? end /* a last look before the expire event */
-                                         : UINT64_MAX;
-    if (t < due) due = t;
-    if (life / 10 < gap) gap = life / 10;
+    uint64_t t = t1 > last ? t1 : t2 > last ? t2 : end > last ? end /* a last look before the expire event */
+                                                               : UINT64_MAX;
+    if (t < due[sh]) due[sh] = t;
+    if (life / 10 < gap[sh]) gap[sh] = life / 10;
   }
-  *gap_ms = gap < 500 ? 500 : gap;
-  return due;
+}
+
+static int shard_get(cache_shard *s, bool poll) {
+  cache_get *g = calloc(1, sizeof *g);
+  if (!g) return -ENOMEM;
+  g->s = s;
+  g->poll = poll;
+  int r = dr_dht_get(s->c->n->dht, s->key, on_get_value, on_get_done, g, NULL);
+  if (r < 0) {
+    free(g);
+    return r;
+  }
+  if (poll) s->poll = g;
+  else s->get = g;
+  return 0;
 }
 
 static void maybe_poll(dr_cache *c, uint64_t now_ms) {
-  uint64_t gap;
-  if (!c->ready || c->poll || c->n->stopping || !c->n->dht) return;
-  uint64_t due = poll_due(c, &gap);
-  if (due > now_ms || now_ms < c->last_poll_ms + gap) return;
-  cache_get *g = calloc(1, sizeof *g);
-  if (!g) return;
-  g->c = c;
-  g->poll = true;
-  uint8_t key[DR_DHT_KEY_SIZE];
-  dr__dht_key_of(c->n, c->rid, key);
-  if (dr_dht_get(c->n->dht, key, on_get_value, on_get_done, g, NULL) < 0) {
-    free(g);
-    return;
+  dr_node *n = c->n;
+  if (!c->ready || n->stopping || !n->dht || !c->n_shards) return;
+  uint64_t *due = malloc(2 * c->n_shards * sizeof *due);
+  if (!due) return;
+  uint64_t *gap = due + c->n_shards;
+  poll_due(c, due, gap);
+  for (uint32_t i = 0; i < c->n_shards; i++) {
+    cache_shard *s = c->shards[i];
+    uint64_t g = gap[i] < 500 ? 500 : gap[i];
+    if (!s->ready || s->poll || due[i] > now_ms || now_ms < s->last_poll_ms + g) continue;
+    if (shard_get(s, true) < 0) break;
+    s->last_poll_ms = now_ms;
+    n->cache_polls++;
   }
-  c->poll = g;
-  c->last_poll_ms = now_ms;
-  c->n->cache_polls++;
+  free(due);
 }
 
 /* Our own entries of the resource, as they are now. */
@@ -208,59 +266,88 @@ static void offer_own(dr_cache *c) {
   dr_node *n = c->n;
   dr_entry copy;
   own_resource *res = dr_map_get(&n->resources, c->rid, DR_ID_LEN);
-  if (res && dr_entry_copy(&copy, &res->entry) == 0) cache_take(c, &copy);
+  if (res && dr_entry_copy(&copy, &res->entry) == 0) cache_take(c, &copy, 0);
   size_t b;
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
-    if (memcmp(e->rid, c->rid, DR_ID_LEN) == 0 && dr_entry_copy(&copy, e) == 0) cache_take(c, &copy);
+    if (memcmp(e->rid, c->rid, DR_ID_LEN) == 0 && dr_entry_copy(&copy, e) == 0)
+      cache_take(c, &copy, ad->shard);
   }
+}
+
+static void shard_free(cache_shard *s) {
+  dr_node *n = s->c->n;
+  if (s->listen && n->dht) dr_dht_unlisten(n->dht, s->listen);
+  if (s->get) s->get->s = NULL;
+  if (s->poll) s->poll->s = NULL;
+  free(s);
+}
+
+/* Listens to (and gets) shards n_shards..shards-1. */
+static void open_shards(dr_cache *c, uint32_t shards) {
+  dr_node *n = c->n;
+  if (shards > DR_SHARDS_MAX || shards <= c->n_shards || n->stopping || !n->dht) return;
+  cache_shard **grown = realloc(c->shards, shards * sizeof *grown);
+  if (!grown) return;
+  c->shards = grown;
+  for (uint32_t i = c->n_shards; i < shards; i++) {
+    cache_shard *s = calloc(1, sizeof *s);
+    if (!s) return;
+    s->c = c;
+    s->shard = i;
+    dr__shard_key_of(n, c->rid, i, s->key);
+    s->listen = dr_dht_listen_start(n->dht, s->key, on_listen, s);
+    /* a first get that cannot start now (a full queue) comes with the
+     * first renewal check: the listen reports what is there meanwhile */
+    if (!s->listen || shard_get(s, false) < 0) s->ready = true;
+    c->shards[c->n_shards++] = s;
+  }
+  c->ready = false;
+  check_ready(c);
 }
 
 /* The cache of rid, opened if need be. Returns 0 with *out set, or
  * -ESHUTDOWN, -ENOBUFS (the DHT queue is full) or -ENOMEM. */
 static int cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_cache **out) {
   dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
-  int r = -ENOMEM;
   if ((*out = c)) return 0;
   if (n->stopping || !n->dht) return -ESHUTDOWN;
   c = calloc(1, sizeof *c);
-  cache_get *g = calloc(1, sizeof *g);
-  if (!c || !g || dr_map_put(&n->caches, rid, DR_ID_LEN, c, NULL) < 0) {
+  if (!c || dr_map_put(&n->caches, rid, DR_ID_LEN, c, NULL) < 0) {
     free(c);
-    free(g);
     return -ENOMEM;
   }
   c->n = n;
   memcpy(c->rid, rid, DR_ID_LEN);
   dr_merge_init(&c->m, rid);
   dr_map_init(&c->live);
-  uint8_t key[DR_DHT_KEY_SIZE];
-  dr__dht_key_of(n, rid, key);
-  c->listen = dr_dht_listen_start(n->dht, key, on_listen, c);
-  g->c = c;
-  if (!c->listen || (r = dr_dht_get(n->dht, key, on_get_value, on_get_done, g, NULL)) < 0) {
-    if (c->listen) dr_dht_unlisten(n->dht, c->listen);
+  dr_map_init(&c->where);
+  /* the head first; more once it (or what the node knew) says how many */
+  uint32_t shards = 1;
+  dr__resinfo(n, rid, UINT64_MAX, NULL, &shards);
+  open_shards(c, shards);
+  if (!c->n_shards || !c->shards[0]->listen) {
     dr_map_del(&n->caches, rid, DR_ID_LEN);
+    for (uint32_t i = 0; i < c->n_shards; i++) shard_free(c->shards[i]);
+    free(c->shards);
     dr_merge_free(&c->m);
     dr_map_free(&c->live);
+    dr_map_free(&c->where);
     free(c);
-    free(g);
-    return r;
+    return -ENOMEM;
   }
-  c->get = g;
   offer_own(c);
   *out = c;
   return 0;
 }
 
 static void cache_free(dr_cache *c) {
-  dr_node *n = c->n;
-  if (c->listen && n->dht) dr_dht_unlisten(n->dht, c->listen);
-  if (c->get) c->get->c = NULL;
-  if (c->poll) c->poll->c = NULL;
+  for (uint32_t i = 0; i < c->n_shards; i++) shard_free(c->shards[i]);
+  free(c->shards);
   dr_merge_free(&c->m);
   dr_map_free(&c->live);
+  dr_map_free(&c->where);
   free(c);
 }
 
@@ -342,25 +429,77 @@ int dr_node_unpin(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
 
 /* ---- what the rest of node/ uses ------------------------------------------------ */
 
-void dr__cache_offer_own(dr_node *n, const dr_entry *e) {
+void dr__cache_offer_own(dr_node *n, const dr_entry *e, uint32_t shard) {
   dr_cache *c = dr_map_get(&n->caches, e->rid, DR_ID_LEN);
   dr_entry copy;
-  if (c && dr_entry_copy(&copy, e) == 0) cache_take(c, &copy);
+  if (c && dr_entry_copy(&copy, e) == 0) cache_take(c, &copy, shard);
+}
+
+/* The cache's live records (of that type, unless NULL) placed in the
+ * order drawn from seed. *out is malloc'd. */
+static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_placed **out) {
+  dr_node *n = c->n;
+  const dr_entry **recs;
+  size_t forbidden;
+  size_t k = dr_merge_records(&c->m, dr__expiry_horizon(n), SIZE_MAX, &recs, &forbidden);
+  uint32_t *order = malloc(2 * c->n_shards * sizeof *order);
+  dr_placed *p = malloc((k ? k : 1) * sizeof *p);
+  size_t m = 0;
+  if (order && p) {
+    uint32_t *pos_of = order + c->n_shards;
+    dr__shard_order(seed, c->n_shards, order, pos_of);
+    for (size_t i = 0; i < k; i++) {
+      if (type && strcmp(recs[i]->type ? recs[i]->type : "", type) != 0) continue;
+      uint32_t sh = dr__cache_shard_of(c, recs[i]);
+      p[m++] = (dr_placed){recs[i], sh < c->n_shards ? pos_of[sh] : 0};
+    }
+  }
+  free(order);
+  *out = p;
+  return m;
 }
 
 bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                       dr_node_resolve_cb cb, void *ctx) {
+                       const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx) {
   dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
   if (!c || !c->ready) return false;
-  const dr_entry **recs;
-  size_t forbidden;
-  dr_resolution res = {0};
-  res.resource = c->m.resource;
-  res.n_records = dr_merge_records(&c->m, dr__expiry_horizon(n), limit, &recs, &forbidden);
-  res.records = recs;
+  dr_resolution res = {.resource = c->m.resource, .shards = c->n_shards};
   n->cache_hits++;
-  cb(ctx, 0, &res);
+  if (from && from->set && from->shards != c->n_shards) {
+    cb(ctx, DR_ECURSOR, &res);
+    return true;
+  }
+  uint32_t seed = from && from->set ? from->seed : randombytes_random();
+  dr_placed *p;
+  size_t k = cache_placed(c, seed, NULL, &p);
+  int r = p ? dr__page(p, k, seed, c->n_shards, from && from->set ? from->pos : 0,
+                       from && from->set ? from->skip : 0, limit, c->n_shards, &res)
+            : -ENOMEM;
+  free(p);
+  cb(ctx, r, &res);
+  free((void *)res.records);
   return true;
+}
+
+bool dr__cache_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                        dr_node_resolve_cb cb, void *ctx) {
+  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
+  if (!c || !c->ready) return false;
+  dr_placed *p;
+  size_t k = cache_placed(c, 0, type, &p);
+  const dr_entry *pick = k ? p[randombytes_uniform((uint32_t)k)].e : NULL; /* uniform: all are known */
+  dr_resolution res = {.resource = c->m.resource, .shards = c->n_shards, .records = &pick,
+                       .n_records = pick ? 1 : 0};
+  n->cache_hits++;
+  cb(ctx, p ? 0 : -ENOMEM, &res);
+  free(p);
+  return true;
+}
+
+const dr_entry *dr__cache_resource(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known) {
+  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
+  *known = c && c->ready;
+  return *known ? c->m.resource : NULL;
 }
 
 /* Expire events, and the collection of what no longer matters: records past
@@ -384,9 +523,11 @@ void dr__cache_tick(dr_node *n, uint64_t now) {
       /* another node's record: gone once a get begun after its expiry did
        * not find it renewed */
       if (e->kind == DR_KIND_RECORD && c->ready && !n->stopping &&
-          memcmp(e->issuer, n->id.pk, DR_ID_LEN) != 0 &&
-          (c->poll || c->last_poll_ms < e->expires_at * 1000))
-        continue;
+          memcmp(e->issuer, n->id.pk, DR_ID_LEN) != 0) {
+        uintptr_t sh = (uintptr_t)dr_map_get(&c->where, w->key, w->key_len);
+        cache_shard *s = sh && sh - 1 < c->n_shards ? c->shards[sh - 1] : c->shards[0];
+        if (s->poll || s->last_poll_ms < e->expires_at * 1000) continue;
+      }
       if (n_old == cap) {
         size_t ncap = cap ? cap * 2 : 16;
         struct old *grown = realloc(old, ncap * sizeof *old);
@@ -399,6 +540,7 @@ void dr__cache_tick(dr_node *n, uint64_t now) {
     }
     for (size_t i = 0; i < n_old; i++) {
       dr_entry *e = dr_map_del(&c->m.winners, old[i].key, old[i].len);
+      dr_map_del(&c->where, old[i].key, old[i].len);
       if (dr_map_del(&c->live, old[i].key, old[i].len) && e->kind == DR_KIND_RECORD)
         emit(c, DR_EVENT_EXPIRE, e);
       dr_entry_clear(e);
@@ -458,15 +600,6 @@ const dr_merge *dr__cache_merge(const dr_cache *c) {
   return &c->m;
 }
 
-const dr_entry *dr_node_resource_known(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known) {
-  own_resource *res = dr_map_get(&n->resources, rid, DR_ID_LEN);
-  *known = true;
-  if (res) return &res->entry;
-  dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
-  if (c && c->ready) return c->m.resource;
-  *known = false;
-  return NULL;
-}
 
 bool dr_node_may_advertise(const dr_entry *resource, const uint8_t issuer[DR_ID_LEN]) {
   return dr_merge_allowed(resource, issuer) != 0;

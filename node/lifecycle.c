@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define BURST_PENDING 256 /* DHT operations pending that make a burst */
+#define BURST_VALUES 1000 /* stored values gone that are worth a trim */
 
 /* What the tick does to one advertisement. */
 typedef enum ad_due { AD_KEEP, AD_RENEW, AD_DROP } ad_due;
@@ -21,11 +22,25 @@ static ad_due due(const own_ad *ad, uint64_t now) {
 
 static void on_tick(uv_timer_t *t) {
   dr_node *n = t->data;
-  uint64_t now = dr_now();
+  uint64_t now = dr_now(), now_ms = uv_now(n->loop);
   size_t b, n_drop = 0;
   own_ad **drop = NULL;
+  /* own entries are plain values: each is put again before storers drop it */
+  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b))
+    dr__announce_due(n, &((own_resource *)it->value)->ann, now_ms);
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
+    dr__announce_due(n, &ad->rec_ann, now_ms);
+    dr__announce_due(n, &ad->tomb_ann, now_ms);
+    if (ad->moved_ann.entry) {
+      /* the record left in the old shard has expired: its tombstone too */
+      if (ad->moved.expires_at <= now) {
+        dr__unannounce(n, &ad->moved_ann);
+        dr_entry_clear(&ad->moved);
+      } else {
+        dr__announce_due(n, &ad->moved_ann, now_ms);
+      }
+    }
     /* a change a client asked for is being written: it decides first */
     if (dr__change_pending(n, it->key, it->key_len)) continue;
     switch (due(ad, now)) {
@@ -63,10 +78,10 @@ static void on_tick(uv_timer_t *t) {
   dr__persist_tick(n);
   dr__bootstrap_tick(n);
   dr__lookups_tick(n);
+  dr__resinfo_tick(n);
   /* once collections stop for a second, hand the freed pages back to the
    * system (glibc keeps them for reuse otherwise); OpenDHT's threads free
    * theirs in arenas of their own, which malloc_trim walks too */
-  uint64_t now_ms = uv_now(n->loop);
   if (n_drop) n->trim_at_ms = now_ms + 1000;
   /* a burst of lookups is over too: its operations and answers are freed */
   size_t pending = n->dht ? dr_dht_pending(n->dht) : 0;
@@ -74,6 +89,15 @@ static void on_tick(uv_timer_t *t) {
   else if (n->burst && pending == 0) {
     n->burst = false;
     n->trim_at_ms = now_ms + 1000;
+  }
+  /* and once OpenDHT let go of many stored values */
+  uint64_t values = 0, bytes = 0;
+  if (n->dht) dr_dht_store_size(n->dht, &values, &bytes);
+  if (values + BURST_VALUES < n->stored_peak) {
+    n->stored_peak = values;
+    n->trim_at_ms = now_ms + 1000;
+  } else if (values > n->stored_peak) {
+    n->stored_peak = values;
   }
   if (n->trim_at_ms && now_ms >= n->trim_at_ms) {
     malloc_trim(0);

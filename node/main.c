@@ -1,4 +1,5 @@
 /* main.c - dhtregd: flags and environment, start a node and its JSON-RPC server, stop on signals */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -25,6 +26,9 @@ static const char usage_text[] =
     "Runs a dhtreg node: joins the DHT, serves JSON-RPC on a Unix socket.\n"
     "\n"
     "  --port N                UDP port of the DHT (default 4222; 0: any free port)\n"
+    "  --bind ADDR             address of the DHT socket, IPv4 or IPv6 (repeatable: one\n"
+    "                          of each family); default: every address of both\n"
+    "  --max-store MB          what this node stores for the DHT at most (default 256)\n"
     "  --bootstrap HOST:PORT   node to join through (repeatable; env DHTREG_BOOTSTRAP,\n"
     "                          space- or comma-separated); none: start a new network\n"
     "  --data-dir DIR          identity key and state (env DHTREG_HOME; default ~/.dhtreg)\n"
@@ -113,11 +117,14 @@ enum {
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
   OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES,
   OPT_PEER_RATE,
-  OPT_VALUE_LIFETIME, OPT_MAX_QUEUE, OPT_MAX_LOOKUP_KEYS, OPT_IDLE, OPT_REQUEST,
+  OPT_VALUE_LIFETIME, OPT_MAX_QUEUE, OPT_MAX_LOOKUP_KEYS, OPT_IDLE, OPT_REQUEST, OPT_BIND,
+  OPT_MAX_STORE,
 };
 
 static const struct option long_opts[] = {
     {"port", required_argument, NULL, OPT_PORT},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"max-store", required_argument, NULL, OPT_MAX_STORE},
     {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"rpc-socket", required_argument, NULL, OPT_SOCKET},
@@ -160,6 +167,24 @@ static int parse_args(options *o, int argc, char **argv) {
     case OPT_PORT:
       if (parse_uint(optarg, 65535, &v) < 0) return fail_usage("--port: '%s' is not a port (0-65535)", optarg);
       o->node.port = (uint16_t)v;
+      break;
+    case OPT_BIND: {
+      struct in_addr a4;
+      struct in6_addr a6;
+      if (inet_pton(AF_INET, optarg, &a4) == 1) {
+        if (o->node.bind4) return fail_usage("--bind: '%s': one IPv4 address at most", optarg);
+        o->node.bind4 = optarg;
+      } else if (inet_pton(AF_INET6, optarg, &a6) == 1) {
+        if (o->node.bind6) return fail_usage("--bind: '%s': one IPv6 address at most", optarg);
+        o->node.bind6 = optarg;
+      } else {
+        return fail_usage("--bind: '%s' is not an IPv4 or IPv6 address", optarg);
+      }
+      break;
+    }
+    case OPT_MAX_STORE:
+      if (parse_uint(optarg, 2047, &v) < 0 || v < 1) return fail_usage("--max-store: '%s' is not 1-2047 MB", optarg);
+      o->node.max_store_bytes = (long)v << 20;
       break;
     case OPT_BOOTSTRAP:
       cli_bootstrap = true;

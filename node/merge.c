@@ -49,11 +49,11 @@ int dr_merge_offer(dr_merge *m, dr_entry *e) {
   if (mine->kind == DR_KIND_RESOURCE) {
     if (m->resource && dr_merge_cmp(mine, m->resource) <= 0) {
       entry_free(mine);
-    } else {
-      entry_free(m->resource);
-      m->resource = mine;
+      return 0;
     }
-    return 0;
+    entry_free(m->resource);
+    m->resource = mine;
+    return 1;
   }
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
   size_t nlen = strlen(mine->name);
@@ -69,7 +69,7 @@ int dr_merge_offer(dr_merge *m, dr_entry *e) {
     return -ENOMEM;
   }
   entry_free(cur);
-  return 0;
+  return 1;
 }
 
 int dr_merge_allowed(const dr_entry *res, const uint8_t issuer[DR_ID_LEN]) {

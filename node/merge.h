@@ -23,7 +23,8 @@ void dr_merge_init(dr_merge *m, const uint8_t rid[DR_ID_LEN]);
 void dr_merge_free(dr_merge *m);
 
 /* Offers a verified, checked entry of m's resource. Takes what *e owns
- * (leaves it zeroed) whether it wins or not. Returns 0 or -ENOMEM. */
+ * (leaves it zeroed) whether it wins or not. Returns 1 when it is the
+ * winner now, 0 when it lost, or -ENOMEM. */
 int dr_merge_offer(dr_merge *m, dr_entry *e);
 
 /* The live records: winners that are records, not expired at now, and

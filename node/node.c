@@ -142,6 +142,8 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr_map_init(&n->seen);
   dr_map_init(&n->clock_ages);
   dr_map_init(&n->lookups);
+  dr_map_init(&n->resinfo);
+  n->value_lifetime = cfg->value_lifetime ? cfg->value_lifetime : 600;
   n->max_lookup_keys = cfg->max_lookup_keys ? cfg->max_lookup_keys : 8192;
   n->max_watches = cfg->max_watches ? cfg->max_watches : 4096;
 
@@ -170,8 +172,13 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
 
   uint8_t node_id[DR_DHT_KEY_SIZE];
   crypto_generichash(node_id, sizeof node_id, n->id.pk, DR_ID_LEN, NULL, 0);
+  n->policy.net = n->net;
+  n->policy.skew = n->clock_skew;
   dr_dht_config dc = {
       .port = cfg->port,
+      .bind4 = cfg->bind4,
+      .bind6 = cfg->bind6,
+      .max_store_bytes = cfg->max_store_bytes,
       .network = cfg->network,
       .node_id = cfg->ephemeral ? NULL : node_id,
       .max_inflight = cfg->max_inflight,
@@ -180,12 +187,19 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .value_lifetime_s = cfg->value_lifetime,
       .log = dht_log,
       .log_ctx = n,
+      .store_ok = dr__store_ok,
       .edit_ok = dr__edit_ok,
-      .edit_ctx = n->net,
+      .policy_ctx = &n->policy,
   };
   if ((r = dr_dht_start(&n->dht, loop, &dc)) < 0) {
-    snprintf(err, errlen, "cannot start the DHT on UDP port %u: %s (is another program using it?)",
-             cfg->port, strerror(-r));
+    if (r == -EADDRNOTAVAIL)
+      snprintf(err, errlen, "cannot start the DHT: --bind %s%s%s is not an address to bind",
+               cfg->bind4 ? cfg->bind4 : "", cfg->bind4 && cfg->bind6 ? " / " : "",
+               cfg->bind6 ? cfg->bind6 : "");
+    else
+      snprintf(err, errlen, "cannot start the DHT on UDP port %u%s%s: the port is in use, or the "
+               "address is not this machine's", cfg->port, cfg->bind4 || cfg->bind6 ? " of " : "",
+               cfg->bind4 ? cfg->bind4 : cfg->bind6 ? cfg->bind6 : "");
     goto err_persist;
   }
   uv_timer_init(loop, &n->deadline_timer);
@@ -217,6 +231,8 @@ err_free:
   dr__wire_free(n);
   dr__clock_free(n);
   dr__lookups_free(n);
+  dr__resinfo_free(n);
+  dr__repl_free(n);
   free(n);
   return r;
 }
@@ -255,6 +271,8 @@ static void on_dht_closed(void *ctx) {
   dr__wire_free(n);
   dr__clock_free(n);
   dr__lookups_free(n);
+  dr__resinfo_free(n);
+  dr__repl_free(n);
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
@@ -319,6 +337,11 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     out->dht_pending = dr_dht_pending(n->dht);
     out->dht_refused = dr_dht_refused(n->dht);
     out->dht_searches = dr_dht_searches(n->dht);
+    out->dht_retries = dr_dht_retries(n->dht);
+    uint64_t refused[DR_DHT_STORE_REASONS];
+    dr_dht_store_refused(n->dht, refused);
+    for (int i = 1; i < DR_REJ__COUNT; i++) out->store_refused[i] = refused[i];
+    out->store_refused[DR_REJ__COUNT] = refused[DR_DHT_STORE_FULL];
     out->lookup_keys = n->lookups.count;
     out->lookups_refused = n->lookups_refused;
     out->dht_nudges = dr_dht_nudges(n->dht);

@@ -22,6 +22,8 @@ typedef struct dr_node dr_node;
 
 typedef struct dr_node_config {
   uint16_t port;           /* DHT UDP port; 0 picks one */
+  const char *bind4, *bind6; /* numeric addresses of the DHT socket (--bind), or NULL: all */
+  long max_store_bytes;    /* what the node stores for the DHT at most (0: 256 MiB) */
   uint32_t network;        /* OpenDHT network id */
   const char *psk;         /* private network passphrase (--psk), or NULL */
   char **bootstrap;        /* "host:port" strings */
@@ -82,6 +84,8 @@ typedef struct dr_node_info {
   size_t dht_pending;                    /* DHT operations queued or in flight */
   uint64_t dht_refused;                  /* lookups refused: the queue was full */
   unsigned dht_searches;                 /* OpenDHT's searches (kept an hour after use) */
+  uint64_t dht_retries;                  /* lookups asked again after an empty answer from too few nodes */
+  uint64_t store_refused[DR_REJ__COUNT + 1]; /* values refused to other nodes, by reason; [DR_REJ__COUNT]: no room */
   size_t lookup_keys;                    /* distinct keys resolved in the last hour */
   uint64_t lookups_refused;              /* resolves refused: --max-lookup-keys */
   uint64_t dht_nudges;                   /* searches stepped for a put in flight too long */
@@ -132,6 +136,7 @@ uint64_t dr_now_ms(void);
 #define DR_EFORBIDDEN (-10011) /* forbidden by the resource's policy */
 #define DR_EWRITE (-10013)     /* the node's state could not be written: nothing changed */
 #define DR_ECLOCK (-10014)     /* the clock is so far behind that a record would arrive expired */
+#define DR_ECURSOR (-10015)    /* a page of a resource whose shard count changed since */
 
 /* Where a parameter error lies, for -32602 / -32012 messages. */
 typedef struct dr_param_error {
@@ -145,10 +150,12 @@ typedef void (*dr_node_publish_cb)(void *ctx, int err, const dr_entry *entry, bo
  * signs it and keeps it announced. cb gets the resource entry (valid only
  * during the callback) once the first announce is over; published says
  * whether any DHT node confirmed it. Idempotent: the same label gives the
- * same entry, unless policy or allow changed (then a newer one). Returns 0,
- * or -EINVAL/-EMSGSIZE with *pe set. */
+ * same entry, unless policy, allow or shards changed (then a newer one).
+ * shards: the resource's shard count (a power of two up to DR_SHARDS_MAX;
+ * 0 keeps what it has, 1 for a new one). Returns 0, or -EINVAL/-EMSGSIZE
+ * with *pe set. */
 int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
-                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow,
+                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow, uint32_t shards,
                             dr_node_publish_cb cb, void *ctx, dr_param_error *pe);
 
 typedef struct dr_advertise_params {
@@ -176,36 +183,62 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
 int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *service_id,
                      dr_node_publish_cb cb, void *ctx);
 
+/* Where a page of a resolve starts (the API's cursor): the seed of the
+ * shards' order, the shard count it was drawn for, the position in that
+ * order, and how many records of that position's shard were given. */
+typedef struct dr_resolve_page {
+  uint32_t seed, shards, pos, skip;
+  bool set;
+} dr_resolve_page;
+
 /* The result of a resolve: valid only during the callback. */
 typedef struct dr_resolution {
   const dr_entry *resource; /* NULL when no resource entry was found */
-  const dr_entry **records; /* live, verified, merged; sorted by service id */
+  const dr_entry **records; /* live, verified, merged; in the page's order */
   size_t n_records;
+  uint32_t shards;          /* the resource's shard count */
+  bool more;                /* more records follow: next is where */
+  dr_resolve_page next;
 } dr_resolution;
 
 typedef void (*dr_node_resolve_cb)(void *ctx, int err, const dr_resolution *res);
 
-/* Resolves a resource: gets its entries from the DHT, verifies each, merges
- * them with this node's own, and returns at most limit live records. cb runs
- * exactly once: err 0 once the DHT's answer is complete, or DR_ETIMEOUT
- * when it was not within the op timeout (never a partial answer) -- unless
- * the resolve is cancelled first. A resolve answered from the cache calls
- * cb before this returns, and *out (may be NULL) is then NULL; otherwise
- * it is the handle for dr_node_resolve_cancel, valid until cb runs.
- * Returns 0, or -ENOBUFS when the DHT queue is full, -EDQUOT when rid's key
- * would be one more than --max-lookup-keys distinct keys looked up in the
- * last hour, -ESHUTDOWN, -ENOMEM (cb does not run). */
+/* Resolves a resource: reads its shards (docs/PROTOCOL.md) in a random
+ * order until it has limit live records (or read them all), verifies every
+ * value, merges them with this node's own entries, and answers a page of
+ * at most limit records, shard by shard; from (NULL: a first page) is where
+ * a previous answer's next said the page starts. cb runs exactly once: err
+ * 0 once the DHT's answers are complete, DR_ETIMEOUT when they were not
+ * within the op timeout (never a partial answer), DR_ECURSOR when the
+ * resource's shard count changed since from was made -- unless the resolve
+ * is cancelled first. A resolve answered from the cache calls cb before
+ * this returns, and *out (may be NULL) is then NULL; otherwise it is the
+ * handle for dr_node_resolve_cancel, valid until cb runs. Returns 0, or
+ * -ENOBUFS when the DHT queue is full, -EDQUOT when a key would be one more
+ * than --max-lookup-keys distinct keys looked up in the last hour,
+ * -ESHUTDOWN, -ENOMEM (cb does not run). */
 typedef struct dr_resolve dr_resolve;
 int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                    dr_node_resolve_cb cb, void *ctx, dr_resolve **out);
+                    const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx,
+                    dr_resolve **out);
+/* One live record (of that type, unless NULL) chosen uniformly at random:
+ * res->records[0], or none. As dr_node_resolve otherwise. */
+int dr_node_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                     dr_node_resolve_cb cb, void *ctx, dr_resolve **out);
+/* The resource entry alone (res->resource, or NULL): one cheap lookup of
+ * its fixed value id in the head. As dr_node_resolve otherwise. */
+int dr_node_resource_get(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_resolve_cb cb,
+                         void *ctx, dr_resolve **out);
 /* The caller gave up (its client went away): cb will not run, and the DHT
- * lookup is dropped if it has not started. */
+ * lookups are dropped if they have not started. */
 void dr_node_resolve_cancel(dr_node *n, dr_resolve *r);
 
 /* The resource entry of rid as far as this node knows it without asking
- * the DHT: its own, or a watched or pinned resource's. *known says whether
- * the node knows (then NULL means the resource has no entry yet). */
-const dr_entry *dr_node_resource_known(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known);
+ * the DHT: its own, a watched or pinned resource's, or one read in the
+ * last max_age_ms. *known says whether the node knows (then NULL means the
+ * resource has no entry). */
+const dr_entry *dr_node_resource_known(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms,
+                                       bool *known);
 
 /* Whether a resource entry (NULL: none) lets issuer add records. */
 bool dr_node_may_advertise(const dr_entry *resource, const uint8_t issuer[DR_ID_LEN]);

@@ -17,15 +17,30 @@ typedef struct dr_deadline {
 
 struct dr_pub;
 
-/* An entry of ours kept announced in the DHT. */
+/* What the DHT's store and edit policies read on OpenDHT's thread: set
+ * before the runner starts, never changed while it runs. */
+typedef struct dr_policy_ctx {
+  const dr_netkey *net; /* the private network's keys, or NULL */
+  uint64_t skew;
+} dr_policy_ctx;
+
+/* An entry of ours kept in the DHT: put as a plain value, and put again
+ * before storers drop it (every 80% of the value lifetime, jittered), and
+ * whenever it changes. */
 typedef struct dr_announce {
-  dr_dht_put *put;
-  struct dr_pub *pub; /* the caller waiting for the first announce, or NULL */
-  dr_entry *entry;
-  uint64_t since_ms; /* uv_now() when the announce began */
+  dr_node *n;
+  dr_dht_putop *put;  /* the put in flight, or NULL */
+  struct dr_pub *pub; /* the caller waiting for the first put, or NULL */
+  dr_entry *entry;    /* NULL: not announced */
+  uint8_t key[DR_DHT_KEY_SIZE]; /* the shard key it goes under */
+  uint64_t vid;       /* OpenDHT's value id and seq: a renewal replaces in place */
+  uint16_t vseq;
+  uint64_t since_ms;  /* uv_now() when the announce began */
+  uint64_t reput_at;  /* uv_now() of its next put */
 } dr_announce;
 
 typedef struct dr_cache dr_cache;
+struct dr_repl;
 
 typedef struct own_resource {
   dr_entry entry;
@@ -37,6 +52,11 @@ typedef struct own_ad {
   dr_announce rec_ann;
   dr_entry tomb; /* the tombstone, once withdrawn */
   dr_announce tomb_ann;
+  uint32_t shard; /* where record and tombstone go */
+  /* after a move to another shard (the resource's shard count grew), the
+   * tombstone that hides the record left in the old one, until it expires */
+  dr_entry moved;
+  dr_announce moved_ann;
   bool withdrawn;
   bool lease;
   uint32_t ttl;
@@ -47,6 +67,7 @@ struct dr_node {
   dr_logger log;
   dr_identity id;
   dr_netkey *net; /* the private network's keys (--psk), or NULL */
+  dr_policy_ctx policy;
   dr_dht *dht;
   uint32_t network;
   uint64_t clock_skew;
@@ -63,7 +84,11 @@ struct dr_node {
   dr_map ads;       /* rid || service id -> own_ad* */
   dr_map writing;   /* change.c: rid or ad key -> the chain of its changes */
   uint64_t rejected[DR_REJ__COUNT];
-  /* resolve.c: keys looked up lately (key -> uv_now of the last lookup) */
+  /* resinfo.c: resources read lately (rid -> their entry and shard count) */
+  dr_map resinfo;
+  uint64_t resinfo_swept_ms;
+  unsigned value_lifetime; /* seconds storers keep a value after its last put */
+  /* lookups.c: keys looked up lately (key -> uv_now of the last lookup) */
   dr_map lookups;
   size_t max_lookup_keys;
   uint64_t lookups_refused, lookups_swept_ms, lookups_warned_ms;
@@ -85,7 +110,9 @@ struct dr_node {
   uint64_t events, cache_hits, cache_polls;
   uint64_t trim_at_ms; /* when to give freed memory back (uv_now), 0: nothing to */
   bool burst;          /* many DHT operations were pending: trim once they are done */
+  uint64_t stored_peak; /* OpenDHT's stored values since the last trim they caused */
   /* replicate.c */
+  struct dr_repl *repl;
   uv_timer_t repl_timer;
   unsigned repl_ms;
   size_t repl_outstanding; /* checks of the current run still under way */
@@ -108,7 +135,43 @@ struct dr_node {
 /* Entries whose expiry is before this are over: now minus the tolerated
  * skew (the tolerance is symmetric, see dr_entry_check). */
 uint64_t dr__expiry_horizon(const dr_node *n);
-/* resolve.c */
+/* resolve.c: what a resolve and a cache's answer share. */
+typedef struct dr_placed {
+  const dr_entry *e;
+  uint32_t pos; /* the position, in the page's order, of the shard it was read from */
+} dr_placed;
+/* The order of a resource's shards drawn from seed: order[pos] = shard,
+ * pos_of[shard] = pos. */
+void dr__shard_order(uint32_t seed, uint32_t shards, uint32_t *order, uint32_t *pos_of);
+/* A page of the k live records p (sorted here): those at positions >= start
+ * after skip of start's, at most limit, and where the next page starts
+ * (unread: the first position not read). res->records is malloc'd (the
+ * caller frees it after the callback). 0 or -ENOMEM. */
+int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t start, uint32_t skip,
+             size_t limit, uint32_t unread, dr_resolution *res);
+
+/* resinfo.c: what the node knows of rid's resource entry and shard count:
+ * its own, a watched or pinned one's (current), or one read in the last
+ * max_age_ms. Returns whether it knows; *res (may be NULL) is the entry or
+ * NULL (none), *shards its shard count (1 when unknown). */
+bool dr__resinfo(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms,
+                 const dr_entry **res, uint32_t *shards);
+uint32_t dr__shards_of(dr_node *n, const uint8_t rid[DR_ID_LEN]);
+/* Live records per shard the last resolve of rid saw (0: unknown). */
+uint32_t dr__resinfo_per_shard(dr_node *n, const uint8_t rid[DR_ID_LEN]);
+/* What a read found: the resource entry (NULL: none), per shard (0: unknown). */
+void dr__resinfo_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *res,
+                      uint32_t per_shard);
+void dr__resinfo_tick(dr_node *n);
+void dr__resinfo_free(dr_node *n);
+
+/* lookups.c: the distinct keys looked up in the last hour (--max-lookup-keys).
+ * admit: 0, or -EDQUOT beyond the bound; *fresh says whether key is new to
+ * the count. A lookup that never reached OpenDHT is unadmitted (a key it
+ * made new does not count); one that did is started. */
+int dr__lookup_admit(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE], bool *fresh);
+void dr__lookup_unadmit(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE]);
+void dr__lookup_started(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE]);
 void dr__lookups_tick(dr_node *n);
 void dr__lookups_free(dr_node *n);
 /* clock.c: the offset of this node's clock from the network's */
@@ -132,23 +195,30 @@ size_t dr__ad_key(uint8_t *out, const uint8_t rid[DR_ID_LEN], const char *servic
 
 /* wire.c: entries in the DHT */
 #define DR_WIRE_MAX (DR_ENTRY_MAX + DR_SEAL_OVERHEAD)
+/* The key of a resource's head (shard 0), and of any of its shards. */
 void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint8_t key[DR_DHT_KEY_SIZE]);
+void dr__shard_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
+                      uint8_t key[DR_DHT_KEY_SIZE]);
 /* The bytes e travels as: e->raw, or e sealed into buf on a private
  * network. *len is set; NULL only if e is not a signed entry. */
 const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_WIRE_MAX],
                            size_t *len);
-/* Reads one value found under rid's key: opens it (private network),
- * decodes, verifies and checks it (dr_entry_check), and drops it as
- * replayed when this node has read a newer version of it before. Returns DR_REJ_NONE with
- * out filled (the caller clears it), or the reason, counted in n->rejected,
- * with out cleared. */
-dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], const uint8_t *data,
-                         size_t len, dr_entry *out);
+/* Reads one value found under shard `shard` of rid: opens it (private
+ * network), decodes, verifies and checks it (dr_entry_check, and that it
+ * belongs in that shard), and drops it when this node has read a newer
+ * version of it before (counted as replayed when the newer one is a
+ * tombstone or a resource). Returns DR_REJ_NONE with out filled (the
+ * caller clears it), or the reason, counted in n->rejected, with out
+ * cleared. */
+dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
+                         const uint8_t *data, size_t len, dr_entry *out);
+/* The DHT's policies of dhtreg's value type (OpenDHT's thread; ctx: the
+ * node's dr_policy_ctx). store: 0, or why not (a dr_reject). */
+int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data, size_t len);
 /* Forgets the versions no older copy of could still be live (every 10 s). */
 void dr__wire_tick(dr_node *n, uint64_t now);
 void dr__wire_free(dr_node *n);
-/* The DHT's edit policy (OpenDHT's thread, ctx: the node's dr_netkey or
- * NULL): a stored entry may be replaced by a valid newer version of itself
+/* edit: a stored entry may be replaced by a valid newer version of itself
  * under the same value id. */
 bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
                  size_t new_len);
@@ -175,6 +245,7 @@ typedef struct dr_change {
   dr_entry e;    /* the signed entry to write (a resource or advertise's, from the start) */
   bool lease;    /* an advertise's, or the renewed ad's */
   uint32_t ttl;
+  uint32_t shard; /* records and tombstones: where it goes */
   bool queued;   /* it waited behind another change of its entry */
   bool writing;  /* its frame is logged and a sync asked for */
   dr_node_publish_cb cb; /* runs exactly once */
@@ -216,10 +287,14 @@ void dr__persist_status(const dr_node *n, dr_persist_status *st);
 void dr__tick_start(dr_node *n, unsigned period_ms);
 
 /* cache.c */
-void dr__cache_offer_own(dr_node *n, const dr_entry *e);
+void dr__cache_offer_own(dr_node *n, const dr_entry *e, uint32_t shard);
 /* Answers from the cache (synchronously) when rid has a ready one. */
 bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                       dr_node_resolve_cb cb, void *ctx);
+                       const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx);
+bool dr__cache_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                        dr_node_resolve_cb cb, void *ctx);
+/* A ready cache's resource entry (*known false: no ready cache). */
+const dr_entry *dr__cache_resource(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known);
 void dr__cache_tick(dr_node *n, uint64_t now);
 void dr__cache_free_all(dr_node *n);
 void dr__cache_counts(const dr_node *n, size_t *caches, size_t *entries, size_t *subs);
@@ -227,9 +302,16 @@ size_t dr__cache_pinned(dr_node *n, dr_cache ***out);
 const uint8_t *dr__cache_rid(const dr_cache *c);
 bool dr__cache_is_pinned(const dr_cache *c);
 const struct dr_merge *dr__cache_merge(const dr_cache *c);
+/* The shards a cache listens to, and the shard an entry's winner came from. */
+uint32_t dr__cache_shards(const dr_cache *c);
+uint32_t dr__cache_shard_of(const dr_cache *c, const dr_entry *e);
 
 /* replicate.c */
 void dr__repl_start(dr_node *n, unsigned period_ms);
+/* A put of an own entry reached these nodes (the key's closest). */
+void dr__repl_put_done(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE],
+                       const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes);
+void dr__repl_free(dr_node *n);
 
 /* publish.c */
 /* Re-signs ad's record with a new seq, issued now, expiring after its TTL,
@@ -239,13 +321,19 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
 /* Stops announcing everything of ad and frees it (it must be removed from
  * n->ads by the caller first). */
 void dr__ad_free(dr_node *n, own_ad *ad);
-/* Starts announcing a.entry (permanent); cb, if any, runs once the first
- * announce is over or the op timeout passed. Returns 0 or -ENOMEM. */
-/* Announces e through a (a->put must be free). prev, when not NULL, is the
- * announce this one takes over: its put is replaced in place (same value
- * id), its waiting caller answered unpublished; prev may be a. */
-int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
+/* Announces e through a, under shard `shard` of its resource: puts it now
+ * and again every 80% of the value lifetime until dr__unannounce. prev, when
+ * not NULL, is the announce this one takes over: e replaces its value in
+ * place (same value id, next OpenDHT seq) and its waiting caller is answered
+ * unpublished; prev may be a. A resource entry always has its fixed value
+ * id. cb, if any, runs once the first put is over or the op timeout passed.
+ * Returns 0, -ESHUTDOWN or -ENOMEM. */
+int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e, uint32_t shard,
                  dr_node_publish_cb cb, void *ctx);
+/* Puts a's entry again if its time came (the maintenance task). */
+void dr__announce_due(dr_node *n, dr_announce *a, uint64_t now_ms);
+/* Puts a's entry again now, unless a put of it is in flight (repair). */
+void dr__reput(dr_node *n, dr_announce *a);
 /* Stops announcing; a caller still waiting hears published=false. */
 void dr__unannounce(dr_node *n, dr_announce *a);
 void dr__own_free_all(dr_node *n);

@@ -4,8 +4,10 @@
  *   state.snap  the state at the last compaction (written atomically)
  *   state.log   changes since, appended
  * Both are sequences of frames: u32be length, 8-byte BLAKE2b of the payload,
- * the payload. A payload is one op: u8 op, u8 lease, u32be ttl, u32be entry
- * length, the signed entry (resource, record or tombstone). Loading replays
+ * the payload. A payload is one op: u8 op, u8 lease, u32be ttl, [u16be
+ * shard, for ops 5 and 6,] u32be entry length, the signed entry (resource,
+ * record or tombstone); ops 1 and 2, a record or tombstone without its
+ * shard (as an older node wrote them), load into shard 0. Loading replays
  * the snapshot, then the journal; the newest seq of each entry wins, as in
  * the DHT. A torn frame at the end of the journal (a crash mid-write) is cut
  * off; anything else unreadable is an error that names the file.
@@ -40,7 +42,7 @@
 #define SUM_LEN 8
 #define COMPACT_MIN (1u << 20)
 
-enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4 };
+enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4, OP_AD_AT = 5, OP_TOMB_AT = 6 };
 
 typedef struct waiter {
   struct waiter *next;
@@ -102,25 +104,37 @@ static uint32_t get32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, const uint8_t *data, size_t len) {
-  uint8_t head[4 + SUM_LEN], payload[10 + DR_ENTRY_MAX + DR_ID_LEN + DR_NAME_MAX];
-  if (len > sizeof payload - 10) return -EMSGSIZE;
+/* The payload's header: 12 bytes for the ops that carry a shard, else 10. */
+static size_t head_len(uint8_t op) {
+  return op == OP_AD_AT || op == OP_TOMB_AT ? 12 : 10;
+}
+
+static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, uint32_t shard,
+                     const uint8_t *data, size_t len) {
+  uint8_t head[4 + SUM_LEN], payload[12 + DR_ENTRY_MAX + DR_ID_LEN + DR_NAME_MAX];
+  size_t hl = head_len(op);
+  if (len > sizeof payload - hl) return -EMSGSIZE;
   payload[0] = op;
   payload[1] = lease;
   put32(payload + 2, ttl);
-  put32(payload + 6, (uint32_t)len);
-  memcpy(payload + 10, data, len);
-  put32(head, (uint32_t)(10 + len));
-  crypto_generichash(head + 4, SUM_LEN, payload, 10 + len, NULL, 0);
+  if (hl == 12) {
+    payload[6] = (uint8_t)(shard >> 8);
+    payload[7] = (uint8_t)shard;
+  }
+  put32(payload + hl - 4, (uint32_t)len);
+  memcpy(payload + hl, data, len);
+  put32(head, (uint32_t)(hl + len));
+  crypto_generichash(head + 4, SUM_LEN, payload, hl + len, NULL, 0);
   int r = buf_add(b, head, sizeof head);
-  return r < 0 ? r : buf_add(b, payload, 10 + len);
+  return r < 0 ? r : buf_add(b, payload, hl + len);
 }
 
 /* ---- logging changes ------------------------------------------------------------ */
 
-static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, const uint8_t *d, size_t len) {
+static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, uint32_t shard, const uint8_t *d,
+                   size_t len) {
   if (!n->persist) return;
-  if (add_frame(&n->persist->pending, op, lease, ttl, d, len) < 0) {
+  if (add_frame(&n->persist->pending, op, lease, ttl, shard, d, len) < 0) {
     /* the state in memory has it: the next write is a whole snapshot */
     DR_ERROR(&n->log, "cannot record a change of state: out of memory");
     n->persist->must_compact = true;
@@ -128,20 +142,20 @@ static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, const uint8
 }
 
 void dr__persist_ad(dr_node *n, const own_ad *ad) {
-  if (ad->withdrawn) log_op(n, OP_TOMB, false, 0, ad->tomb.raw, ad->tomb.raw_len);
-  else log_op(n, OP_AD, ad->lease, ad->ttl, ad->rec.raw, ad->rec.raw_len);
+  if (ad->withdrawn) log_op(n, OP_TOMB_AT, false, 0, ad->shard, ad->tomb.raw, ad->tomb.raw_len);
+  else log_op(n, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
 }
 
 void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen) {
-  log_op(n, OP_DROP, false, 0, key, klen);
+  log_op(n, OP_DROP, false, 0, 0, key, klen);
 }
 
 void dr__persist_change(dr_node *n, const dr_change *c) {
   switch (c->kind) {
-  case DR_CH_RESOURCE: log_op(n, OP_RES, false, 0, c->e.raw, c->e.raw_len); break;
+  case DR_CH_RESOURCE: log_op(n, OP_RES, false, 0, 0, c->e.raw, c->e.raw_len); break;
   case DR_CH_ADVERTISE:
-  case DR_CH_RENEW: log_op(n, OP_AD, c->lease, c->ttl, c->e.raw, c->e.raw_len); break;
-  case DR_CH_WITHDRAW: log_op(n, OP_TOMB, false, 0, c->e.raw, c->e.raw_len); break;
+  case DR_CH_RENEW: log_op(n, OP_AD_AT, c->lease, c->ttl, c->shard, c->e.raw, c->e.raw_len); break;
+  case DR_CH_WITHDRAW: log_op(n, OP_TOMB_AT, false, 0, c->shard, c->e.raw, c->e.raw_len); break;
   }
 }
 
@@ -150,12 +164,12 @@ static int snapshot(dr_node *n, buf *b) {
   size_t i;
   int r = 0;
   for (dr_map_item *it = dr_map_next(&n->resources, NULL, &i); it && !r; it = dr_map_next(&n->resources, it, &i))
-    r = add_frame(b, OP_RES, false, 0, ((own_resource *)it->value)->entry.raw,
+    r = add_frame(b, OP_RES, false, 0, 0, ((own_resource *)it->value)->entry.raw,
                   ((own_resource *)it->value)->entry.raw_len);
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &i); it && !r; it = dr_map_next(&n->ads, it, &i)) {
     const own_ad *ad = it->value;
-    r = ad->withdrawn ? add_frame(b, OP_TOMB, false, 0, ad->tomb.raw, ad->tomb.raw_len)
-                      : add_frame(b, OP_AD, ad->lease, ad->ttl, ad->rec.raw, ad->rec.raw_len);
+    r = ad->withdrawn ? add_frame(b, OP_TOMB_AT, false, 0, ad->shard, ad->tomb.raw, ad->tomb.raw_len)
+                      : add_frame(b, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
   }
   return r;
 }
@@ -331,12 +345,18 @@ void dr__persist_status(const dr_node *n, dr_persist_status *st) {
 /* Applies one op to the node's maps. Entries are verified as if read from
  * the DHT, and must be this node's own. */
 static int apply(dr_node *n, const uint8_t *pl, size_t len) {
-  if (len < 10 || get32(pl + 6) != len - 10) return -EINVAL;
+  if (len < 10) return -EINVAL;
   uint8_t op = pl[0];
+  size_t hl = head_len(op);
+  if (len < hl || get32(pl + hl - 4) != len - hl) return -EINVAL;
   bool lease = pl[1] != 0;
   uint32_t ttl = get32(pl + 2);
-  const uint8_t *d = pl + 10;
-  size_t dlen = len - 10;
+  uint32_t shard = hl == 12 ? (uint32_t)pl[6] << 8 | pl[7] : 0;
+  const uint8_t *d = pl + hl;
+  size_t dlen = len - hl;
+  if (op == OP_AD_AT) op = OP_AD;
+  if (op == OP_TOMB_AT) op = OP_TOMB;
+  if (op < OP_AD || op > OP_RES || shard >= DR_SHARDS_MAX) return -EINVAL;
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
   if (op == OP_DROP) {
     if (dlen > sizeof key) return -EINVAL;
@@ -390,6 +410,7 @@ static int apply(dr_node *n, const uint8_t *pl, size_t len) {
     ad->withdrawn = false;
     ad->lease = lease;
     ad->ttl = ttl;
+    ad->shard = shard;
   } else {
     if (ad->rec.seq >= e.seq || ad->tomb.seq >= e.seq) {
       dr_entry_clear(&e);
@@ -398,6 +419,7 @@ static int apply(dr_node *n, const uint8_t *pl, size_t len) {
     dr_entry_clear(&ad->tomb);
     ad->tomb = e;
     ad->withdrawn = true;
+    ad->shard = shard;
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define DEFAULT_TTL 300
+#define KEEP_MARGIN_S 5 /* storers keep an entry this long past its last use to readers */
 
 /* A caller waiting for the first announce of an entry. */
 typedef struct dr_pub {
@@ -33,64 +34,110 @@ static void on_pub_deadline(dr_deadline *dl) {
   pub_finish(pub, false);
 }
 
-static void on_put_done(void *ctx, bool ok) {
+/* When to put an entry again: before storers drop it (80% of the value
+ * lifetime, less up to a tenth at random so the puts of many entries do not
+ * bunch up). */
+static uint64_t reput_time(const dr_node *n) {
+  uint64_t life_ms = (uint64_t)n->value_lifetime * 1000;
+  uint64_t base = life_ms / 10 * 8;
+  return uv_now(n->loop) + base - randombytes_uniform((uint32_t)(life_ms / 10) + 1);
+}
+
+static void on_put_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes);
+
+/* Puts a's entry (as it is) under its key, with its value id and seq. */
+static int put_now(dr_node *n, dr_announce *a) {
+  uint8_t buf[DR_WIRE_MAX];
+  size_t len;
+  const uint8_t *wire = dr__wire_of(n, a->entry, buf, &len);
+  if (a->put) dr_dht_put_cancel(n->dht, a->put); /* a newer put of it supersedes it */
+  /* storers keep a record or tombstone as long as readers may take it,
+   * not a value lifetime after its expiry */
+  uint64_t now = dr_now(), keep = 0;
+  if (a->entry->kind != DR_KIND_RESOURCE) {
+    uint64_t until = a->entry->expires_at + n->clock_skew + KEEP_MARGIN_S;
+    keep = until > now ? until - now : 1;
+  }
+  a->put = dr_dht_put(n->dht, a->key, a->vid, a->vseq, wire, len, (unsigned)keep, on_put_done, a);
+  a->reput_at = reput_time(n);
+  return a->put ? 0 : -ENOMEM;
+}
+
+static void on_put_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
   dr_announce *a = ctx;
+  a->put = NULL;
+  if (ok && a->entry) dr__repl_put_done(a->n, a->key, nodes, n_nodes);
   if (a->pub) pub_finish(a->pub, ok);
 }
 
-int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e,
+int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e, uint32_t shard,
                  dr_node_publish_cb cb, void *ctx) {
-  uint8_t key[DR_DHT_KEY_SIZE];
-  dr_dht_put *old = NULL;
+  uint64_t vid = 0;
+  uint16_t vseq = 0;
   if (prev) {
-    old = prev->put;
+    /* in place: storers replace the old version rather than keep both */
+    if (prev->vseq < UINT16_MAX) {
+      vid = prev->vid;
+      vseq = (uint16_t)(prev->vseq + 1);
+    }
+    if (prev->put) dr_dht_put_cancel(n->dht, prev->put);
     prev->put = NULL;
     if (prev->pub) pub_finish(prev->pub, false);
   }
-  if (n->stopping) {
-    if (old) dr_dht_cancel(n->dht, old);
-    return -ESHUTDOWN;
+  if (a != prev && a->put) {
+    dr_dht_put_cancel(n->dht, a->put);
+    a->put = NULL;
+  }
+  if (n->stopping) return -ESHUTDOWN;
+  if (e->kind == DR_KIND_RESOURCE) {
+    /* a resource's entry has its fixed id: anyone can get it alone */
+    uint64_t fixed = dr_resource_value_id(e->rid);
+    vseq = a->vid == fixed && a->vseq < UINT16_MAX ? (uint16_t)(a->vseq + 1) : 0;
+    vid = fixed;
+  } else if (!vid) {
+    /* the id of a record's first version, random so nobody can take it first */
+    randombytes_buf(&vid, sizeof vid);
+    vid |= 1; /* never 0: "no id" to OpenDHT */
   }
   dr_pub *pub = NULL;
-  if (cb && !(pub = calloc(1, sizeof *pub))) {
-    if (old) dr_dht_cancel(n->dht, old);
-    return -ENOMEM;
-  }
+  if (cb && !(pub = calloc(1, sizeof *pub))) return -ENOMEM;
   if (pub) {
     pub->n = n;
     pub->ann = a;
     pub->cb = cb;
     pub->ctx = ctx;
   }
+  a->n = n;
   a->entry = e;
+  a->vid = vid;
+  a->vseq = vseq;
   a->since_ms = uv_now(n->loop);
+  dr__shard_key_of(n, e->rid, shard, a->key);
   dr__clock_own(n, e);
-  dr__cache_offer_own(n, e);
-  dr__dht_key_of(n, e->rid, key);
-  /* every version of an entry (and a record's tombstone) keeps the value id
-   * its first one drew, so storers replace the old version instead of
-   * keeping both; the id is random so nobody can take it first */
-  uint64_t vid;
-  randombytes_buf(&vid, sizeof vid);
-  vid |= 1; /* never 0: "no id" to OpenDHT */
-  uint8_t buf[DR_WIRE_MAX];
-  size_t len;
-  const uint8_t *wire = dr__wire_of(n, e, buf, &len);
-  if (old) a->put = dr_dht_replace(n->dht, old, vid, wire, len, on_put_done, a);
-  else a->put = dr_dht_put_value(n->dht, key, vid, wire, len, true, on_put_done, a);
-  if (!a->put) {
+  dr__cache_offer_own(n, e, shard);
+  a->pub = pub;
+  if (put_now(n, a) < 0) {
+    a->pub = NULL;
     free(pub);
     return -ENOMEM;
   }
-  a->pub = pub;
   if (pub) dr__deadline_add(n, &pub->dl, on_pub_deadline);
   return 0;
 }
 
+void dr__announce_due(dr_node *n, dr_announce *a, uint64_t now_ms) {
+  if (a->entry && !a->put && now_ms >= a->reput_at && !n->stopping) put_now(n, a);
+}
+
+void dr__reput(dr_node *n, dr_announce *a) {
+  if (a->entry && !a->put && !n->stopping) put_now(n, a);
+}
+
 void dr__unannounce(dr_node *n, dr_announce *a) {
-  if (a->put && n->dht) dr_dht_cancel(n->dht, a->put);
+  if (a->put && n->dht) dr_dht_put_cancel(n->dht, a->put);
   a->put = NULL;
   if (a->pub) pub_finish(a->pub, false);
+  a->entry = NULL;
 }
 
 /* ---- changes: prepared, written (change.c), applied ------------------------ */
@@ -154,7 +201,7 @@ static int set_withdrawn(dr_node *n, own_ad *ad, dr_entry *t, dr_node_publish_cb
   ad->withdrawn = true;
   /* a value id of its own, so that watchers' listens report it at once;
    * stored copies of the record lose to its higher seq until they expire */
-  return dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, cb, ctx);
+  return dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, ad->shard, cb, ctx);
 }
 
 static own_ad *live_ad(dr_node *n, const uint8_t *key, size_t klen) {
@@ -164,9 +211,14 @@ static own_ad *live_ad(dr_node *n, const uint8_t *key, size_t klen) {
   return ad && !ad->withdrawn && ad->rec.expires_at > dr_now() ? ad : NULL;
 }
 
+static uint32_t shards_or_1(uint32_t s) {
+  return s > 1 ? s : 1;
+}
+
 static bool same_policy(const dr_entry *e, dr_policy policy, uint8_t (*allow)[DR_ID_LEN],
-                        size_t n_allow) {
-  if (e->policy != policy || e->n_allow != n_allow) return false;
+                        size_t n_allow, uint32_t shards) {
+  if (e->policy != policy || e->n_allow != n_allow || shards_or_1(e->shards) != shards_or_1(shards))
+    return false;
   return n_allow == 0 || memcmp(e->allow, allow, n_allow * DR_ID_LEN) == 0;
 }
 
@@ -188,7 +240,7 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
     own_resource *res = dr_map_get(&n->resources, c->key, DR_ID_LEN);
     if (!c->queued) return 0;
     /* it waited: what came before may have made it a no-op */
-    if (res && same_policy(&res->entry, c->e.policy, c->e.allow, c->e.n_allow)) {
+    if (res && same_policy(&res->entry, c->e.policy, c->e.allow, c->e.n_allow, c->e.shards)) {
       c->cb(c->ctx, 0, &res->entry, true);
       return 1;
     }
@@ -197,6 +249,11 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
     break;
   }
   case DR_CH_ADVERTISE:
+    /* an advertisement keeps its shard; a new one goes where the resource's
+     * shard count puts it now */
+    if ((ad = dr_map_get(&n->ads, c->key, c->klen))) c->shard = ad->shard;
+    else c->shard = (uint32_t)(dr_shard_hash(c->e.rid, c->e.issuer, c->e.name, strlen(c->e.name)) %
+                               dr__shards_of(n, c->e.rid));
     if (!c->queued) return clock_check(n, &c->e);
     if ((r = resign_copy(n, &c->e, c->ttl, &e)) < 0) return r; /* a seq after its predecessors' */
     break;
@@ -205,10 +262,12 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
     if ((r = resign_copy(n, &ad->rec, ad->ttl, &e)) < 0) return r;
     c->lease = ad->lease;
     c->ttl = ad->ttl;
+    c->shard = ad->shard;
     break;
   case DR_CH_WITHDRAW:
     if (!(ad = live_ad(n, c->key, c->klen))) return DR_ENOTFOUND;
     if ((r = make_tomb(n, ad, &e)) < 0) return r;
+    c->shard = ad->shard;
     break;
   default:
     return -EINVAL;
@@ -233,12 +292,11 @@ static void apply_resource(dr_node *n, dr_change *c) {
       return;
     }
   } else {
-    dr__unannounce(n, &res->ann); /* a new policy: a new value id, as a record's */
-    dr_entry_clear(&res->entry);
+    dr_entry_clear(&res->entry); /* the new version replaces it in place */
   }
   res->entry = c->e;
   memset(&c->e, 0, sizeof c->e);
-  int r = dr__announce(n, &res->ann, NULL, &res->entry, c->cb, c->ctx);
+  int r = dr__announce(n, &res->ann, &res->ann, &res->entry, 0, c->cb, c->ctx);
   if (r < 0) c->cb(c->ctx, r, NULL, false);
 }
 
@@ -264,7 +322,8 @@ static void apply_advertise(dr_node *n, dr_change *c) {
   ad->withdrawn = false;
   ad->lease = c->lease;
   ad->ttl = c->ttl;
-  int r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, c->cb, c->ctx);
+  ad->shard = c->shard;
+  int r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, ad->shard, c->cb, c->ctx);
   if (r < 0) c->cb(c->ctx, r, NULL, false);
 }
 
@@ -291,7 +350,7 @@ void dr__change_apply(dr_node *n, dr_change *c) {
       dr_entry_clear(&ad->rec);
       ad->rec = c->e;
       memset(&c->e, 0, sizeof c->e);
-      r = dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, c->cb, c->ctx);
+      r = dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, ad->shard, c->cb, c->ctx);
     }
     if (r < 0) c->cb(c->ctx, r, NULL, false);
     return;
@@ -301,7 +360,7 @@ void dr__change_apply(dr_node *n, dr_change *c) {
 /* ---- the node's API ---------------------------------------------------------- */
 
 int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
-                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow,
+                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow, uint32_t shards,
                             dr_node_publish_cb cb, void *ctx, dr_param_error *pe) {
   uint8_t rid[DR_ID_LEN];
   dr_entry e = {0};
@@ -314,8 +373,9 @@ int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
   }
   dr_resource_id(rid, n->id.pk, label, llen);
   own_resource *res = dr_map_get(&n->resources, rid, DR_ID_LEN);
+  if (!shards) shards = res ? shards_or_1(res->entry.shards) : 1; /* 0: as it is */
   if (res && !dr__change_pending(n, rid, DR_ID_LEN) &&
-      same_policy(&res->entry, policy, allow, n_allow)) {
+      same_policy(&res->entry, policy, allow, n_allow, shards)) {
     cb(ctx, 0, &res->entry, true);
     return 0;
   }
@@ -324,6 +384,7 @@ int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
   e.issued_at = res ? res->entry.issued_at : dr_now();
   e.seq = dr__next_seq(n);
   e.policy = policy;
+  e.shards = shards > 1 ? shards : 0;
   e.n_allow = n_allow;
   e.allow = allow; /* borrowed until the copy below */
   e.name = (char *)label;
@@ -451,21 +512,44 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
   return 0;
 }
 
+/* The resource's shard count changed since ad was placed: a tombstone hides
+ * the record left in its old shard (until that one's expiry), and the
+ * record, re-signed after it, goes to its new shard. */
+static int move(dr_node *n, own_ad *ad, uint32_t shard) {
+  dr_entry t;
+  int r = make_tomb(n, ad, &t);
+  if (r < 0) return r;
+  dr__unannounce(n, &ad->moved_ann);
+  dr_entry_clear(&ad->moved);
+  ad->moved = t;
+  if ((r = dr__announce(n, &ad->moved_ann, NULL, &ad->moved, ad->shard, NULL, NULL)) < 0) return r;
+  DR_DEBUG(&n->log, "moving %s from shard %u to shard %u", ad->rec.name, ad->shard, shard);
+  dr__unannounce(n, &ad->rec_ann);
+  ad->shard = shard;
+  return 0;
+}
+
 int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   dr_entry e;
+  uint32_t want = (uint32_t)(dr_shard_hash(ad->rec.rid, ad->rec.issuer, ad->rec.name, strlen(ad->rec.name)) %
+                             dr__shards_of(n, ad->rec.rid));
+  bool moving = want != ad->shard;
+  if (moving && move(n, ad, want) < 0) moving = false; /* where it is will do */
   int r = resign_copy(n, &ad->rec, ad->ttl, &e);
   if (r < 0) return r;
   dr_entry_clear(&ad->rec);
   ad->rec = e;
   dr__persist_ad(n, ad);
-  return dr__announce(n, &ad->rec_ann, &ad->rec_ann, &ad->rec, cb, ctx);
+  return dr__announce(n, &ad->rec_ann, moving ? NULL : &ad->rec_ann, &ad->rec, ad->shard, cb, ctx);
 }
 
 void dr__ad_free(dr_node *n, own_ad *ad) {
   dr__unannounce(n, &ad->rec_ann);
   dr__unannounce(n, &ad->tomb_ann);
+  dr__unannounce(n, &ad->moved_ann);
   dr_entry_clear(&ad->rec);
   dr_entry_clear(&ad->tomb);
+  dr_entry_clear(&ad->moved);
   free(ad);
 }
 
@@ -500,7 +584,7 @@ void dr__announce_loaded(dr_node *n) {
   size_t *drop_len = malloc((n->ads.count + 1) * sizeof *drop_len);
   for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b)) {
     own_resource *res = it->value;
-    dr__announce(n, &res->ann, NULL, &res->entry, NULL, NULL);
+    dr__announce(n, &res->ann, NULL, &res->entry, 0, NULL, NULL);
   }
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
@@ -514,8 +598,8 @@ void dr__announce_loaded(dr_node *n) {
       continue;
     }
     n_ads++;
-    if (ad->withdrawn) dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, NULL, NULL);
-    else if (ad->lease) dr__announce(n, &ad->rec_ann, NULL, &ad->rec, NULL, NULL);
+    if (ad->withdrawn) dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, ad->shard, NULL, NULL);
+    else if (ad->lease) dr__announce(n, &ad->rec_ann, NULL, &ad->rec, ad->shard, NULL, NULL);
     else dr__ad_resign(n, ad, NULL, NULL); /* it may have expired while the node was down */
   }
   for (size_t i = 0; i < n_drop; i++) {
@@ -543,7 +627,7 @@ void dr__own_free_all(dr_node *n) {
   }
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
-    ad->rec_ann.put = ad->tomb_ann.put = NULL;
+    ad->rec_ann.put = ad->tomb_ann.put = ad->moved_ann.put = NULL;
     dr__ad_free(n, ad);
   }
   dr_map_free(&n->resources);

@@ -1,25 +1,22 @@
-/* replicate.c - the replication task: keep what this node answers for on the nodes closest to its key
+/* replicate.c - the replication task: repair what went missing of this node's entries, without sending again what storers hold
  *
- * Every period (the mean of --replicate-ms, with +-20% jitter so that nodes
- * started together do not run together):
+ * Own entries are plain values, put again before storers drop them
+ * (publish.c): OpenDHT keeps nothing of them once a put is done. What that
+ * does not cover promptly is a storer that dies: its copies are gone, and
+ * the next put may be most of a value lifetime away. So the node keeps, per
+ * key that holds own entries, the nodes its last put there reached (the
+ * key's closest nodes then). Every period (the mean of --replicate-ms, with
+ * +-20% jitter so that nodes started together do not run together) it asks
+ * which nodes are the key's closest now (a get of a value id nobody uses:
+ * a few messages, no value moves); when one of them is a node the last put
+ * did not reach, the node's entries under that key are put again: the new
+ * node gets them, the others only refresh theirs. A key whose nodes did not
+ * change costs that one lookup.
  *
- * - Own entries (resources, records, tombstones) are OpenDHT permanent
- *   values: OpenDHT keeps a search per key that announces them to the eight
- *   closest nodes it knows and refreshes them before they expire there (ten
- *   minutes). What it does not do promptly is notice that those nodes died:
- *   a storer that stopped answering still counts as holding the value until
- *   some request to it fails. So once per period and per resource, the task
- *   announces one own entry of that resource again (the same value id and
- *   version, dr_dht_reput; a different one each period): OpenDHT then asks
- *   each of the key's nodes which value ids it holds (one request per node),
- *   replaces the nodes that do not answer with the next closest ones, and
- *   sends every own value of the key to the nodes that lack it (a refresh
- *   of the re-announced one to the others). Entries that are in place cost
- *   no put; a steady resource costs about two messages per storer per period,
- *   whatever its number of records.
- * - Pinned resources: one get per resource; each live entry of another
- *   issuer that came back from no node is put again once (under a fresh
- *   value id; nodes keep it ten minutes, and the next period looks again).
+ * Pinned resources: one get per shard; each live entry of another issuer
+ * that came back from no node is put again once (under an id derived from
+ * its bytes, so that repeated repairs do not pile up copies; the next
+ * period looks again).
  */
 #include "node/merge.h"
 #include "node/node_private.h"
@@ -28,9 +25,137 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KEY_NODES 8 /* the nodes a put is meant for */
+
+typedef struct key_state {
+  uint8_t nodes[KEY_NODES][DR_DHT_KEY_SIZE]; /* reached by the last put */
+  size_t n_nodes;
+  uint64_t put_ms;  /* uv_now() of that put */
+  bool probing;
+} key_state;
+
+struct dr_repl {
+  dr_map keys; /* DHT key -> key_state */
+};
+
+static struct dr_repl *repl_of(dr_node *n) {
+  if (!n->repl && (n->repl = calloc(1, sizeof *n->repl))) dr_map_init(&n->repl->keys);
+  return n->repl;
+}
+
+void dr__repl_put_done(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE],
+                       const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
+  struct dr_repl *r = repl_of(n);
+  if (!r || !n_nodes) return;
+  key_state *ks = dr_map_get(&r->keys, key, DR_DHT_KEY_SIZE);
+  if (!ks) {
+    if (!(ks = calloc(1, sizeof *ks)) || dr_map_put(&r->keys, key, DR_DHT_KEY_SIZE, ks, NULL) < 0) {
+      free(ks);
+      return;
+    }
+  }
+  ks->n_nodes = n_nodes < KEY_NODES ? n_nodes : KEY_NODES;
+  memcpy(ks->nodes, nodes, ks->n_nodes * DR_DHT_KEY_SIZE);
+  ks->put_ms = uv_now(n->loop);
+}
+
+void dr__repl_free(dr_node *n) {
+  if (!n->repl) return;
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->repl->keys, NULL, &b); it; it = dr_map_next(&n->repl->keys, it, &b))
+    free(it->value);
+  dr_map_free(&n->repl->keys);
+  free(n->repl);
+  n->repl = NULL;
+}
+
+/* ---- own entries: the nodes of their keys ------------------------------------------------ */
+
+typedef struct probe {
+  dr_node *n;
+  uint8_t key[DR_DHT_KEY_SIZE];
+} probe;
+
+static void reput_if(dr_node *n, dr_announce *a, const uint8_t key[DR_DHT_KEY_SIZE], size_t *count) {
+  if (!a->entry || memcmp(a->key, key, DR_DHT_KEY_SIZE) != 0) return;
+  dr__reput(n, a);
+  (*count)++;
+}
+
+/* Puts every own entry under key again. */
+static size_t repair_key(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE]) {
+  size_t b, count = 0;
+  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b))
+    reput_if(n, &((own_resource *)it->value)->ann, key, &count);
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
+    own_ad *ad = it->value;
+    reput_if(n, &ad->rec_ann, key, &count);
+    reput_if(n, &ad->tomb_ann, key, &count);
+    reput_if(n, &ad->moved_ann, key, &count);
+  }
+  return count;
+}
+
+static void on_probe(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
+  probe *p = ctx;
+  dr_node *n = p->n;
+  key_state *ks = n->repl ? dr_map_get(&n->repl->keys, p->key, DR_DHT_KEY_SIZE) : NULL;
+  if (ks) ks->probing = false;
+  if (ok && ks && !n->stopping) {
+    /* a node among the closest now that the last put did not reach */
+    size_t top = n_nodes < KEY_NODES ? n_nodes : KEY_NODES;
+    bool missing = false;
+    for (size_t i = 0; i < top && !missing; i++) {
+      bool held = false;
+      for (size_t k = 0; k < ks->n_nodes && !held; k++)
+        held = memcmp(nodes[i], ks->nodes[k], DR_DHT_KEY_SIZE) == 0;
+      missing = !held;
+    }
+    n->repl_checked++;
+    if (missing) {
+      size_t count = repair_key(n, p->key);
+      n->repl_repaired += count;
+      DR_DEBUG(&n->log, "replication: a new node among a key's closest: %zu entries put again", count);
+    }
+  }
+  free(p);
+}
+
+static bool key_over(void *value, void *ctx) {
+  key_state *ks = value;
+  dr_node *n = ctx;
+  /* own entries are put at least every value lifetime: a key not put to
+   * for longer holds none any more */
+  if (ks->probing || uv_now(n->loop) < ks->put_ms + (uint64_t)n->value_lifetime * 1000) return false;
+  free(ks);
+  return true;
+}
+
+static void probe_keys(dr_node *n) {
+  if (!n->repl) return;
+  dr_map_remove_if(&n->repl->keys, key_over, n);
+  size_t b;
+  for (dr_map_item *it = dr_map_next(&n->repl->keys, NULL, &b); it; it = dr_map_next(&n->repl->keys, it, &b)) {
+    key_state *ks = it->value;
+    if (ks->probing) continue;
+    probe *p = malloc(sizeof *p);
+    if (!p) return;
+    p->n = n;
+    memcpy(p->key, it->key, DR_DHT_KEY_SIZE);
+    if (dr_dht_probe(n->dht, p->key, on_probe, p) < 0) {
+      free(p);
+      return;
+    }
+    ks->probing = true;
+  }
+}
+
+/* ---- pinned resources ---------------------------------------------------------------- */
+
 typedef struct check {
   dr_node *n;
   uint8_t rid[DR_ID_LEN];
+  uint32_t shard;
   dr_map seen; /* BLAKE2b-128 of every value received */
 } check;
 
@@ -53,120 +178,78 @@ static void repair(check *k, const uint8_t key[DR_DHT_KEY_SIZE], const dr_entry 
   k->n->repl_checked++;
   hash16(h, wire, len);
   if (dr_map_get(&k->seen, h, sizeof h)) return;
-  if (dr_dht_put_once(k->n->dht, key, 0, wire, len) == 0) k->n->repl_repaired++;
+  uint64_t vid;
+  memcpy(&vid, h, sizeof vid);
+  if (e->kind == DR_KIND_RESOURCE) vid = dr_resource_value_id(e->rid);
+  uint64_t now = dr_now(), until = e->expires_at + k->n->clock_skew;
+  unsigned keep = e->kind == DR_KIND_RESOURCE ? 0 : until > now ? (unsigned)(until - now) : 1;
+  if (dr_dht_put(k->n->dht, key, vid | 1, 0, wire, len, keep, NULL, NULL)) k->n->repl_repaired++;
 }
 
-static void on_done(void *ctx, bool ok) {
+static void on_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
   check *k = ctx;
   dr_node *n = k->n;
-  size_t b;
-  uint64_t now = dr__expiry_horizon(n);
+  (void)nodes;
+  (void)n_nodes;
   n->repl_outstanding--;
-  if (!ok || n->stopping || !n->dht) goto out;
-  /* a pinned resource: every live entry, whoever issued it */
-  dr_cache *c = dr_map_get(&n->caches, k->rid, DR_ID_LEN);
-  const dr_merge *m = c ? dr__cache_merge(c) : NULL;
-  if (m && dr__cache_is_pinned(c)) {
+  dr_cache *c = ok && !n->stopping && n->dht ? dr_map_get(&n->caches, k->rid, DR_ID_LEN) : NULL;
+  if (c && dr__cache_is_pinned(c)) {
+    /* every live entry of that shard, whoever issued it */
     uint8_t key[DR_DHT_KEY_SIZE];
-    dr__dht_key_of(n, k->rid, key);
-    {
-      const dr_entry *r = m->resource;
-      if (r && r->raw && memcmp(r->issuer, n->id.pk, DR_ID_LEN) != 0) repair(k, key, r);
-      for (dr_map_item *it = dr_map_next(&m->winners, NULL, &b); it; it = dr_map_next(&m->winners, it, &b)) {
-        const dr_entry *e = it->value;
-        if (e->expires_at <= now || !e->raw || memcmp(e->issuer, n->id.pk, DR_ID_LEN) == 0) continue;
-        repair(k, key, e);
-      }
+    uint64_t now = dr__expiry_horizon(n);
+    dr__shard_key_of(n, k->rid, k->shard, key);
+    const dr_merge *m = dr__cache_merge(c);
+    const dr_entry *r = m->resource;
+    if (k->shard == 0 && r && r->raw && memcmp(r->issuer, n->id.pk, DR_ID_LEN) != 0) repair(k, key, r);
+    size_t b;
+    for (dr_map_item *it = dr_map_next(&m->winners, NULL, &b); it; it = dr_map_next(&m->winners, it, &b)) {
+      const dr_entry *e = it->value;
+      if (e->expires_at <= now || !e->raw || memcmp(e->issuer, n->id.pk, DR_ID_LEN) == 0) continue;
+      if (dr__cache_shard_of(c, e) != k->shard) continue;
+      repair(k, key, e);
     }
   }
-out:
   dr_map_free(&k->seen);
   free(k);
 }
 
-/* One resource's own announces. */
-typedef struct own_list {
-  size_t n, cap;
-  dr_announce **a;
-} own_list;
-
-static void want(dr_map *rids, const uint8_t rid[DR_ID_LEN], dr_announce *a) {
-  if (!a->put) return; /* not announced (the DHT refused it): nothing to re-check */
-  own_list *l = dr_map_get(rids, rid, DR_ID_LEN);
-  if (!l) {
-    if (!(l = calloc(1, sizeof *l)) || dr_map_put(rids, rid, DR_ID_LEN, l, NULL) < 0) {
-      free(l);
-      return;
+static void check_pinned(dr_node *n) {
+  if (n->repl_outstanding) return; /* the last check is not over */
+  dr_cache **pins;
+  size_t np = dr__cache_pinned(n, &pins);
+  for (size_t i = 0; i < np; i++) {
+    uint32_t shards = dr__cache_shards(pins[i]);
+    for (uint32_t s = 0; s < shards; s++) {
+      check *k = calloc(1, sizeof *k);
+      if (!k) break;
+      k->n = n;
+      memcpy(k->rid, dr__cache_rid(pins[i]), DR_ID_LEN);
+      k->shard = s;
+      dr_map_init(&k->seen);
+      uint8_t key[DR_DHT_KEY_SIZE];
+      dr__shard_key_of(n, k->rid, s, key);
+      if (dr_dht_get(n->dht, key, on_value, on_done, k, NULL) < 0) {
+        dr_map_free(&k->seen);
+        free(k);
+        break;
+      }
+      n->repl_outstanding++;
     }
   }
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 8;
-    dr_announce **grown = realloc(l->a, cap * sizeof *grown);
-    if (!grown) return;
-    l->a = grown;
-    l->cap = cap;
-  }
-  l->a[l->n++] = a;
+  free(pins);
 }
+
+/* ---- the task ---------------------------------------------------------------------- */
 
 static void schedule(dr_node *n);
-
-/* Re-announces one own entry of a resource (tried from a random one on):
- * OpenDHT re-checks every node of the key and fills in what they lack. */
-static void kick(dr_node *n, dr_announce **a, size_t count) {
-  if (!count) return;
-  size_t first = randombytes_uniform((uint32_t)count);
-  for (size_t i = 0; i < count; i++) {
-    dr_announce *x = a[(first + i) % count];
-    if (dr_dht_reput(n->dht, x->put) == 0) {
-      n->repl_checked += count;
-      return;
-    }
-  }
-}
 
 static void on_timer(uv_timer_t *t) {
   dr_node *n = t->data;
   schedule(n);
   if (n->stopping || !n->dht) return;
-  dr_map own;
-  dr_map_init(&own);
-  size_t b;
-  uint64_t now = dr_now();
-  for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b))
-    want(&own, it->key, &((own_resource *)it->value)->ann);
-  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
-    own_ad *ad = it->value;
-    if (ad->withdrawn) want(&own, ad->rec.rid, &ad->tomb_ann);
-    else if (ad->rec.expires_at > now) want(&own, ad->rec.rid, &ad->rec_ann);
-  }
   n->repl_runs++;
-  for (dr_map_item *it = dr_map_next(&own, NULL, &b); it; it = dr_map_next(&own, it, &b)) {
-    own_list *l = it->value;
-    kick(n, l->a, l->n);
-    free(l->a);
-    free(l);
-  }
-  dr_map_free(&own);
-  if (n->repl_outstanding) return; /* the last check of pinned resources is not over */
-  dr_cache **pins;
-  size_t np = dr__cache_pinned(n, &pins);
-  for (size_t i = 0; i < np; i++) {
-    check *k = calloc(1, sizeof *k);
-    if (!k) break;
-    k->n = n;
-    memcpy(k->rid, dr__cache_rid(pins[i]), DR_ID_LEN);
-    dr_map_init(&k->seen);
-    uint8_t key[DR_DHT_KEY_SIZE];
-    dr__dht_key_of(n, k->rid, key);
-    if (dr_dht_get(n->dht, key, on_value, on_done, k, NULL) < 0) {
-      dr_map_free(&k->seen);
-      free(k);
-      break;
-    }
-    n->repl_outstanding++;
-  }
-  free(pins);
+  probe_keys(n);
+  check_pinned(n);
 }
 
 static void schedule(dr_node *n) {

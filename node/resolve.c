@@ -1,4 +1,25 @@
-/* resolve.c - reading a resource: DHT get, verify every value, merge with our own entries */
+/* resolve.c - reading a resource: its shards in a random order until enough live records, each value verified, all merged; pages, discover, the resource entry alone
+ *
+ * A resource's records are spread over its shards (docs/PROTOCOL.md). A
+ * resolve reads shards in an order drawn from a random seed, a few at a
+ * time, until it has the live records it was asked for: a resource of one
+ * shard is one lookup; a big one costs about limit / (records per shard)
+ * lookups, and the random order spreads the load over the shards' storers.
+ * When the shard count is not known (read in the last RESINFO_FRESH_MS),
+ * the head (shard 0, which holds the resource entry) is read first.
+ *
+ * The answer lists records in that order: shard by shard, and within a
+ * shard by service id then issuer. A page that stops inside the order says
+ * where the next one starts (the seed, the shard count, the position and
+ * how many records of that shard were given): the next resolve of that page
+ * reads the same order from there, so a client reads every live record of
+ * a resource in pages (the API's cursor).
+ *
+ * discover picks one live record uniformly: a shard at random, and one of
+ * its records with a probability of its count over DISCOVER_BOUND (so a
+ * record in a full shard is not less likely than one in a sparse one);
+ * else another shard.
+ */
 #include "node/merge.h"
 #include "node/node_private.h"
 
@@ -8,198 +29,487 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenDHT 2.4.12 keeps a search for every key it looked up for an hour
- * after its last use (SEARCH_EXPIRE_TIME, 62 min; about 1.7 KB for each
- * address family) and offers no way to drop one, nor a working cap of its
- * own (Dht::search loops forever at max_searches). A client resolving ids
- * nobody stores would grow the node by that much per id. So the node counts
- * the distinct keys it looked up in the last LOOKUP_KEEP_MS and refuses a
- * lookup of a new key beyond --max-lookup-keys (-EDQUOT); a key looked up
- * again costs nothing more. */
-#define LOOKUP_KEEP_MS (63 * 60 * 1000)
-#define LOOKUP_SWEEP_MS 10000
+#define MAX_PARALLEL 8          /* shard reads in flight for one resolve */
+#define PER_SHARD_GUESS 64      /* live records a shard holds, before any was read */
+#define RESINFO_FRESH_MS 30000  /* a shard count known this long is used without reading the head */
+#define DISCOVER_BOUND 128      /* records a shard holds at most, for discover's sampling */
+#define DISCOVER_TRIES 24       /* shards discover samples before it takes what it saw */
 
-typedef struct lookup_key {
-  uint64_t last_ms; /* uv_now() of the last lookup */
-  bool started;     /* a lookup of it reached OpenDHT (which keeps a search now) */
-} lookup_key;
+typedef enum rs_mode { RS_RESOLVE, RS_DISCOVER, RS_RESOURCE } rs_mode;
 
-/* Admits a lookup of key; *fresh says whether the key is new to the count. */
-static int admit_key(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE], bool *fresh) {
-  uint64_t now = uv_now(n->loop);
-  lookup_key *k = dr_map_get(&n->lookups, key, DR_DHT_KEY_SIZE);
-  *fresh = !k;
-  if (k) {
-    k->last_ms = now;
-    return 0;
-  }
-  if (n->lookups.count >= n->max_lookup_keys) {
-    n->lookups_refused++;
-    if (now >= n->lookups_warned_ms + 60000) {
-      DR_WARN(&n->log, "refusing lookups of new keys: %zu distinct keys looked up in the last hour "
-              "(--max-lookup-keys)", n->lookups.count);
-      n->lookups_warned_ms = now;
-    }
-    return -EDQUOT;
-  }
-  if (!(k = malloc(sizeof *k))) return -ENOMEM;
-  k->last_ms = now;
-  k->started = false;
-  if (dr_map_put(&n->lookups, key, DR_DHT_KEY_SIZE, k, NULL) < 0) {
-    free(k);
-    return -ENOMEM;
-  }
-  return 0;
-}
+typedef struct shard_read {
+  struct dr_resolve *r;
+  uint32_t shard, pos; /* the shard and its position in the order */
+  dr_dht_lookup *get;  /* while in flight */
+  uint8_t key[DR_DHT_KEY_SIZE];
+  bool fresh_key, done, sampled;
+  dr_map seen;         /* BLAKE2b-128 of the values received: copies from several storers */
+} shard_read;
 
-/* A lookup of key never reached OpenDHT: a key it made new does not count. */
-static void unadmit_key(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE]) {
-  lookup_key *k = dr_map_get(&n->lookups, key, DR_DHT_KEY_SIZE);
-  if (k && !k->started) free(dr_map_del(&n->lookups, key, DR_DHT_KEY_SIZE));
-}
-
-static bool lookup_over(void *value, void *now) {
-  lookup_key *k = value;
-  if (k->last_ms + LOOKUP_KEEP_MS > *(uint64_t *)now) return false;
-  free(k);
-  return true;
-}
-
-void dr__lookups_tick(dr_node *n) {
-  uint64_t now = uv_now(n->loop);
-  if (now < n->lookups_swept_ms + LOOKUP_SWEEP_MS) return;
-  n->lookups_swept_ms = now;
-  dr_map_remove_if(&n->lookups, lookup_over, &now);
-}
-
-void dr__lookups_free(dr_node *n) {
-  size_t b;
-  for (dr_map_item *it = dr_map_next(&n->lookups, NULL, &b); it; it = dr_map_next(&n->lookups, it, &b))
-    free(it->value);
-  dr_map_free(&n->lookups);
-}
+/* An own entry of the resource, offered when its shard is read. */
+typedef struct own_entry {
+  dr_entry e;
+  uint32_t shard;
+} own_entry;
 
 struct dr_resolve {
   dr_node *n;
   uint8_t rid[DR_ID_LEN];
+  rs_mode mode;
   size_t limit;
+  char *type; /* discover: of this type only (NULL: any) */
   dr_node_resolve_cb cb;
   void *ctx;
-  dr_merge merge;
-  dr_map seen;   /* BLAKE2b-128 of each distinct value received */
   dr_deadline dl;
-  size_t values; /* distinct values received */
-  dr_dht_lookup *get;
-  uint8_t key[DR_DHT_KEY_SIZE];
-  bool fresh_key; /* its key was new to the lookup count */
+  /* the order */
+  uint32_t seed, shards, start, skip; /* start: the first position read; skip: of its records */
+  uint32_t page_shards; /* the shard count a page was drawn for (0: a first page) */
+  bool shards_known;
+  uint32_t *order; /* order[pos] = shard */
+  uint32_t *pos_of; /* pos_of[shard] = pos */
+  shard_read **reads; /* by position, once started */
+  shard_read *head;   /* the head, read before the shard count was known */
+  uint32_t next;      /* the next position to start */
+  unsigned in_flight;
+  unsigned tries;     /* discover: shards sampled */
+  uint32_t per_shard; /* live records per shard expected */
+  dr_merge merge;
+  dr_map where; /* issuer || service id -> position + 1 of the shard its winner was read from */
+  own_entry *own;
+  size_t n_own;
 };
 typedef struct dr_resolve resolve_op;
 
+static void read_free(shard_read *s) {
+  if (!s) return;
+  dr_map_free(&s->seen);
+  free(s);
+}
+
 static void op_free(resolve_op *op) {
+  if (op->reads)
+    for (uint32_t p = 0; p < op->shards; p++)
+      if (op->reads[p] != op->head) read_free(op->reads[p]);
+  read_free(op->head);
+  free(op->reads);
+  free(op->order);
+  free(op->pos_of);
+  for (size_t i = 0; i < op->n_own; i++) dr_entry_clear(&op->own[i].e);
+  free(op->own);
+  free(op->type);
   dr_merge_free(&op->merge);
-  dr_map_free(&op->seen);
+  dr_map_free(&op->where);
   free(op);
 }
 
-/* Verifies one value read under the resource's key; counts what it drops. */
-static void on_value(void *ctx, const uint8_t *data, size_t len) {
-  resolve_op *op = ctx;
-  dr_node *n = op->n;
-  uint8_t h[16];
-  crypto_generichash(h, sizeof h, data, len, NULL, 0);
-  if (dr_map_get(&op->seen, h, sizeof h)) return; /* the same bytes from another node */
-  if (dr_map_put(&op->seen, h, sizeof h, op, NULL) < 0) return;
-  op->values++;
-  dr_entry e;
-  if (dr__entry_read(n, op->rid, data, len, &e) == DR_REJ_NONE) dr_merge_offer(&op->merge, &e);
+/* Drops a read's get (its caller gave up, or the resolve is over). */
+static void read_drop(resolve_op *op, shard_read *s) {
+  if (!s || !s->get) return;
+  bool started = dr_dht_get_cancel(op->n->dht, s->get);
+  s->get = NULL;
+  op->in_flight--;
+  if (!started && s->fresh_key) dr__lookup_unadmit(op->n, s->key);
 }
 
-/* Our own entries take part as if read from the DHT: a node sees what it
- * published even before any other node stores it. */
-static void offer_own(resolve_op *op) {
+static void drop_all(resolve_op *op) {
+  if (op->reads)
+    for (uint32_t p = 0; p < op->shards; p++) read_drop(op, op->reads[p]);
+  read_drop(op, op->head);
+}
+
+/* ---- the order ------------------------------------------------------------------ */
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void dr__shard_order(uint32_t seed, uint32_t shards, uint32_t *order, uint32_t *pos_of) {
+  uint64_t st = seed;
+  for (uint32_t i = 0; i < shards; i++) order[i] = i;
+  for (uint32_t i = shards - 1; i > 0; i--) {
+    uint32_t j = (uint32_t)(splitmix(&st) % (i + 1));
+    uint32_t t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  for (uint32_t i = 0; i < shards; i++) pos_of[order[i]] = i;
+}
+
+static int make_order(resolve_op *op) {
+  uint32_t n = op->shards;
+  op->order = malloc(n * sizeof *op->order);
+  op->pos_of = malloc(n * sizeof *op->pos_of);
+  op->reads = calloc(n, sizeof *op->reads);
+  if (!op->order || !op->pos_of || !op->reads) return -ENOMEM;
+  dr__shard_order(op->seed, n, op->order, op->pos_of);
+  op->shards_known = true;
+  if (op->head) { /* read already: it takes its place in the order */
+    op->head->pos = op->pos_of[0];
+    op->reads[op->head->pos] = op->head;
+  }
+  op->next = op->start;
+  return 0;
+}
+
+/* ---- reading one shard --------------------------------------------------------------- */
+
+static size_t winner_key(uint8_t *key, const dr_entry *e) {
+  size_t len = strlen(e->name);
+  memcpy(key, e->issuer, DR_ID_LEN);
+  memcpy(key + DR_ID_LEN, e->name, len);
+  return DR_ID_LEN + len;
+}
+
+/* Offers one verified entry read from the shard at position pos. */
+static void offer(resolve_op *op, dr_entry *e, uint32_t pos) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  size_t klen = e->kind == DR_KIND_RESOURCE ? 0 : winner_key(key, e);
+  if (dr_merge_offer(&op->merge, e) == 1 && klen)
+    dr_map_put(&op->where, key, klen, (void *)(uintptr_t)(pos + 1), NULL);
+}
+
+static void on_value(void *ctx, const uint8_t *data, size_t len) {
+  shard_read *s = ctx;
+  resolve_op *op = s->r;
+  uint8_t h[16];
+  crypto_generichash(h, sizeof h, data, len, NULL, 0);
+  if (dr_map_get(&s->seen, h, sizeof h)) return; /* the same bytes from another node */
+  if (dr_map_put(&s->seen, h, sizeof h, s, NULL) < 0) return;
+  dr_entry e;
+  if (dr__entry_read(op->n, op->rid, s->shard, data, len, &e) == DR_REJ_NONE) offer(op, &e, s->pos);
+}
+
+static bool step(resolve_op *op);
+
+static void on_read_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
+  shard_read *s = ctx;
+  resolve_op *op = s->r;
+  (void)ok;
+  (void)nodes;
+  (void)n_nodes;
+  s->get = NULL;
+  s->done = true;
+  op->in_flight--;
+  dr__lookup_started(op->n, s->key);
+  dr_map_free(&s->seen); /* its values are in the merge */
+  /* this node's own entries of that shard take part as if read: it sees
+   * what it published before any other node stores it */
+  for (size_t i = 0; i < op->n_own; i++) {
+    own_entry *o = &op->own[i];
+    if (o->e.kind && o->shard == s->shard) {
+      dr_entry e = o->e;
+      memset(&o->e, 0, sizeof o->e);
+      offer(op, &e, s->pos);
+    }
+  }
+  step(op);
+}
+
+/* Starts reading shard at position pos (UINT32_MAX: the head, before the
+ * order is known). */
+static int read_start(resolve_op *op, uint32_t shard, uint32_t pos) {
   dr_node *n = op->n;
-  dr_entry copy;
+  shard_read *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  s->r = op;
+  s->shard = shard;
+  s->pos = pos;
+  dr_map_init(&s->seen);
+  dr__shard_key_of(n, op->rid, shard, s->key);
+  int r = dr__lookup_admit(n, s->key, &s->fresh_key);
+  if (r == 0) {
+    if (op->mode == RS_RESOURCE)
+      r = dr_dht_get_id(n->dht, s->key, dr_resource_value_id(op->rid), on_value, on_read_done, s, &s->get);
+    else
+      r = dr_dht_get(n->dht, s->key, on_value, on_read_done, s, &s->get);
+    if (r < 0 && s->fresh_key) dr__lookup_unadmit(n, s->key);
+  }
+  if (r < 0) {
+    read_free(s);
+    return r;
+  }
+  op->in_flight++;
+  if (pos == UINT32_MAX) op->head = s;
+  else op->reads[pos] = s;
+  return 0;
+}
+
+/* ---- answering -------------------------------------------------------------------- */
+
+typedef dr_placed placed;
+
+static int by_place(const void *a, const void *b) {
+  const placed *x = a, *y = b;
+  if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+  int c = strcmp(x->e->name, y->e->name);
+  return c ? c : memcmp(x->e->issuer, y->e->issuer, DR_ID_LEN);
+}
+
+/* The live records read at positions >= op->start, in the order (of the
+ * type asked for, for discover). Returns how many; *out is malloc'd. */
+static size_t live_placed(resolve_op *op, placed **out, size_t *forbidden) {
+  const dr_entry **recs;
+  size_t n = dr_merge_records(&op->merge, dr__expiry_horizon(op->n), SIZE_MAX, &recs, forbidden);
+  placed *p = malloc((n ? n : 1) * sizeof *p);
+  size_t k = 0;
+  *out = p;
+  if (!p) return 0;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+    uintptr_t w = (uintptr_t)dr_map_get(&op->where, key, winner_key(key, recs[i]));
+    uint32_t pos = w ? (uint32_t)(w - 1) : 0;
+    if (pos < op->start) continue;
+    if (op->type && strcmp(recs[i]->type ? recs[i]->type : "", op->type) != 0) continue;
+    p[k++] = (placed){recs[i], pos};
+  }
+  return k;
+}
+
+static void finish(resolve_op *op, int err, dr_resolution *res) {
+  dr_node *n = op->n;
+  dr__deadline_remove(n, &op->dl);
+  drop_all(op);
+  op->cb(op->ctx, err, res);
+  op_free(op);
+}
+
+int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t start, uint32_t skip,
+             size_t limit, uint32_t unread, dr_resolution *res) {
+  qsort(p, k, sizeof *p, by_place);
+  /* skip what the previous page gave of its last shard */
+  size_t first = 0;
+  while (first < k && first < skip && p[first].pos == start) first++;
+  size_t count = k - first < limit ? k - first : limit;
+  const dr_entry **recs = malloc((count ? count : 1) * sizeof *recs);
+  if (!recs) return -ENOMEM;
+  for (size_t i = 0; i < count; i++) recs[i] = p[first + i].e;
+  res->records = recs;
+  res->n_records = count;
+  res->shards = shards;
+  /* the next page starts after the last record given, or at the first
+   * shard not read */
+  size_t after = first + count;
+  if (after < k) {
+    uint32_t pos = p[after].pos, given = 0;
+    for (size_t i = 0; i < after; i++) given += p[i].pos == pos; /* skipped ones too */
+    res->more = true;
+    res->next = (dr_resolve_page){seed, shards, pos, given, true};
+  } else if (unread < shards) {
+    res->more = true;
+    res->next = (dr_resolve_page){seed, shards, unread, 0, true};
+  }
+  return 0;
+}
+
+static void answer_resolve(resolve_op *op) {
+  dr_node *n = op->n;
+  placed *p;
+  size_t forbidden, k = live_placed(op, &p, &forbidden);
+  n->rejected[DR_REJ_POLICY] += forbidden;
+  dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
+  int r = p ? dr__page(p, k, op->seed, op->shards, op->start, op->skip, op->limit, op->next, &res) : -ENOMEM;
+  if (op->next > op->start) {
+    uint32_t read = op->next - op->start;
+    dr__resinfo_note(n, op->rid, op->merge.resource, (uint32_t)(k / read) + 1);
+  }
+  free(p);
+  const dr_entry **recs = (const dr_entry **)res.records;
+  finish(op, r, &res);
+  free(recs);
+}
+
+/* discover: one shard's records, taken with a probability of their count
+ * over DISCOVER_BOUND; after DISCOVER_TRIES shards (or all), one of what
+ * was seen. Returns whether it answered. */
+static bool answer_discover(resolve_op *op, shard_read *s) {
+  placed *p;
+  if (!s) return false;
+  size_t forbidden, k = live_placed(op, &p, &forbidden);
+  if (p) qsort(p, k, sizeof *p, by_place);
+  size_t in_s = 0, first = 0;
+  for (size_t i = 0; i < k; i++)
+    if (p[i].pos == s->pos && in_s++ == 0) first = i;
+  const dr_entry *pick = NULL;
+  bool all = op->next >= op->shards && op->in_flight == 0;
+  if (op->shards == 1 || in_s >= DISCOVER_BOUND || randombytes_uniform(DISCOVER_BOUND) < in_s) {
+    if (in_s) pick = p[first + randombytes_uniform((uint32_t)in_s)].e;
+  }
+  if (!pick && k && (op->tries >= DISCOVER_TRIES || all))
+    pick = p[randombytes_uniform((uint32_t)k)].e; /* what was seen: a degenerate resource */
+  if (!pick && !all) {
+    free(p);
+    return false;
+  }
+  dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
+  res.records = &pick;
+  res.n_records = pick ? 1 : 0;
+  free(p);
+  finish(op, 0, &res);
+  return true;
+}
+
+/* ---- driving ---------------------------------------------------------------------- */
+
+/* Live records read so far at positions >= start (and after skip). */
+static size_t have(resolve_op *op) {
+  placed *p;
+  size_t forbidden, k = live_placed(op, &p, &forbidden);
+  size_t at_start = 0;
+  for (size_t i = 0; i < k; i++) at_start += p[i].pos == op->start;
+  free(p);
+  return k - (at_start < op->skip ? at_start : op->skip);
+}
+
+/* Starts reads at the next positions while fewer than want are in flight.
+ * Returns 0, or an error when none could start and none is in flight. */
+static int read_more(resolve_op *op, size_t want) {
+  while (op->in_flight < want && op->next < op->shards) {
+    uint32_t pos = op->next++;
+    if (op->reads[pos]) continue; /* the head, read already */
+    int r = read_start(op, op->order[pos], pos);
+    if (r < 0) return op->in_flight ? 0 : r; /* what is in flight answers */
+  }
+  return 0;
+}
+
+/* After a read: answer, or read more. Returns true when it answered (op is
+ * freed then). */
+static bool step(resolve_op *op) {
+  dr_node *n = op->n;
+  dr_resolution none = {0};
+  if (!op->shards_known) {
+    if (op->in_flight) return false;
+    /* the head is read: the resource entry says how many shards */
+    op->shards = op->merge.resource && op->merge.resource->shards > 1 ? op->merge.resource->shards : 1;
+    if (op->mode == RS_RESOURCE) {
+      dr__resinfo_note(n, op->rid, op->merge.resource, 0);
+      dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
+      finish(op, 0, &res);
+      return true;
+    }
+    if ((op->page_shards && op->page_shards != op->shards) || op->start >= op->shards) {
+      finish(op, DR_ECURSOR, &none);
+      return true;
+    }
+    if (make_order(op) < 0) {
+      finish(op, -ENOMEM, &none);
+      return true;
+    }
+  }
+  int r;
+  if (op->mode == RS_DISCOVER) {
+    r = read_more(op, 2);
+    for (uint32_t pos = op->start; pos < op->next; pos++) { /* each read done is a sample */
+      shard_read *s = op->reads[pos];
+      if (s && s->done && !s->sampled) {
+        s->sampled = true;
+        op->tries++;
+        if (answer_discover(op, s)) return true;
+      }
+    }
+    if (r < 0 || !op->in_flight) { /* every shard read: what was seen */
+      if (r == 0 && answer_discover(op, op->reads[op->next - 1])) return true;
+      finish(op, r < 0 ? r : 0, &none);
+      return true;
+    }
+    return false;
+  }
+  size_t got = have(op);
+  if (got < op->limit && op->next < op->shards) {
+    /* as many more shards as the missing records need, a few at a time */
+    uint32_t per = op->per_shard ? op->per_shard : PER_SHARD_GUESS;
+    size_t want = (op->limit - got + per - 1) / per;
+    if ((r = read_more(op, want < MAX_PARALLEL ? want : MAX_PARALLEL)) < 0) {
+      finish(op, r, &none);
+      return true;
+    }
+  }
+  if (op->in_flight) return false;
+  answer_resolve(op);
+  return true;
+}
+
+static void on_deadline(dr_deadline *dl) {
+  resolve_op *op = (resolve_op *)((char *)dl - offsetof(resolve_op, dl));
+  DR_DEBUG(&op->n->log, "resolve: the DHT did not answer within the op timeout");
+  dr_resolution res = {0};
+  /* a partial answer is no answer: it may lack what hides or replaces a record */
+  finish(op, DR_ETIMEOUT, &res);
+}
+
+/* This node's own entries of rid, offered when their shard is read. */
+static int collect_own(resolve_op *op) {
+  dr_node *n = op->n;
+  size_t b, cap = 0;
   own_resource *res = dr_map_get(&n->resources, op->rid, DR_ID_LEN);
-  if (res && dr_entry_copy(&copy, &res->entry) == 0) dr_merge_offer(&op->merge, &copy);
-  size_t b;
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
     if (memcmp(e->rid, op->rid, DR_ID_LEN) != 0) continue;
-    if (dr_entry_copy(&copy, e) == 0) dr_merge_offer(&op->merge, &copy);
+    if (op->n_own == cap) {
+      cap = cap ? cap * 2 : 8;
+      own_entry *grown = realloc(op->own, cap * sizeof *grown);
+      if (!grown) return -ENOMEM;
+      op->own = grown;
+    }
+    if (dr_entry_copy(&op->own[op->n_own].e, e) < 0) return -ENOMEM;
+    op->own[op->n_own++].shard = ad->shard;
   }
+  if (res) {
+    dr_entry copy;
+    if (dr_entry_copy(&copy, &res->entry) < 0) return -ENOMEM;
+    dr_merge_offer(&op->merge, &copy);
+  }
+  return 0;
 }
 
-/* Answers with what the get found: it is done. */
-static void answer(resolve_op *op) {
-  dr_node *n = op->n;
-  const dr_entry **recs = NULL;
-  size_t forbidden = 0;
-  dr__deadline_remove(n, &op->dl);
-  offer_own(op);
-  dr_resolution res = {0};
-  res.resource = op->merge.resource;
-  res.n_records = dr_merge_records(&op->merge, dr__expiry_horizon(n), op->limit, &recs, &forbidden);
-  res.records = recs;
-  n->rejected[DR_REJ_POLICY] += forbidden;
-  op->cb(op->ctx, 0, &res);
-}
-
-/* The get reached OpenDHT, or the caller gave up: its key counts or not. */
-static void drop_get(resolve_op *op) {
-  if (!op->get) return;
-  bool started = dr_dht_get_cancel(op->n->dht, op->get);
-  op->get = NULL;
-  if (!started && op->fresh_key) unadmit_key(op->n, op->key);
-}
-
-static void on_done(void *ctx, bool ok) {
-  resolve_op *op = ctx;
-  (void)ok;
-  op->get = NULL;
-  lookup_key *k = dr_map_get(&op->n->lookups, op->key, DR_DHT_KEY_SIZE);
-  if (k) k->started = true;
-  answer(op);
-  op_free(op);
-}
-
-/* The get did not finish in time (still queued, or still asking): the
- * caller hears -32010, never a partial or empty answer as a success, and
- * the get is dropped. */
-static void on_deadline(dr_deadline *dl) {
-  resolve_op *op = (resolve_op *)((char *)dl - offsetof(resolve_op, dl));
-  DR_DEBUG(&op->n->log, "resolve: the DHT did not finish within the op timeout (%zu values)",
-           op->values);
-  drop_get(op);
-  dr_resolution res = {0};
-  op->cb(op->ctx, DR_ETIMEOUT, &res);
-  op_free(op);
-}
-
-int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                    dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
-  uint8_t key[DR_DHT_KEY_SIZE];
+static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t limit,
+                 const char *type, const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx,
+                 dr_resolve **out) {
   if (out) *out = NULL;
   if (n->stopping) return -ESHUTDOWN;
-  if (dr__cache_resolve(n, rid, limit, cb, ctx)) return 0;
-  bool fresh;
-  dr__dht_key_of(n, rid, key);
-  int r = admit_key(n, key, &fresh);
-  if (r < 0) return r;
   resolve_op *op = calloc(1, sizeof *op);
   if (!op) return -ENOMEM;
   op->n = n;
   memcpy(op->rid, rid, DR_ID_LEN);
+  op->mode = mode;
   op->limit = limit;
   op->cb = cb;
   op->ctx = ctx;
   dr_merge_init(&op->merge, rid);
-  dr_map_init(&op->seen);
-  memcpy(op->key, key, sizeof key);
-  op->fresh_key = fresh;
-  r = dr_dht_get(n->dht, key, on_value, on_done, op, &op->get);
+  dr_map_init(&op->where);
+  op->seed = from && from->set ? from->seed : randombytes_random();
+  op->start = from && from->set ? from->pos : 0;
+  op->skip = from && from->set ? from->skip : 0;
+  int r = 0;
+  if (type && !(op->type = strdup(type))) r = -ENOMEM;
+  if (r == 0 && mode != RS_RESOURCE) r = collect_own(op);
+  const dr_entry *known_res;
+  uint32_t shards;
+  bool known = mode != RS_RESOURCE && dr__resinfo(n, rid, RESINFO_FRESH_MS, &known_res, &shards);
+  if (from && from->set) op->page_shards = from->shards;
+  if (r == 0 && known) {
+    if (op->page_shards && op->page_shards != shards) r = DR_ECURSOR;
+    else {
+      dr_entry copy;
+      if (known_res && dr_entry_copy(&copy, known_res) == 0) dr_merge_offer(&op->merge, &copy);
+      op->shards = shards;
+      op->per_shard = dr__resinfo_per_shard(n, rid);
+      if (op->start >= op->shards) r = DR_ECURSOR;
+      else r = make_order(op);
+    }
+  }
+  if (r == 0) {
+    if (known) {
+      if (step(op)) return 0; /* answered at once: op is gone */
+    } else {
+      r = read_start(op, 0, UINT32_MAX);
+    }
+  }
   if (r < 0) {
-    if (fresh) unadmit_key(n, key);
     op_free(op);
     return r;
   }
@@ -208,8 +518,38 @@ int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   return 0;
 }
 
+int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                    const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
+  if (out) *out = NULL;
+  if (n->stopping) return -ESHUTDOWN;
+  if (dr__cache_resolve(n, rid, limit, from, cb, ctx)) return 0;
+  return start(n, rid, RS_RESOLVE, limit, NULL, from, cb, ctx, out);
+}
+
+int dr_node_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                     dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
+  if (out) *out = NULL;
+  if (n->stopping) return -ESHUTDOWN;
+  if (dr__cache_discover(n, rid, type, cb, ctx)) return 0;
+  return start(n, rid, RS_DISCOVER, 1, type, NULL, cb, ctx, out);
+}
+
+int dr_node_resource_get(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_resolve_cb cb,
+                         void *ctx, dr_resolve **out) {
+  const dr_entry *res;
+  if (out) *out = NULL;
+  if (n->stopping) return -ESHUTDOWN;
+  bool known = dr__resinfo(n, rid, 0, &res, NULL); /* its own or a cached one: current */
+  if (known && (dr_map_get(&n->resources, rid, DR_ID_LEN) || res)) {
+    dr_resolution r = {.resource = res, .shards = res && res->shards > 1 ? res->shards : 1};
+    cb(ctx, 0, &r);
+    return 0;
+  }
+  return start(n, rid, RS_RESOURCE, 0, NULL, NULL, cb, ctx, out);
+}
+
 void dr_node_resolve_cancel(dr_node *n, dr_resolve *op) {
   dr__deadline_remove(n, &op->dl);
-  if (n->dht) drop_get(op);
+  if (n->dht) drop_all(op);
   op_free(op);
 }

@@ -114,7 +114,7 @@ static void settle_round(swarm *s) {
     randombytes_buf(rid, sizeof rid);
     s->settle[i] = (settle_ctx){s, i};
     s->started[i] = now_ms();
-    if (dr_node_resolve(s->nodes[i], rid, 1, on_settle_resolved, &s->settle[i], NULL) < 0) {
+    if (dr_node_resolve(s->nodes[i], rid, 1, NULL, on_settle_resolved, &s->settle[i], NULL) < 0) {
       s->took[i] = 0;
       s->failed++;
       s->answered++;

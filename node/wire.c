@@ -21,7 +21,12 @@
 typedef struct seen_version {
   uint64_t seq;
   uint64_t until; /* Unix seconds: no older version can be live after this */
+  bool counts;    /* the newest is a tombstone or a resource: an older copy would undo it */
 } seen_version;
+
+/* An older copy read after a newer one, which the newer one did not make
+ * matter (a renewal's predecessor): dropped, but not counted as replayed. */
+#define STALE DR_REJ__COUNT
 
 static size_t seen_key(uint8_t *out, const dr_entry *e) {
   size_t len = strlen(e->name);
@@ -39,7 +44,8 @@ static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
   uint64_t until = e->kind == DR_KIND_RESOURCE ? now + SEEN_RESOURCE_S : e->expires_at + n->clock_skew;
   seen_version *v = dr_map_get(&n->seen, key, klen);
   if (v) {
-    if (e->seq < v->seq) return DR_REJ_REPLAYED;
+    if (e->seq < v->seq) return v->counts ? DR_REJ_REPLAYED : STALE;
+    if (e->seq > v->seq) v->counts = e->kind != DR_KIND_RECORD;
     v->seq = e->seq;
     if (until > v->until) v->until = until;
     return DR_REJ_NONE;
@@ -47,6 +53,7 @@ static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
   if (n->seen.count >= SEEN_MAX || !(v = malloc(sizeof *v))) return DR_REJ_NONE;
   v->seq = e->seq;
   v->until = until;
+  v->counts = e->kind != DR_KIND_RECORD;
   if (dr_map_put(&n->seen, key, klen, v, NULL) < 0) free(v);
   return DR_REJ_NONE;
 }
@@ -77,6 +84,19 @@ void dr__dht_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN],
   dr_dht_key(key, rid, n->net ? n->net->dht : NULL);
 }
 
+void dr__shard_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
+                      uint8_t key[DR_DHT_KEY_SIZE]) {
+  dr_shard_key(key, rid, shard, n->net ? n->net->dht : NULL);
+}
+
+/* Whether e belongs in that shard of its resource: a resource entry in the
+ * head only, a record or tombstone where its placement hash puts it for
+ * some number of shards (docs/PROTOCOL.md, "Shards"). */
+static bool in_shard(const dr_entry *e, uint32_t shard) {
+  if (e->kind == DR_KIND_RESOURCE) return shard == 0;
+  return dr_shard_fits(dr_shard_hash(e->rid, e->issuer, e->name, strlen(e->name)), shard);
+}
+
 const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_WIRE_MAX],
                            size_t *len) {
   if (!n->net) {
@@ -102,34 +122,84 @@ static dr_reject decode(const dr_netkey *net, const uint8_t *data, size_t len, d
   return dr_entry_decode(plain, plen, out);
 }
 
-dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], const uint8_t *data,
-                         size_t len, dr_entry *out) {
+dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
+                         const uint8_t *data, size_t len, dr_entry *out) {
   uint64_t now = dr_now();
   dr_reject rej = decode(n->net, data, len, out);
   if (rej == DR_REJ_NONE) {
     rej = dr_entry_check(out, rid, now, n->clock_skew);
+    if (rej == DR_REJ_NONE && !in_shard(out, shard)) rej = DR_REJ_WRONG_KEY;
     /* a verified issue time of the right key, even from the future or
      * expired (what a clock ahead sees) */
     if (rej == DR_REJ_NONE || rej == DR_REJ_FUTURE || rej == DR_REJ_EXPIRED) dr__clock_sample(n, out, now);
     if (rej == DR_REJ_NONE) rej = remember(n, out, now);
     if (rej != DR_REJ_NONE) dr_entry_clear(out);
   }
-  if (rej != DR_REJ_NONE) {
+  if (rej == STALE) {
+    dr_entry_clear(out);
+  } else if (rej != DR_REJ_NONE) {
     n->rejected[rej]++;
     DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
   }
   return rej;
 }
 
-/* Runs on OpenDHT's thread for any node's values this node stores: ctx is
- * the node's network key (NULL on the public registry), set before the
- * runner starts and never changed. A value this node can read gives way
+/* Whether key is where e may be stored: the key of a shard e fits in,
+ * derived with the network key it was sealed with (NULL: public). */
+static bool key_fits(const dr_entry *e, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *netkey) {
+  uint8_t k[DR_DHT_KEY_SIZE];
+  if (e->kind == DR_KIND_RESOURCE) {
+    dr_shard_key(k, e->rid, 0, netkey);
+    return memcmp(k, key, sizeof k) == 0;
+  }
+  uint64_t h = dr_shard_hash(e->rid, e->issuer, e->name, strlen(e->name));
+  for (uint32_t n = 1; n <= DR_SHARDS_MAX; n <<= 1) {
+    dr_shard_key(k, e->rid, (uint32_t)(h % n), netkey);
+    if (memcmp(k, key, sizeof k) == 0) return true;
+  }
+  return false;
+}
+
+/* The store policy: runs on OpenDHT's thread for every new value another
+ * node asks this one to store. A value is kept only if it is a dhtreg entry
+ * for that key (or shard of it): it decodes and verifies, is within the
+ * limits, not expired and not further in the future than the skew. A
+ * sealed value of a private network this node is not in cannot be opened:
+ * it is kept when it has the shape and size of one. Returns 0 or the
+ * reason (a dr_reject). */
+int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data, size_t len) {
+  const dr_policy_ctx *pc = ctx;
+  dr_entry e;
+  const uint8_t *netkey = NULL;
+  dr_reject rej;
+  if (len > DR_WIRE_MAX) return DR_REJ_TOO_LARGE;
+  if (dr_is_sealed(data, len)) {
+    if (!pc->net) return 0; /* another network's: it cannot tell more */
+    uint8_t plain[DR_ENTRY_MAX];
+    size_t plen;
+    if (dr_open(pc->net, data, len, plain, &plen) != DR_REJ_NONE) return 0; /* another network's */
+    rej = dr_entry_decode(plain, plen, &e);
+    netkey = pc->net->dht;
+  } else {
+    rej = dr_entry_decode(data, len, &e);
+  }
+  if (rej == DR_REJ_NONE) {
+    uint64_t now = dr_now();
+    if (!key_fits(&e, key, netkey)) rej = DR_REJ_WRONG_KEY;
+    else rej = dr_entry_check(&e, e.rid, now, pc->skew);
+    dr_entry_clear(&e);
+  }
+  return (int)rej;
+}
+
+/* Runs on OpenDHT's thread for any node's values this node stores (the
+ * new one passed the store policy). A value this node can read gives way
  * only to a newer version of itself (its tombstone included); garbage never
  * blocks a valid entry; a sealed value of a network this node is not in can
  * only be replaced by another such value (it cannot tell more). */
 bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, const uint8_t *nw,
                  size_t new_len) {
-  const dr_netkey *net = ctx;
+  const dr_netkey *net = ((const dr_policy_ctx *)ctx)->net;
   dr_entry o, e;
   (void)vid;
   bool new_ok = decode(net, nw, new_len, &e) == DR_REJ_NONE;

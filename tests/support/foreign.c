@@ -12,8 +12,11 @@
 
 #include <cmocka.h>
 #include <opendht/opendht_c.h>
+#include <sodium.h>
 
 #include "tests/support/harness.h"
+#include "dht/opendht_shim.h"
+#include "dht/dht.h" /* after harness.h: netdb.h, through uv.h, makes h_addr a macro */
 
 struct h_foreign {
   dht_runner *runner;
@@ -81,18 +84,29 @@ void h_foreign_stop(h_foreign *f) {
   free(f);
 }
 
-void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len) {
+static void on_put_done(void *ud, bool ok, const uint8_t (*nodes)[DR__NODE_ID_LEN], size_t n) {
+  (void)nodes;
+  (void)n;
+  on_done(ok, ud);
+}
+
+void h_foreign_put_type(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
+                        size_t len, uint16_t type) {
   dht_infohash h;
   memcpy(h.d, key, DR_DHT_KEY_LEN);
   for (int attempt = 0; attempt < 5; attempt++) {
     op_wait w = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    dht_value *v = dht_value_new(data, len);
-    dht_runner_put(f->runner, &h, v, on_done, &w, false);
-    dht_value_unref(v);
+    uint64_t id;
+    randombytes_buf(&id, sizeof id);
+    assert_int_equal(dr__dht_put(f->runner, &h, type, id | 1, 0, data, len, 0, on_put_done, &w), 0);
     assert_true(h_wait_for(finished, &w, 20000));
     if (w.ok) return;
   }
   fail_msg("the foreign node could not store a value");
+}
+
+void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len) {
+  h_foreign_put_type(f, key, data, len, DR_DHT_VALUE_TYPE);
 }
 
 size_t h_foreign_get(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], h_raw_value **out) {

@@ -14,9 +14,13 @@ typedef struct h_foreign h_foreign;
 h_foreign *h_foreign_start(uint16_t bootstrap_port);
 void h_foreign_stop(h_foreign *f);
 
-/* Puts raw bytes under key (a dhtreg DHT key) as a plain OpenDHT value and
- * waits for a confirmed store (retries a few times; fails the test if none). */
+/* Puts raw bytes under key (a dhtreg DHT key) as a plain OpenDHT value of
+ * dhtreg's value type (of type, for h_foreign_put_type) and waits until the
+ * put is done (retries a few times; fails the test if none succeeds). The
+ * foreign node keeps what it puts itself, whatever the storers decide. */
 void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len);
+void h_foreign_put_type(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
+                        size_t len, uint16_t type);
 
 /* One value as a raw get found it. */
 typedef struct h_raw_value {
