@@ -338,7 +338,7 @@ static void handle_done(dr_dht *d, dr_dht_op *op, bool ok, const uint8_t (*nodes
   /* nothing from too few nodes: the lookup may have ended on nodes that
    * do not hold the key (a young or churning routing table); once more */
   if (op->type == OP_GET && !op->probe && !op->cancelled && !op->retried && op->got == 0 &&
-      n_nodes < TARGET_NODES && !d->closing) {
+      n_nodes < TARGET_NODES && n_nodes < d->good && !d->closing) {
     op->retried = true;
     d->retries++;
     dlog(d, DR_DHT_LOG_DEBUG, "a get found nothing on %zu nodes: asking again", n_nodes);

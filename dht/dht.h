@@ -133,9 +133,10 @@ typedef void (*dr_dht_done_cb)(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT
  * of other types are not even listed). on_value runs once per value
  * received (duplicates from several nodes included), then on_done exactly
  * once, unless the get is cancelled first. A get that received nothing
- * from fewer nodes than OpenDHT's search targets (8) is asked again once
- * before on_done: a young or churning routing table ends some lookups on
- * nodes that do not hold the key. ctx must stay valid until then. *out
+ * from fewer nodes than OpenDHT's search targets (8) and than the routing
+ * table has good nodes is asked again once before on_done: a young or
+ * churning routing table ends some lookups on nodes that do not hold the
+ * key. ctx must stay valid until then. *out
  * (may be NULL) is the handle for dr_dht_get_cancel, valid until on_done
  * runs. Returns 0, or -ENOBUFS when max_queued gets wait already, -ESHUTDOWN
  * or -ENOMEM; then no callback runs. */

@@ -9,6 +9,7 @@
 
 #define DEFAULT_TTL 300
 #define KEEP_MARGIN_S 5 /* storers keep an entry this long past its last use to readers */
+#define MOVE_KNOWN_MS (10 * 60 * 1000) /* a shard count read this long ago decides a move */
 
 /* A caller waiting for the first announce of an entry. */
 typedef struct dr_pub {
@@ -254,6 +255,7 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
     if ((ad = dr_map_get(&n->ads, c->key, c->klen))) c->shard = ad->shard;
     else c->shard = (uint32_t)(dr_shard_hash(c->e.rid, c->e.issuer, c->e.name, strlen(c->e.name)) %
                                dr__shards_of(n, c->e.rid));
+    DR_DEBUG(&n->log, "advertise %s: shard %u of %u", c->e.name, c->shard, dr__shards_of(n, c->e.rid));
     if (!c->queued) return clock_check(n, &c->e);
     if ((r = resign_copy(n, &c->e, c->ttl, &e)) < 0) return r; /* a seq after its predecessors' */
     break;
@@ -531,9 +533,13 @@ static int move(dr_node *n, own_ad *ad, uint32_t shard) {
 
 int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   dr_entry e;
+  /* moved only when the resource's shard count is known (read lately):
+   * where a record is stays valid, a guess would not be */
+  uint32_t shards;
+  bool known = dr__resinfo(n, ad->rec.rid, MOVE_KNOWN_MS, NULL, &shards);
   uint32_t want = (uint32_t)(dr_shard_hash(ad->rec.rid, ad->rec.issuer, ad->rec.name, strlen(ad->rec.name)) %
-                             dr__shards_of(n, ad->rec.rid));
-  bool moving = want != ad->shard;
+                             shards);
+  bool moving = known && want != ad->shard;
   if (moving && move(n, ad, want) < 0) moving = false; /* where it is will do */
   int r = resign_copy(n, &ad->rec, ad->ttl, &e);
   if (r < 0) return r;

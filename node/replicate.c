@@ -13,6 +13,11 @@
  * node gets them, the others only refresh theirs. A key whose nodes did not
  * change costs that one lookup.
  *
+ * The resources this node advertises into but does not own have their
+ * entry read again each period (its fixed value id: one cheap lookup), so
+ * the node learns when their owner gave them more shards: its records move
+ * there at their next renewal.
+ *
  * Pinned resources: one get per shard; each live entry of another issuer
  * that came back from no node is put again once (under an id derived from
  * its bytes, so that repeated repairs do not pile up copies; the next
@@ -239,6 +244,32 @@ static void check_pinned(dr_node *n) {
   free(pins);
 }
 
+/* ---- the resources this node advertises into -------------------------------------------- */
+
+#define REFRESH_MAX 256 /* resource entries read per period at most */
+
+static void on_resource_read(void *ctx, int err, const dr_resolution *res) {
+  (void)ctx;
+  (void)err;
+  (void)res; /* resolve.c noted what it found */
+}
+
+static void refresh_resources(dr_node *n) {
+  dr_map rids;
+  dr_map_init(&rids);
+  size_t b, started = 0;
+  for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it && started < REFRESH_MAX;
+       it = dr_map_next(&n->ads, it, &b)) {
+    const own_ad *ad = it->value;
+    const uint8_t *rid = ad->rec.rid;
+    if (ad->withdrawn || dr_map_get(&rids, rid, DR_ID_LEN)) continue;
+    dr_map_put(&rids, rid, DR_ID_LEN, (void *)ad, NULL);
+    if (dr__resinfo(n, rid, n->repl_ms, NULL, NULL)) continue; /* own, cached, or read lately */
+    if (dr_node_resource_get(n, rid, on_resource_read, NULL, NULL) == 0) started++;
+  }
+  dr_map_free(&rids);
+}
+
 /* ---- the task ---------------------------------------------------------------------- */
 
 static void schedule(dr_node *n);
@@ -249,6 +280,7 @@ static void on_timer(uv_timer_t *t) {
   if (n->stopping || !n->dht) return;
   n->repl_runs++;
   probe_keys(n);
+  refresh_resources(n);
   check_pinned(n);
 }
 

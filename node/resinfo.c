@@ -38,7 +38,7 @@ bool dr__resinfo(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms,
     /* a watched or pinned resource's cache, kept current by its listen */
   } else {
     resinfo *ri = dr_map_get(&n->resinfo, rid, DR_ID_LEN);
-    if (ri && uv_now(n->loop) <= ri->at_ms + max_age_ms) {
+    if (ri && uv_now(n->loop) - ri->at_ms <= max_age_ms) {
       e = ri->res.kind ? &ri->res : NULL;
       known = true;
     }

@@ -43,6 +43,7 @@ typedef struct shard_read {
   dr_dht_lookup *get;  /* while in flight */
   uint8_t key[DR_DHT_KEY_SIZE];
   bool fresh_key, done, sampled;
+  uint64_t started_ms;
   dr_map seen;         /* BLAKE2b-128 of the values received: copies from several storers */
 } shard_read;
 
@@ -194,6 +195,8 @@ static void on_read_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_S
   s->done = true;
   op->in_flight--;
   dr__lookup_started(op->n, s->key);
+  DR_DEBUG(&op->n->log, "resolve: shard %u read, %zu values from %zu nodes in %llu ms", s->shard,
+           s->seen.count, n_nodes, (unsigned long long)(uv_now(op->n->loop) - s->started_ms));
   dr_map_free(&s->seen); /* its values are in the merge */
   /* this node's own entries of that shard take part as if read: it sees
    * what it published before any other node stores it */
@@ -217,6 +220,7 @@ static int read_start(resolve_op *op, uint32_t shard, uint32_t pos) {
   s->r = op;
   s->shard = shard;
   s->pos = pos;
+  s->started_ms = uv_now(n->loop);
   dr_map_init(&s->seen);
   dr__shard_key_of(n, op->rid, shard, s->key);
   int r = dr__lookup_admit(n, s->key, &s->fresh_key);

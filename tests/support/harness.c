@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -316,7 +317,24 @@ bool h_resolve_has(const h_node *n, const char *rid, const char *service_id) {
 /* ---- processes ------------------------------------------------------------------ */
 
 void h_addr(const h_node *n, char *out, size_t len) {
-  snprintf(out, len, "127.0.0.1:%u", n->port);
+  snprintf(out, len, "%s:%u", n->host[0] ? n->host : "127.0.0.1", n->port);
+}
+
+bool h_netns(void) {
+  static int entered = -1;
+  if (entered >= 0) return entered;
+  entered = 0;
+  if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) return false;
+  if (system("ip link set lo up && ip route add local 10.77.0.0/16 dev lo") != 0) {
+    fprintf(stderr, "harness: cannot set up the network namespace's addresses\n");
+    return false;
+  }
+  entered = 1;
+  return true;
+}
+
+void h_netns_addr(int i, char *out, size_t len) {
+  snprintf(out, len, "10.77.%d.%d", (i + 1) / 254, (i + 1) % 254 + 1);
 }
 
 static bool node_answers(void *ctx) {
@@ -432,7 +450,10 @@ int h_node_try_start(h_node *n, const char *name, const char *const *args, int *
   argv[argc++] = n->sock;
   argv[argc++] = "--log-level";
   argv[argc++] = "debug";
-  for (size_t i = 0; args && args[i] && argc < 63; i++) argv[argc++] = (char *)args[i];
+  for (size_t i = 0; args && args[i] && argc < 63; i++) {
+    argv[argc++] = (char *)args[i];
+    if (strcmp(args[i], "--bind") == 0 && args[i + 1]) snprintf(n->host, sizeof n->host, "%s", args[i + 1]);
+  }
   argv[argc] = NULL;
   unlink(n->sock);
   pid_t pid = h_spawn(argv, n->log);

@@ -21,6 +21,7 @@ typedef struct h_node {
   char log[300];
   uint16_t port;
   char peer_id[64];
+  char host[64]; /* its --bind address, or empty (127.0.0.1) */
 } h_node;
 
 /* The directory of this test process (created on first use). */
@@ -43,8 +44,20 @@ pid_t h_spawn(char *const *argv, const char *log);
  * cannot take port 0 and report the one they got). */
 uint16_t h_free_udp_port(void);
 
-/* "127.0.0.1:PORT" of a node, in a static buffer per call site's copy. */
+/* "HOST:PORT" of a node's DHT socket (HOST: its --bind address, or
+ * 127.0.0.1). */
 void h_addr(const h_node *n, char *out, size_t len);
+
+/* Moves this test process, and what it starts after, into a network
+ * namespace of its own in which every address of 10.77.0.0/16 is local
+ * (on lo): nodes bound to distinct addresses there (--bind) behave as
+ * distinct hosts, per-address rate limits and quotas included. (Distinct
+ * 127/8 addresses do not: OpenDHT takes a loopback address a peer reports
+ * for the reporter's own.) Needs root and iproute2; false when it cannot
+ * (the test then skips). */
+bool h_netns(void);
+/* The i-th address of that namespace (i from 0): 10.77.X.Y. */
+void h_netns_addr(int i, char *out, size_t len);
 
 /* Sends a signal; h_node_wait waits (at most timeout_ms) for the exit and
  * returns the wait status, or -1 on timeout. */
