@@ -436,20 +436,29 @@ static void m_record_withdraw(dr_rpc_call *call, json_t *params) {
 /* ---- reading ------------------------------------------------------------------ */
 
 /* A page's cursor as the client sees it: base64url (no padding) of
- * version 1, then the seed (u32), the shard count (u16), the position
- * (u16) and the records of that position's shard already given (u32), all
- * big-endian. Opaque to clients; the node checks it. */
-#define CURSOR_BYTES 13
-#define CURSOR_TEXT 24
+ * version 1, flags (1: the page starts inside its position's shard), the
+ * seed (u32), the shard count (u16), the position (u16) and the placement
+ * hash of the last record given at that position (u64), all big-endian.
+ * Opaque to clients; the node checks it. */
+#define CURSOR_BYTES 18
+#define CURSOR_TEXT 25
+
+static void put_be(uint8_t *b, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; i--, v >>= 8) b[i] = (uint8_t)v;
+}
+
+static uint64_t get_be(const uint8_t *b, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v = v << 8 | b[i];
+  return v;
+}
 
 static void cursor_encode(const dr_resolve_page *pg, char out[CURSOR_TEXT]) {
-  uint8_t b[CURSOR_BYTES] = {1,
-                             (uint8_t)(pg->seed >> 24), (uint8_t)(pg->seed >> 16), (uint8_t)(pg->seed >> 8),
-                             (uint8_t)pg->seed,
-                             (uint8_t)(pg->shards >> 8), (uint8_t)pg->shards,
-                             (uint8_t)(pg->pos >> 8), (uint8_t)pg->pos,
-                             (uint8_t)(pg->skip >> 24), (uint8_t)(pg->skip >> 16), (uint8_t)(pg->skip >> 8),
-                             (uint8_t)pg->skip};
+  uint8_t b[CURSOR_BYTES] = {1, pg->mid ? 1 : 0};
+  put_be(b + 2, pg->seed, 4);
+  put_be(b + 6, pg->shards, 2);
+  put_be(b + 8, pg->pos, 2);
+  put_be(b + 10, pg->mid ? pg->after : 0, 8);
   sodium_bin2base64(out, CURSOR_TEXT, b, sizeof b, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
@@ -459,15 +468,16 @@ static int cursor_decode(const char *text, dr_resolve_page *pg) {
   if (strlen(text) >= CURSOR_TEXT ||
       sodium_base642bin(b, sizeof b, text, strlen(text), NULL, &n, NULL,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      n != sizeof b || b[0] != 1)
+      n != sizeof b || b[0] != 1 || b[1] > 1)
     return -EINVAL;
-  pg->seed = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-  pg->shards = (uint32_t)b[5] << 8 | b[6];
-  pg->pos = (uint32_t)b[7] << 8 | b[8];
-  pg->skip = (uint32_t)b[9] << 24 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 8 | b[12];
+  pg->mid = b[1] == 1;
+  pg->seed = (uint32_t)get_be(b + 2, 4);
+  pg->shards = (uint32_t)get_be(b + 6, 2);
+  pg->pos = (uint32_t)get_be(b + 8, 2);
+  pg->after = get_be(b + 10, 8);
   pg->set = true;
   if (pg->shards < 1 || pg->shards > DR_SHARDS_MAX || (pg->shards & (pg->shards - 1)) ||
-      pg->pos >= pg->shards)
+      pg->pos >= pg->shards || (!pg->mid && pg->after))
     return -EINVAL;
   return 0;
 }

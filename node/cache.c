@@ -451,7 +451,8 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_plac
     for (size_t i = 0; i < k; i++) {
       if (type && strcmp(recs[i]->type ? recs[i]->type : "", type) != 0) continue;
       uint32_t sh = dr__cache_shard_of(c, recs[i]);
-      p[m++] = (dr_placed){recs[i], sh < c->n_shards ? pos_of[sh] : 0};
+      p[m] = (dr_placed){recs[i], sh < c->n_shards ? pos_of[sh] : 0, 0};
+      dr__placed_hash(&p[m++], c->rid);
     }
   }
   free(order);
@@ -472,9 +473,7 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   uint32_t seed = from && from->set ? from->seed : randombytes_random();
   dr_placed *p;
   size_t k = cache_placed(c, seed, NULL, &p);
-  int r = p ? dr__page(p, k, seed, c->n_shards, from && from->set ? from->pos : 0,
-                       from && from->set ? from->skip : 0, limit, c->n_shards, &res)
-            : -ENOMEM;
+  int r = p ? dr__page(p, k, seed, c->n_shards, from, limit, c->n_shards, &res) : -ENOMEM;
   free(p);
   cb(ctx, r, &res);
   free((void *)res.records);

@@ -185,10 +185,14 @@ int dr_node_withdraw(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *servi
 
 /* Where a page of a resolve starts (the API's cursor): the seed of the
  * shards' order, the shard count it was drawn for, the position in that
- * order, and how many records of that position's shard were given. */
+ * order, and, when the page starts inside that position's shard (mid), the
+ * placement hash of the last record given there: a shard's records go in
+ * hash order, so a page resumes after that hash whatever was added or lost
+ * meanwhile. */
 typedef struct dr_resolve_page {
-  uint32_t seed, shards, pos, skip;
-  bool set;
+  uint32_t seed, shards, pos;
+  uint64_t after;
+  bool mid, set;
 } dr_resolve_page;
 
 /* The result of a resolve: valid only during the callback. */

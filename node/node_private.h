@@ -139,16 +139,24 @@ uint64_t dr__expiry_horizon(const dr_node *n);
 typedef struct dr_placed {
   const dr_entry *e;
   uint32_t pos; /* the position, in the page's order, of the shard it was read from */
+  uint64_t h;   /* its placement hash (dr_shard_hash): the order within a shard */
 } dr_placed;
+/* p's placement hash, set from its entry (rid: the resource's id). */
+void dr__placed_hash(dr_placed *p, const uint8_t rid[DR_ID_LEN]);
 /* The order of a resource's shards drawn from seed: order[pos] = shard,
  * pos_of[shard] = pos. */
 void dr__shard_order(uint32_t seed, uint32_t shards, uint32_t *order, uint32_t *pos_of);
-/* A page of the k live records p (sorted here): those at positions >= start
- * after skip of start's, at most limit, and where the next page starts
- * (unread: the first position not read). res->records is malloc'd (the
- * caller frees it after the callback). 0 or -ENOMEM. */
-int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t start, uint32_t skip,
+/* A page of the k live records p (sorted here): those at positions from
+ * from's (of its own shard, only those after from's hash when from->mid) to
+ * before unread (the first position not read), at most limit, and where the
+ * next page starts.
+ * res->records is malloc'd (the caller frees it after the callback). 0 or
+ * -ENOMEM. */
+int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, const dr_resolve_page *from,
              size_t limit, uint32_t unread, dr_resolution *res);
+/* Whether a record at position pos with hash h comes before from's page
+ * (was given by an earlier one). */
+bool dr__page_before(const dr_resolve_page *from, uint32_t pos, uint64_t h);
 
 /* resinfo.c: what the node knows of rid's resource entry and shard count:
  * its own, a watched or pinned one's (current), or one read in the last

@@ -63,7 +63,8 @@ struct dr_resolve {
   void *ctx;
   dr_deadline dl;
   /* the order */
-  uint32_t seed, shards, start, skip; /* start: the first position read; skip: of its records */
+  uint32_t seed, shards, start; /* start: the first position read */
+  dr_resolve_page from;         /* where the page starts (set: not a first page) */
   uint32_t page_shards; /* the shard count a page was drawn for (0: a first page) */
   bool shards_known;
   uint32_t *order; /* order[pos] = shard */
@@ -75,7 +76,7 @@ struct dr_resolve {
   unsigned tries;     /* discover: shards sampled */
   uint32_t per_shard; /* live records per shard expected */
   dr_merge merge;
-  dr_map where; /* issuer || service id -> position + 1 of the shard its winner was read from */
+  dr_map where; /* issuer || service id -> 1 + the shard its winner was read from */
   own_entry *own;
   size_t n_own;
 };
@@ -164,12 +165,14 @@ static size_t winner_key(uint8_t *key, const dr_entry *e) {
   return DR_ID_LEN + len;
 }
 
-/* Offers one verified entry read from the shard at position pos. */
-static void offer(resolve_op *op, dr_entry *e, uint32_t pos) {
+/* Offers one verified entry read from shard. (Where it sits in the order
+ * is looked up when the page is made: the head is read before there is an
+ * order.) */
+static void offer(resolve_op *op, dr_entry *e, uint32_t shard) {
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
   size_t klen = e->kind == DR_KIND_RESOURCE ? 0 : winner_key(key, e);
   if (dr_merge_offer(&op->merge, e) == 1 && klen)
-    dr_map_put(&op->where, key, klen, (void *)(uintptr_t)(pos + 1), NULL);
+    dr_map_put(&op->where, key, klen, (void *)((uintptr_t)shard + 1), NULL);
 }
 
 static void on_value(void *ctx, const uint8_t *data, size_t len) {
@@ -180,7 +183,7 @@ static void on_value(void *ctx, const uint8_t *data, size_t len) {
   if (dr_map_get(&s->seen, h, sizeof h)) return; /* the same bytes from another node */
   if (dr_map_put(&s->seen, h, sizeof h, s, NULL) < 0) return;
   dr_entry e;
-  if (dr__entry_read(op->n, op->rid, s->shard, data, len, &e) == DR_REJ_NONE) offer(op, &e, s->pos);
+  if (dr__entry_read(op->n, op->rid, s->shard, data, len, &e) == DR_REJ_NONE) offer(op, &e, s->shard);
 }
 
 static bool step(resolve_op *op);
@@ -205,7 +208,7 @@ static void on_read_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_S
     if (o->e.kind && o->shard == s->shard) {
       dr_entry e = o->e;
       memset(&o->e, 0, sizeof o->e);
-      offer(op, &e, s->pos);
+      offer(op, &e, s->shard);
     }
   }
   step(op);
@@ -248,6 +251,7 @@ typedef dr_placed placed;
 static int by_place(const void *a, const void *b) {
   const placed *x = a, *y = b;
   if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
   int c = strcmp(x->e->name, y->e->name);
   return c ? c : memcmp(x->e->issuer, y->e->issuer, DR_ID_LEN);
 }
@@ -264,10 +268,12 @@ static size_t live_placed(resolve_op *op, placed **out, size_t *forbidden) {
   for (size_t i = 0; i < n; i++) {
     uint8_t key[DR_ID_LEN + DR_NAME_MAX];
     uintptr_t w = (uintptr_t)dr_map_get(&op->where, key, winner_key(key, recs[i]));
-    uint32_t pos = w ? (uint32_t)(w - 1) : 0;
+    uint32_t shard = w ? (uint32_t)(w - 1) : 0;
+    uint32_t pos = op->pos_of && shard < op->shards ? op->pos_of[shard] : 0;
     if (pos < op->start) continue;
     if (op->type && strcmp(recs[i]->type ? recs[i]->type : "", op->type) != 0) continue;
-    p[k++] = (placed){recs[i], pos};
+    p[k] = (placed){recs[i], pos, 0};
+    dr__placed_hash(&p[k++], op->rid);
   }
   return k;
 }
@@ -280,12 +286,25 @@ static void finish(resolve_op *op, int err, dr_resolution *res) {
   op_free(op);
 }
 
-int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t start, uint32_t skip,
+void dr__placed_hash(dr_placed *p, const uint8_t rid[DR_ID_LEN]) {
+  p->h = dr_shard_hash(rid, p->e->issuer, p->e->name, strlen(p->e->name));
+}
+
+bool dr__page_before(const dr_resolve_page *from, uint32_t pos, uint64_t h) {
+  if (!from || !from->set) return false;
+  return pos < from->pos || (pos == from->pos && from->mid && h <= from->after);
+}
+
+int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, const dr_resolve_page *from,
              size_t limit, uint32_t unread, dr_resolution *res) {
   qsort(p, k, sizeof *p, by_place);
-  /* skip what the previous page gave of its last shard */
+  /* only positions before unread: the head, read first to learn the shard
+   * count, may sit at a later position, which a later page reads */
+  while (k && p[k - 1].pos >= unread) k--;
+  /* what earlier pages gave: the positions before from's, and of its
+   * shard, the records up to the last hash given */
   size_t first = 0;
-  while (first < k && first < skip && p[first].pos == start) first++;
+  while (first < k && dr__page_before(from, p[first].pos, p[first].h)) first++;
   size_t count = k - first < limit ? k - first : limit;
   const dr_entry **recs = malloc((count ? count : 1) * sizeof *recs);
   if (!recs) return -ENOMEM;
@@ -295,15 +314,16 @@ int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t st
   res->shards = shards;
   /* the next page starts after the last record given, or at the first
    * shard not read */
-  size_t after = first + count;
-  if (after < k) {
-    uint32_t pos = p[after].pos, given = 0;
-    for (size_t i = 0; i < after; i++) given += p[i].pos == pos; /* skipped ones too */
+  size_t end = first + count;
+  if (end < k) {
     res->more = true;
-    res->next = (dr_resolve_page){seed, shards, pos, given, true};
+    if (count && p[end - 1].pos == p[end].pos)
+      res->next = (dr_resolve_page){seed, shards, p[end].pos, p[end - 1].h, true, true};
+    else
+      res->next = (dr_resolve_page){seed, shards, p[end].pos, 0, false, true};
   } else if (unread < shards) {
     res->more = true;
-    res->next = (dr_resolve_page){seed, shards, unread, 0, true};
+    res->next = (dr_resolve_page){seed, shards, unread, 0, false, true};
   }
   return 0;
 }
@@ -314,7 +334,7 @@ static void answer_resolve(resolve_op *op) {
   size_t forbidden, k = live_placed(op, &p, &forbidden);
   n->rejected[DR_REJ_POLICY] += forbidden;
   dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
-  int r = p ? dr__page(p, k, op->seed, op->shards, op->start, op->skip, op->limit, op->next, &res) : -ENOMEM;
+  int r = p ? dr__page(p, k, op->seed, op->shards, &op->from, op->limit, op->next, &res) : -ENOMEM;
   if (op->next > op->start) {
     uint32_t read = op->next - op->start;
     dr__resinfo_note(n, op->rid, op->merge.resource, (uint32_t)(k / read) + 1);
@@ -357,14 +377,13 @@ static bool answer_discover(resolve_op *op, shard_read *s) {
 
 /* ---- driving ---------------------------------------------------------------------- */
 
-/* Live records read so far at positions >= start (and after skip). */
+/* Live records read so far that the page may give (not given before). */
 static size_t have(resolve_op *op) {
   placed *p;
-  size_t forbidden, k = live_placed(op, &p, &forbidden);
-  size_t at_start = 0;
-  for (size_t i = 0; i < k; i++) at_start += p[i].pos == op->start;
+  size_t forbidden, k = live_placed(op, &p, &forbidden), got = 0;
+  for (size_t i = 0; i < k; i++) got += p[i].pos < op->next && !dr__page_before(&op->from, p[i].pos, p[i].h);
   free(p);
-  return k - (at_start < op->skip ? at_start : op->skip);
+  return got;
 }
 
 /* Starts reads at the next positions while fewer than want are in flight.
@@ -487,7 +506,7 @@ static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t 
   dr_map_init(&op->where);
   op->seed = from && from->set ? from->seed : randombytes_random();
   op->start = from && from->set ? from->pos : 0;
-  op->skip = from && from->set ? from->skip : 0;
+  if (from && from->set) op->from = *from;
   int r = 0;
   if (type && !(op->type = strdup(type))) r = -ENOMEM;
   if (r == 0 && mode != RS_RESOURCE) r = collect_own(op);

@@ -64,18 +64,24 @@ static bool on_value(const dht_value *v, void *ud) {
   return true;
 }
 
-h_foreign *h_foreign_start(uint16_t bootstrap_port) {
+static h_foreign *start(const char *bind4, const char *host, uint16_t bootstrap_port) {
   h_foreign *f = calloc(1, sizeof *f);
   assert_non_null(f);
   f->runner = dht_runner_new();
-  dht_runner_config cfg;
-  dht_runner_config_default(&cfg);
-  dht_infohash_random(&cfg.dht_config.node_config.node_id);
-  assert_int_equal(dht_runner_run_config(f->runner, 0, &cfg), 0);
+  dr__dht_run_cfg cfg = {.bind4 = bind4, .max_store_bytes = 64 << 20};
+  assert_int_equal(dr__dht_run(f->runner, &cfg), 0);
   char port[8];
   snprintf(port, sizeof port, "%u", bootstrap_port);
-  dht_runner_bootstrap(f->runner, "127.0.0.1", port);
+  dht_runner_bootstrap(f->runner, host, port);
   return f;
+}
+
+h_foreign *h_foreign_start(uint16_t bootstrap_port) {
+  return start(NULL, "127.0.0.1", bootstrap_port);
+}
+
+h_foreign *h_foreign_start_at(const char *bind4, const char *host, uint16_t bootstrap_port) {
+  return start(bind4, host[0] ? host : "127.0.0.1", bootstrap_port);
 }
 
 void h_foreign_stop(h_foreign *f) {

@@ -12,6 +12,9 @@ typedef struct h_foreign h_foreign;
 
 /* Starts a runner on a free port and bootstraps it through 127.0.0.1:port. */
 h_foreign *h_foreign_start(uint16_t bootstrap_port);
+/* The same bound to the IPv4 address bind4 (NULL: any), bootstrapping
+ * through host:port (host empty: 127.0.0.1), for tests in h_netns. */
+h_foreign *h_foreign_start_at(const char *bind4, const char *host, uint16_t bootstrap_port);
 void h_foreign_stop(h_foreign *f);
 
 /* Puts raw bytes under key (a dhtreg DHT key) as a plain OpenDHT value of

@@ -214,30 +214,33 @@ void h_send(int fd, const char *data, size_t len) {
 }
 
 char *h_read_line(int fd, int timeout_ms) {
-  size_t cap = 4096, len = 0;
+  size_t cap = 65536, len = 0;
   char *buf = malloc(cap);
   uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
   if (!buf) return NULL;
   for (;;) {
-    /* byte at a time: a line must not swallow the start of the next one */
     uint64_t now = h_now_ms();
     if (now >= end) break;
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int r = poll(&p, 1, (int)(end - now));
     if (r <= 0) break;
-    char c;
-    ssize_t got = recv(fd, &c, 1, 0);
-    if (got <= 0) break;
-    if (c == '\n') {
-      buf[len] = '\0';
-      return buf;
-    }
     if (len + 2 > cap) {
       char *nb = realloc(buf, cap *= 2);
       if (!nb) break;
       buf = nb;
     }
-    buf[len++] = c;
+    /* look first, then take up to the newline: a line must not swallow
+     * the start of the next one */
+    ssize_t got = recv(fd, buf + len, cap - 1 - len, MSG_PEEK);
+    if (got <= 0) break;
+    char *nl = memchr(buf + len, '\n', (size_t)got);
+    size_t take = nl ? (size_t)(nl - (buf + len)) + 1 : (size_t)got;
+    if (recv(fd, buf + len, take, 0) != (ssize_t)take) break;
+    len += take;
+    if (nl) {
+      buf[len - 1] = '\0';
+      return buf;
+    }
   }
   free(buf);
   return NULL;
