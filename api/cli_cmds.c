@@ -124,12 +124,19 @@ static int cmd_id(cli *c, int argc, char **argv) {
 }
 
 static int cmd_create(cli *c, int argc, char **argv) {
-  opt o[] = {{.name = "policy", .has_value = true}, {.name = "allow", .has_value = true, .repeat = true}, {0}};
+  opt o[] = {{.name = "policy", .has_value = true},
+             {.name = "allow", .has_value = true, .repeat = true},
+             {.name = "shards", .has_value = true},
+             {0}};
   args a;
   const cli_cmd *cmd = cli_find("create");
   int r = parse(cmd, argc, argv, o, &a, 1, 1);
   if (r >= 0) return r;
+  json_int_t shards = 1;
+  if (o[2].n && (r = parse_int(cmd, "shards", o[2].values[0], 1, 4096, &shards)) >= 0) return r;
+  if (shards & (shards - 1)) return cli_usage_error(cmd, "--shards: '%s' is not a power of two", o[2].values[0]);
   json_t *p = json_pack("{s:s}", "label", a.pos[0]);
+  if (o[2].n) json_object_set_new(p, "shards", json_integer(shards));
   if (o[0].n) {
     if (strcmp(o[0].values[0], "open") && strcmp(o[0].values[0], "owner")) {
       json_decref(p);
@@ -235,23 +242,76 @@ static void print_resolved(json_t *res) {
     char label[600], owner[128];
     cli_escape(json_string_value(json_object_get(resource, "label")), label, sizeof label);
     cli_escape(json_string_value(json_object_get(resource, "owner")), owner, sizeof owner);
-    printf("resource %s owned by %s\n", *label ? label : "?", *owner ? owner : "?");
+    json_int_t shards = json_integer_value(json_object_get(resource, "shards"));
+    printf("resource %s owned by %s", *label ? label : "?", *owner ? owner : "?");
+    if (shards > 1) printf(", %lld shards", (long long)shards);
+    printf("\n");
   } else {
     printf("resource: unknown (no resource entry found)\n");
   }
   cli_print_records_table(json_object_get(res, "records"), false);
+  char next[64];
+  cli_escape(json_string_value(json_object_get(res, "next_cursor")), next, sizeof next);
+  if (*next) printf("more records: --cursor %s (or --all)\n", next);
+}
+
+#define ALL_PAGE 1000 /* records a page of --all asks for, unless --limit says */
+
+/* resolve --all: every page, one after the other, printed as one answer
+ * (next_cursor dropped). */
+static int resolve_all(cli *c, const cli_cmd *cmd, const char *rid, json_int_t page, const char *from) {
+  json_t *all = NULL, *records = json_array();
+  char cursor[64] = "";
+  if (from) snprintf(cursor, sizeof cursor, "%s", from);
+  for (;;) {
+    json_t *p = json_pack("{s:s, s:I}", "resource_id", rid, "limit", page);
+    if (*cursor) json_object_set_new(p, "cursor", json_string(cursor));
+    json_t *res = cli_call(c, "resolve", p);
+    if (!res) {
+      if (all) fprintf(stderr, "dhtreg: resolve --all stopped after %zu records\n", json_array_size(records));
+      json_decref(all);
+      json_decref(records);
+      return 1;
+    }
+    json_array_extend(records, json_object_get(res, "records"));
+    const char *next = json_string_value(json_object_get(res, "next_cursor"));
+    if (!all) {
+      all = json_copy(res);
+      json_object_del(all, "next_cursor");
+    }
+    if (!next) {
+      json_decref(res);
+      break;
+    }
+    if (strcmp(next, cursor) == 0 || strlen(next) >= sizeof cursor) {
+      fprintf(stderr, "dhtreg: %s: the node gave back the cursor it was given\n", cmd->name);
+      json_decref(res);
+      json_decref(all);
+      json_decref(records);
+      return 1;
+    }
+    snprintf(cursor, sizeof cursor, "%s", next);
+    json_decref(res);
+  }
+  json_object_set_new(all, "records", records);
+  if (c->json) cli_print_json(all);
+  else print_resolved(all);
+  json_decref(all);
+  return 0;
 }
 
 static int cmd_resolve(cli *c, int argc, char **argv) {
-  opt o[] = {{.name = "limit", .has_value = true}, {0}};
+  opt o[] = {{.name = "limit", .has_value = true}, {.name = "cursor", .has_value = true}, {.name = "all"}, {0}};
   args a;
   const cli_cmd *cmd = cli_find("resolve");
   int r = parse(cmd, argc, argv, o, &a, 1, 1);
   if (r >= 0) return r;
   json_int_t limit = 0;
   if (o[0].n && (r = parse_int(cmd, "limit", o[0].values[0], 1, 1000000, &limit)) >= 0) return r;
+  if (o[2].n) return resolve_all(c, cmd, a.pos[0], o[0].n ? limit : ALL_PAGE, o[1].n ? o[1].values[0] : NULL);
   json_t *p = json_pack("{s:s}", "resource_id", a.pos[0]);
   if (o[0].n) json_object_set_new(p, "limit", json_integer(limit));
+  if (o[1].n) json_object_set_new(p, "cursor", json_string(o[1].values[0]));
   return run(c, "resolve", p, print_resolved);
 }
 
@@ -360,10 +420,12 @@ const cli_cmd cli_cmds[] = {
     {"id", cmd_id, "Computes a resource id (no network)",
      "id LABEL [--owner PEER_ID]\n\n  --owner PEER_ID  the owner (default: this node)\n\nexample: dhtreg id web"},
     {"create", cmd_create, "Creates a resource owned by this node",
-     "create LABEL [--policy open|owner] [--allow PEER_ID]...\n\n"
+     "create LABEL [--policy open|owner] [--allow PEER_ID]... [--shards N]\n\n"
      "  --policy P       open: anyone may add records (default); owner: only the owner\n"
      "                   and the peers given with --allow\n"
-     "  --allow PEER_ID  a peer allowed to add records (repeatable)\n\n"
+     "  --allow PEER_ID  a peer allowed to add records (repeatable)\n"
+     "  --shards N       DHT keys its records are spread over: a power of two up to\n"
+     "                   4096 (default 1); ~100 records a shard (docs/DESIGN.md)\n\n"
      "example: dhtreg create web --policy owner --allow 3NDP9m6Q..."},
     {"get", cmd_get, "Shows a resource", "get RESOURCE_ID\n\nexample: dhtreg get $(dhtreg id web)"},
     {"advertise", cmd_advertise, "Advertises a service of a resource",
@@ -382,7 +444,11 @@ const cli_cmd cli_cmds[] = {
     {"withdraw", cmd_withdraw, "Withdraws a record this node advertises",
      "withdraw RESOURCE_ID SERVICE_ID\n\nexample: dhtreg withdraw $RID web-1"},
     {"resolve", cmd_resolve, "Lists the live records of a resource",
-     "resolve RESOURCE_ID [--limit N]\n\n  --limit N  at most N records (default 100)\n\nexample: dhtreg resolve $RID"},
+     "resolve RESOURCE_ID [--limit N] [--cursor C] [--all]\n\n"
+     "  --limit N   at most N records (default 100; with --all, per page: 1000)\n"
+     "  --cursor C  the page after the one that printed C\n"
+     "  --all       every live record (from --cursor's page on), page after page\n\n"
+     "example: dhtreg --json resolve $RID --all"},
     {"discover", cmd_discover, "Picks one live record at random",
      "discover RESOURCE_ID [--type TYPE]\n\n  --type TYPE  only records of that type\n\nexample: dhtreg discover $RID --type http"},
     {"list", cmd_list, "Lists this node's resources and advertisements", "list\n\nexample: dhtreg list"},

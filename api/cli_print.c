@@ -119,7 +119,7 @@ void cli_print_kv(json_t *obj, const char *const *keys) {
 }
 
 void cli_print_resource(json_t *res) {
-  static const char *const keys[] = {"resource_id", "label", "owner", "created_at", "policy", "allow", "seq", NULL};
+  static const char *const keys[] = {"resource_id", "label", "owner", "created_at", "policy", "allow", "shards", "seq", NULL};
   cli_print_kv(res, keys);
 }
 

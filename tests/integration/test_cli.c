@@ -126,6 +126,57 @@ static void test_cli_usage_errors(void **state) {
   }
 }
 
+/* A sharded resource: create --shards, resolve's pages by --cursor and
+ * --all: every record once. */
+static void test_cli_shards_and_pages(void **state) {
+  char rid[64], args[400];
+  assert_int_equal(cli(&a, "create fleet --shards 3"), 2);
+  expect_out("not a power of two");
+  assert_int_equal(cli(&a, "create fleet --shards 8192"), 2);
+  expect_out("--shards");
+  assert_int_equal(cli(&a, "create fleet --shards 4"), 0);
+  expect_out("shards        4");
+  assert_int_equal(cli(&a, "id fleet"), 0);
+  snprintf(rid, sizeof rid, "%.*s", (int)strcspn(out, "\n"), out);
+  for (int i = 0; i < 30; i++) {
+    snprintf(args, sizeof args, "advertise %s svc-%02d --host 10.0.0.%d --port 80", rid, i, i + 1);
+    assert_int_equal(cli(&a, args), 0);
+  }
+  /* pages of 7 by hand: the cursor each page prints */
+  int seen[30] = {0}, total = 0, pages = 0;
+  char cursor[64] = "";
+  for (;;) {
+    snprintf(args, sizeof args, "resolve %s --limit 7%s%s", rid, *cursor ? " --cursor " : "", cursor);
+    assert_int_equal(cli(&b, args), 0);
+    expect_out("4 shards");
+    for (const char *q = out; (q = strstr(q, "svc-")); q += 4) {
+      int k = atoi(q + 4);
+      assert_true(k >= 0 && k < 30);
+      assert_int_equal(seen[k]++, 0);
+      total++;
+    }
+    const char *more = strstr(out, "--cursor ");
+    pages++;
+    if (!more) break;
+    snprintf(cursor, sizeof cursor, "%.*s", (int)strcspn(more + 9, " \n"), more + 9);
+    assert_true(pages < 10);
+  }
+  assert_int_equal(total, 30);
+  assert_true(pages >= 5);
+  /* --all, in pages of 4, as one JSON answer without a cursor */
+  snprintf(args, sizeof args, "--json resolve %s --all --limit 4", rid);
+  assert_int_equal(cli(&b, args), 0);
+  json_t *res = json_loads(out, 0, NULL);
+  assert_non_null(res);
+  assert_int_equal(json_array_size(json_object_get(res, "records")), 30);
+  assert_null(json_object_get(res, "next_cursor"));
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "resource"), "shards")), 4);
+  json_decref(res);
+  snprintf(args, sizeof args, "resolve %s --cursor AAAA", rid);
+  assert_int_equal(cli(&b, args), 1);
+  expect_out("cursor");
+}
+
 /* A node (here a fake one: real ones refuse such entries) that answers with
  * text holding control characters: the CLI prints them escaped, in tables,
  * key/value lines, watch events and JSON alike. */
@@ -188,6 +239,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cli_round_trip),
       cmocka_unit_test(test_cli_usage_errors),
+      cmocka_unit_test(test_cli_shards_and_pages),
       cmocka_unit_test(test_cli_escapes_control_characters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,7 +253,8 @@ static void test_twenty_thousand_records(void **state) {
 
   /* every one of the 20 000, in pages */
   pager pg[NODES];
-  for (int j = 0; j < NODES; j++) pg[j] = (pager){.n = &nodes[j], .seen = malloc(RECORDS)};
+  static unsigned char seen[NODES][RECORDS];
+  for (int j = 0; j < NODES; j++) pg[j] = (pager){.n = &nodes[j], .seen = seen[j]};
   page_on(&pg[ADVERTISERS + 1], 1);
   print_message("paged %d records in %d pages, %llu ms\n", pg[ADVERTISERS + 1].total, pg[ADVERTISERS + 1].pages,
                 (unsigned long long)pg[ADVERTISERS + 1].ms);
@@ -261,7 +262,7 @@ static void test_twenty_thousand_records(void **state) {
 
   /* discover: records of many shards, uniformly */
   unsigned char shard_hit[SHARDS] = {0};
-  int distinct_shards = 0, grpc = 0;
+  int distinct_shards = 0, grpc = 0, grpc_asked = 0;
   t0 = h_now_ms();
   for (int k = 0; k < DISCOVERS; k++) {
     json_t *d = h_ok(reader, "discover", json_pack("{s:s}", "resource_id", rid));
@@ -272,13 +273,14 @@ static void test_twenty_thousand_records(void **state) {
     if (k % 4) continue;
     d = h_ok(reader, "discover", json_pack("{s:s, s:s}", "resource_id", rid, "type", "grpc"));
     grpc += strcmp(json_string_value(json_object_get(d, "type")), "grpc") == 0;
+    grpc_asked++;
     json_decref(d);
   }
   print_message("%d discovers hit %d of %d shards, %llu ms\n", DISCOVERS, distinct_shards, SHARDS,
                 (unsigned long long)(h_now_ms() - t0));
   /* a pick confined to the shards a resolve reads first would hit far fewer */
   assert_true(distinct_shards >= DISCOVER_SHARDS_MIN);
-  assert_int_equal(grpc, DISCOVERS / 4);
+  assert_int_equal(grpc, grpc_asked);
 
   /* 1 000 withdrawn (100 of each advertiser): never returned afterwards,
    * by any node. Each kind of node reads the whole resource: the reader
@@ -322,7 +324,6 @@ static void test_twenty_thousand_records(void **state) {
     }
   }
   print_message("the partial reads covered %d withdrawn records\n", withdrawn_seen);
-  for (int j = 0; j < NODES; j++) free(pg[j].seen);
 }
 
 static long sum_refused(const char *reason) {
