@@ -72,10 +72,6 @@ uint64_t dr_shard_hash(const uint8_t rid[DR_ID_LEN], const uint8_t issuer[DR_ID_
  * hash % n for some number of shards n (shard 0, the head, takes any). */
 bool dr_shard_fits(uint64_t hash, uint32_t i);
 
-/* The OpenDHT value id of a resource's entry (docs/PROTOCOL.md): fixed, so
- * anybody can get the resource entry alone, and a newer version replaces
- * the older one in place. Never 0. */
-uint64_t dr_resource_value_id(const uint8_t rid[DR_ID_LEN]);
 
 /* ---- identity ----------------------------------------------------------- */
 

@@ -111,7 +111,6 @@ void dr_dht_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN],
 
 static const char shard_domain[] = "dhtreg/v1/shard";
 static const char shard_key_domain[] = "dhtreg/v1/shard-key";
-static const char resource_vid_domain[] = "dhtreg/v1/resource-value-id";
 
 void dr_shard_key(uint8_t out[DR_DHT_KEY_LEN], const uint8_t rid[DR_ID_LEN], uint32_t i,
                   const uint8_t *netkey) {
@@ -156,16 +155,4 @@ bool dr_shard_fits(uint64_t hash, uint32_t i) {
   uint32_t n = 1;
   while (n <= i) n <<= 1; /* the fewest shards that have an i-th */
   return hash % n == i;
-}
-
-uint64_t dr_resource_value_id(const uint8_t rid[DR_ID_LEN]) {
-  crypto_generichash_state st;
-  uint8_t zero = 0, h[8];
-  crypto_generichash_init(&st, NULL, 0, sizeof h);
-  crypto_generichash_update(&st, (const uint8_t *)resource_vid_domain, sizeof resource_vid_domain - 1);
-  crypto_generichash_update(&st, &zero, 1);
-  crypto_generichash_update(&st, rid, DR_ID_LEN);
-  crypto_generichash_final(&st, h, sizeof h);
-  uint64_t v = be64(h);
-  return v ? v : 1;
 }

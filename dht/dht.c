@@ -51,6 +51,7 @@ typedef struct dr_dht_op {
   bool cancelled; /* the owner let go: no more callbacks to it */
   bool probe;     /* a get that only asks for the key's nodes: never refused, never retried */
   bool retried;   /* a get asked again after an empty answer from too few nodes */
+  bool resource;  /* puts: a resource entry; gets: only those */
   size_t got;     /* values a get received */
   uint64_t nudge_at; /* puts: uv_now() when to step its search */
   uint64_t id;       /* puts: the value id; gets: the id asked for, 0: any */
@@ -99,7 +100,7 @@ struct dr_dht {
   pthread_mutex_t lock;
   event *q_head, *q_tail;
   /* what the policies on OpenDHT's thread read and count */
-  int (*store_ok)(void *, const uint8_t *, const uint8_t *, size_t);
+  int (*store_ok)(void *, const uint8_t *, int, const uint8_t *, size_t);
   bool (*edit_ok)(void *, uint64_t, const uint8_t *, size_t, const uint8_t *, size_t);
   void *policy_ctx;
   long max_store_bytes;
@@ -221,12 +222,15 @@ static void on_shutdown(void *ud) {
 /* The store policy: room left (new values may not take the last part of
  * the storage limit: OpenDHT 2.4.12's eviction of values over the limit
  * can loop forever, so it must never run), then the caller's checks. */
-static int store_check(void *ud, const uint8_t key[20], const uint8_t *data, size_t len) {
+static int store_check(void *ud, const uint8_t key[20], const char *user_type, size_t ut_len,
+                       const uint8_t *data, size_t len) {
   dr_dht *d = ud;
   int r = 0;
   uint64_t full = (uint64_t)d->max_store_bytes / 100 * (100 - STORE_HEADROOM);
+  bool mark = ut_len == sizeof DR_DHT_RESOURCE_MARK - 1 &&
+              memcmp(user_type, DR_DHT_RESOURCE_MARK, ut_len) == 0;
   if (atomic_load(&d->stored_bytes) + len > full) r = DR_DHT_STORE_FULL;
-  else if (d->store_ok) r = d->store_ok(d->policy_ctx, key, data, len);
+  else if (d->store_ok) r = d->store_ok(d->policy_ctx, key, mark ? 1 : ut_len ? -1 : 0, data, len);
   if (r > 0 && r < DR_DHT_STORE_REASONS) atomic_fetch_add(&d->refused_store[r], 1);
   return r;
 }
@@ -281,12 +285,14 @@ static void launch(dr_dht_op *op) {
   d->n_inflight++;
   switch (op->type) {
   case OP_GET:
-    r = dr__dht_get(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id, pass_value, on_op_done, op);
+    r = dr__dht_get(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id,
+                    op->resource ? DR_DHT_RESOURCE_MARK : NULL, pass_value, on_op_done, op);
     break;
   case OP_PUT:
     fly_add(d, op);
-    r = dr__dht_put(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id, op->seq, op->data, op->len,
-                    op->age_s, on_op_done, op);
+    r = dr__dht_put(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id, op->seq,
+                    op->resource ? DR_DHT_RESOURCE_MARK : NULL, op->data, op->len, op->age_s,
+                    on_op_done, op);
     break;
   case OP_LISTEN:
     /* a listen holds no slot: it is long-lived and its start is cheap */
@@ -685,7 +691,7 @@ static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_S
 
 /* A get of key (of one value id, or any), refused when the queue is full
  * unless it is a probe. */
-static int get_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t id, bool probe,
+static int get_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t id, bool probe, bool resource,
                   dr_dht_value_cb on_value, dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
   if (d->closing) return -ESHUTDOWN;
   if (!probe && d->gets_waiting >= d->max_queued) {
@@ -706,6 +712,7 @@ static int get_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t id, bo
   if (!op) return -ENOMEM;
   op->id = id;
   op->probe = probe;
+  op->resource = resource;
   op->on_value = on_value;
   op->on_done = on_done;
   op->ctx = ctx;
@@ -716,17 +723,16 @@ static int get_op(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t id, bo
 
 int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
                dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
-  return get_op(d, key, 0, false, on_value, on_done, ctx, out);
+  return get_op(d, key, 0, false, false, on_value, on_done, ctx, out);
 }
 
-int dr_dht_get_id(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                  dr_dht_value_cb on_value, dr_dht_done_cb on_done, void *ctx,
-                  dr_dht_lookup **out) {
-  return get_op(d, key, value_id ? value_id : PROBE_ID, false, on_value, on_done, ctx, out);
+int dr_dht_get_resource(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
+                        dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out) {
+  return get_op(d, key, 0, false, true, on_value, on_done, ctx, out);
 }
 
 int dr_dht_probe(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_done_cb on_done, void *ctx) {
-  return get_op(d, key, PROBE_ID, true, NULL, on_done, ctx, NULL);
+  return get_op(d, key, PROBE_ID, true, false, NULL, on_done, ctx, NULL);
 }
 
 bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g) {
@@ -743,8 +749,8 @@ bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g) {
 }
 
 dr_dht_putop *dr_dht_put(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                         uint16_t seq, const uint8_t *data, size_t len, unsigned keep_s,
-                         dr_dht_done_cb on_done, void *ctx) {
+                         uint16_t seq, bool resource, const uint8_t *data, size_t len,
+                         unsigned keep_s, dr_dht_done_cb on_done, void *ctx) {
   if (d->closing) return NULL;
   dr_dht_op *op = op_new(d, OP_PUT, key);
   if (!op) return NULL;
@@ -756,6 +762,7 @@ dr_dht_putop *dr_dht_put(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t
   op->len = len;
   op->id = value_id;
   op->seq = seq;
+  op->resource = resource;
   op->age_s = keep_s && keep_s < d->lifetime_s ? d->lifetime_s - keep_s : 0;
   op->on_done = on_done;
   op->ctx = ctx;

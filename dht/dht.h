@@ -28,6 +28,10 @@
 #define DR_DHT_KEY_SIZE 20
 /* The OpenDHT value type of dhtreg's entries (docs/PROTOCOL.md). */
 #define DR_DHT_VALUE_TYPE 0x6472
+/* The OpenDHT user type of a resource entry's values (records and
+ * tombstones have none): a get of the resource entry alone filters on it
+ * on the storers, and storers refuse a value marked so that is not one. */
+#define DR_DHT_RESOURCE_MARK "dhtreg-resource"
 /* Nodes a put or get reports at most (its search's closest nodes). */
 #define DR_DHT_NODES_MAX 16
 /* Reasons a store is refused are small numbers below this: the caller's,
@@ -55,11 +59,13 @@ typedef struct dr_dht_config {
   long max_store_bytes;  /* what this node stores for the DHT at most (0: 256 MiB) */
   /* the policies of DR_DHT_VALUE_TYPE values, called on OpenDHT's thread
    * (they must only look at their arguments and policy_ctx): store returns
-   * 0 to accept a new value under key, or a reason 1..DR_DHT_STORE_REASONS-1
+   * 0 to accept a new value under key (mark: 1 when its OpenDHT user type
+   * is DR_DHT_RESOURCE_MARK, 0 when it has none, -1 for any other), or a
+   * reason 1..DR_DHT_STORE_REASONS-1
    * (counted, see dr_dht_store_refused); edit says whether a stored value
    * may be replaced by a new one of the same id */
-  int (*store_ok)(void *policy_ctx, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data,
-                  size_t len);
+  int (*store_ok)(void *policy_ctx, const uint8_t key[DR_DHT_KEY_SIZE], int mark,
+                  const uint8_t *data, size_t len);
   bool (*edit_ok)(void *policy_ctx, uint64_t value_id, const uint8_t *old, size_t old_len,
                   const uint8_t *nw, size_t new_len);
   void *policy_ctx;
@@ -143,11 +149,10 @@ typedef void (*dr_dht_done_cb)(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT
 int dr_dht_get(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
                dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out);
 
-/* Gets the one value of that id under key (on_value at most once per node
- * holding it), as dr_dht_get. */
-int dr_dht_get_id(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                  dr_dht_value_cb on_value, dr_dht_done_cb on_done, void *ctx,
-                  dr_dht_lookup **out);
+/* Gets the values under key marked DR_DHT_RESOURCE_MARK (a resource's
+ * entries, without its records), as dr_dht_get. */
+int dr_dht_get_resource(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_value_cb on_value,
+                        dr_dht_done_cb on_done, void *ctx, dr_dht_lookup **out);
 
 /* Its caller gave up: a get not started yet is dropped (false); one in
  * flight (true) finishes inside OpenDHT, but none of its callbacks runs. */
@@ -159,15 +164,16 @@ bool dr_dht_get_cancel(dr_dht *d, dr_dht_lookup *g);
 int dr_dht_probe(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], dr_dht_done_cb on_done, void *ctx);
 
 /* Puts data under key, once, as a dhtreg value with that id and OpenDHT
- * seq (a node that holds the id with a lower seq replaces it, when its
+ * seq, marked DR_DHT_RESOURCE_MARK when resource (a resource entry) (a node
+ * that holds the id with a lower seq replaces it, when its
  * edit policy allows; with the same content it only refreshes it). Storers
  * keep it keep_s seconds, or the value lifetime when keep_s is 0 or more.
  * on_done (may be NULL) runs once the put is over, with the nodes it
  * reached. Returns a handle valid until on_done ran or dr_dht_put_cancel,
  * or NULL (closing, or out of memory). */
 dr_dht_putop *dr_dht_put(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t value_id,
-                         uint16_t seq, const uint8_t *data, size_t len, unsigned keep_s,
-                         dr_dht_done_cb on_done, void *ctx);
+                         uint16_t seq, bool resource, const uint8_t *data, size_t len,
+                         unsigned keep_s, dr_dht_done_cb on_done, void *ctx);
 
 /* Its caller gave up: a put not started yet is not made; one in flight
  * goes on, but its on_done does not run. */

@@ -70,12 +70,14 @@ extern "C" int dr__dht_register_type(dht_runner *runner, uint16_t type, unsigned
         type, "dhtreg", std::chrono::seconds(lifetime_s),
         [store, ud](dht::InfoHash key, std::shared_ptr<dht::Value> &v, const dht::InfoHash &,
                     const dht::SockAddr &) {
-          return v && store(ud, key.data(), v->data.data(), v->data.size()) == 0;
+          return v && store(ud, key.data(), v->user_type.data(), v->user_type.size(), v->data.data(),
+                            v->data.size()) == 0;
         },
         [store, edit, ud](dht::InfoHash key, const std::shared_ptr<dht::Value> &o,
                           std::shared_ptr<dht::Value> &n, const dht::InfoHash &, const dht::SockAddr &) {
           return o && n && o->id == n->id &&
-                 store(ud, key.data(), n->data.data(), n->data.size()) == 0 &&
+                 store(ud, key.data(), n->user_type.data(), n->user_type.size(), n->data.data(),
+                       n->data.size()) == 0 &&
                  edit(ud, n->id, o->data.data(), o->data.size(), n->data.data(), n->data.size());
         });
     r->registerType(vt);
@@ -100,13 +102,15 @@ static size_t node_ids(const std::vector<std::shared_ptr<dht::Node>> &nodes,
 }
 
 extern "C" int dr__dht_get(dht_runner *runner, const dht_infohash *h, uint16_t type, uint64_t id,
-                           dr__dht_value_fn value, dr__dht_done_fn done, void *ud) {
+                           const char *user_type, dr__dht_value_fn value, dr__dht_done_fn done,
+                           void *ud) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   const auto &key = *reinterpret_cast<const dht::InfoHash *>(h);
   try {
     dht::Where w;
     w.valueType(type);
     if (id) w.id(id);
+    if (user_type) w.userType(user_type);
     r->get(
         key,
         [value, ud](const std::vector<std::shared_ptr<dht::Value>> &values) {
@@ -127,8 +131,8 @@ extern "C" int dr__dht_get(dht_runner *runner, const dht_infohash *h, uint16_t t
 }
 
 extern "C" int dr__dht_put(dht_runner *runner, const dht_infohash *h, uint16_t type, uint64_t id,
-                           uint16_t seq, const uint8_t *data, size_t len, unsigned age_s,
-                           dr__dht_done_fn done, void *ud) {
+                           uint16_t seq, const char *user_type, const uint8_t *data, size_t len,
+                           unsigned age_s, dr__dht_done_fn done, void *ud) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   const auto &key = *reinterpret_cast<const dht::InfoHash *>(h);
   try {
@@ -136,6 +140,7 @@ extern "C" int dr__dht_put(dht_runner *runner, const dht_infohash *h, uint16_t t
     v->id = id;
     v->type = type;
     v->seq = seq;
+    if (user_type) v->user_type = user_type;
     r->put(
         key, std::move(v),
         [done, ud](bool ok, const std::vector<std::shared_ptr<dht::Node>> &nodes) {

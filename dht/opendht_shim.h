@@ -53,11 +53,13 @@ int dr__dht_message_stats(dht_runner *runner, uint64_t sent[5], uint64_t receive
                           uint64_t store[2]);
 
 /* A value's policies, on OpenDHT's thread: they must only look at their
- * arguments (and state made for that thread). store: may a new value be
- * stored under key? 0 yes, or a reason (> 0) why not. edit: may a stored
+ * arguments (and state made for that thread). store: may a new value (with
+ * that OpenDHT user type, ut_len bytes) be stored under key? 0 yes, or a
+ * reason (> 0) why not. edit: may a stored
  * value (old) be replaced by a newer one of the same id (which store
  * accepted)? */
-typedef int (*dr__dht_store_fn)(void *ud, const uint8_t key[20], const uint8_t *data, size_t len);
+typedef int (*dr__dht_store_fn)(void *ud, const uint8_t key[20], const char *user_type, size_t ut_len,
+                                const uint8_t *data, size_t len);
 typedef bool (*dr__dht_edit_fn)(void *ud, uint64_t id, const uint8_t *old, size_t old_len,
                                 const uint8_t *nw, size_t new_len);
 
@@ -74,19 +76,21 @@ typedef void (*dr__dht_done_fn)(void *ud, bool ok, const uint8_t (*nodes)[DR__NO
 typedef void (*dr__dht_value_fn)(void *ud, const uint8_t *data, size_t len);
 
 /* Gets the values of one type stored under key, filtered on the storers
- * (and of one id, unless id is 0). value runs per value, then done once.
- * Returns 0 or -ENOMEM (then nothing runs). */
+ * (and of one id, unless id is 0; of one OpenDHT user type, unless
+ * user_type is NULL). value runs per value, then done once. Returns 0 or
+ * -ENOMEM (then nothing runs). */
 int dr__dht_get(dht_runner *runner, const dht_infohash *key, uint16_t type, uint64_t id,
-                dr__dht_value_fn value, dr__dht_done_fn done, void *ud);
+                const char *user_type, dr__dht_value_fn value, dr__dht_done_fn done, void *ud);
 
-/* Puts data under key once, as a value of that type, id and seq; nothing
+/* Puts data under key once, as a value of that type, id, seq and OpenDHT
+ * user type (NULL: none); nothing
  * of it stays in the runner's searches once done has run. Storers keep it
  * their type's lifetime after its creation, which is set age_s seconds in
  * the past (so that a value meant to live less than that lifetime is
  * dropped when it should). Returns 0 or -ENOMEM (then done never runs). */
 int dr__dht_put(dht_runner *runner, const dht_infohash *key, uint16_t type, uint64_t id,
-                uint16_t seq, const uint8_t *data, size_t len, unsigned age_s,
-                dr__dht_done_fn done, void *ud);
+                uint16_t seq, const char *user_type, const uint8_t *data, size_t len,
+                unsigned age_s, dr__dht_done_fn done, void *ud);
 
 /* Makes OpenDHT step the search of h now (by a get that matches nothing).
  * Returns 0 or -ENOMEM. */

@@ -59,7 +59,8 @@ static int put_now(dr_node *n, dr_announce *a) {
     uint64_t until = a->entry->expires_at + n->clock_skew + KEEP_MARGIN_S;
     keep = until > now ? until - now : 1;
   }
-  a->put = dr_dht_put(n->dht, a->key, a->vid, a->vseq, wire, len, (unsigned)keep, on_put_done, a);
+  a->put = dr_dht_put(n->dht, a->key, a->vid, a->vseq, a->entry->kind == DR_KIND_RESOURCE, wire, len,
+                      (unsigned)keep, on_put_done, a);
   a->reput_at = reput_time(n);
   return a->put ? 0 : -ENOMEM;
 }
@@ -90,13 +91,9 @@ int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e, uin
     a->put = NULL;
   }
   if (n->stopping) return -ESHUTDOWN;
-  if (e->kind == DR_KIND_RESOURCE) {
-    /* a resource's entry has its fixed id: anyone can get it alone */
-    uint64_t fixed = dr_resource_value_id(e->rid);
-    vseq = a->vid == fixed && a->vseq < UINT16_MAX ? (uint16_t)(a->vseq + 1) : 0;
-    vid = fixed;
-  } else if (!vid) {
-    /* the id of a record's first version, random so nobody can take it first */
+  if (!vid) {
+    /* the id of an entry's first version, random so nobody can take it
+     * first (a storer keeps the first value of an id of another type) */
     randombytes_buf(&vid, sizeof vid);
     vid |= 1; /* never 0: "no id" to OpenDHT */
   }

@@ -229,7 +229,7 @@ static int read_start(resolve_op *op, uint32_t shard, uint32_t pos) {
   int r = dr__lookup_admit(n, s->key, &s->fresh_key);
   if (r == 0) {
     if (op->mode == RS_RESOURCE)
-      r = dr_dht_get_id(n->dht, s->key, dr_resource_value_id(op->rid), on_value, on_read_done, s, &s->get);
+      r = dr_dht_get_resource(n->dht, s->key, on_value, on_read_done, s, &s->get);
     else
       r = dr_dht_get(n->dht, s->key, on_value, on_read_done, s, &s->get);
     if (r < 0 && s->fresh_key) dr__lookup_unadmit(n, s->key);

@@ -167,12 +167,14 @@ static bool key_fits(const dr_entry *e, const uint8_t key[DR_DHT_KEY_SIZE], cons
  * sealed value of a private network this node is not in cannot be opened:
  * it is kept when it has the shape and size of one. Returns 0 or the
  * reason (a dr_reject). */
-int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *data, size_t len) {
+int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], int mark, const uint8_t *data,
+                 size_t len) {
   const dr_policy_ctx *pc = ctx;
   dr_entry e;
   const uint8_t *netkey = NULL;
   dr_reject rej;
   if (len > DR_WIRE_MAX) return DR_REJ_TOO_LARGE;
+  if (mark < 0) return DR_REJ_MALFORMED;
   if (dr_is_sealed(data, len)) {
     if (!pc->net) return 0; /* another network's: it cannot tell more */
     uint8_t plain[DR_ENTRY_MAX];
@@ -185,7 +187,8 @@ int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], const uint8_t *d
   }
   if (rej == DR_REJ_NONE) {
     uint64_t now = dr_now();
-    if (!key_fits(&e, key, netkey)) rej = DR_REJ_WRONG_KEY;
+    if ((e.kind == DR_KIND_RESOURCE) != (mark == 1)) rej = DR_REJ_MALFORMED;
+    else if (!key_fits(&e, key, netkey)) rej = DR_REJ_WRONG_KEY;
     else rej = dr_entry_check(&e, e.rid, now, pc->skew);
     dr_entry_clear(&e);
   }

@@ -96,19 +96,24 @@ static void on_put_done(void *ud, bool ok, const uint8_t (*nodes)[DR__NODE_ID_LE
   on_done(ok, ud);
 }
 
-void h_foreign_put_type(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
-                        size_t len, uint16_t type) {
+void h_foreign_put_marked(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
+                          size_t len, uint16_t type, const char *user_type) {
   dht_infohash h;
   memcpy(h.d, key, DR_DHT_KEY_LEN);
   for (int attempt = 0; attempt < 5; attempt++) {
     op_wait w = {.lock = PTHREAD_MUTEX_INITIALIZER};
     uint64_t id;
     randombytes_buf(&id, sizeof id);
-    assert_int_equal(dr__dht_put(f->runner, &h, type, id | 1, 0, data, len, 0, on_put_done, &w), 0);
+    assert_int_equal(dr__dht_put(f->runner, &h, type, id | 1, 0, user_type, data, len, 0, on_put_done, &w), 0);
     assert_true(h_wait_for(finished, &w, 20000));
     if (w.ok) return;
   }
   fail_msg("the foreign node could not store a value");
+}
+
+void h_foreign_put_type(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
+                        size_t len, uint16_t type) {
+  h_foreign_put_marked(f, key, data, len, type, NULL);
 }
 
 void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len) {

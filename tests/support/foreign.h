@@ -24,6 +24,9 @@ void h_foreign_stop(h_foreign *f);
 void h_foreign_put(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data, size_t len);
 void h_foreign_put_type(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
                         size_t len, uint16_t type);
+/* The same with an OpenDHT user type (NULL: none). */
+void h_foreign_put_marked(h_foreign *f, const uint8_t key[DR_DHT_KEY_LEN], const uint8_t *data,
+                          size_t len, uint16_t type, const char *user_type);
 
 /* One value as a raw get found it. */
 typedef struct h_raw_value {
