@@ -221,8 +221,8 @@ const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_W
 dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
                          const uint8_t *data, size_t len, dr_entry *out);
 /* The DHT's policies of dhtreg's value type (OpenDHT's thread; ctx: the
- * node's dr_policy_ctx). store: 0, or why not (a dr_reject); a value is a
- * resource entry if and only if it is marked (mark 1; -1: another mark). */
+ * node's dr_policy_ctx). store: 0, or why not (a dr_reject); only a
+ * resource entry may be marked (mark 1; -1: another user type, refused). */
 int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], int mark, const uint8_t *data,
                  size_t len);
 /* Forgets the versions no older copy of could still be live (every 10 s). */

@@ -67,6 +67,7 @@ struct dr_resolve {
   dr_resolve_page from;         /* where the page starts (set: not a first page) */
   uint32_t page_shards; /* the shard count a page was drawn for (0: a first page) */
   bool shards_known;
+  bool whole_head; /* resource.get: the head read whole (no marked entry found) */
   uint32_t *order; /* order[pos] = shard */
   uint32_t *pos_of; /* pos_of[shard] = pos */
   shard_read **reads; /* by position, once started */
@@ -228,7 +229,7 @@ static int read_start(resolve_op *op, uint32_t shard, uint32_t pos) {
   dr__shard_key_of(n, op->rid, shard, s->key);
   int r = dr__lookup_admit(n, s->key, &s->fresh_key);
   if (r == 0) {
-    if (op->mode == RS_RESOURCE)
+    if (op->mode == RS_RESOURCE && !op->whole_head)
       r = dr_dht_get_resource(n->dht, s->key, on_value, on_read_done, s, &s->get);
     else
       r = dr_dht_get(n->dht, s->key, on_value, on_read_done, s, &s->get);
@@ -407,6 +408,16 @@ static bool step(resolve_op *op) {
     if (op->in_flight) return false;
     /* the head is read: the resource entry says how many shards */
     op->shards = op->merge.resource && op->merge.resource->shards > 1 ? op->merge.resource->shards : 1;
+    if (op->mode == RS_RESOURCE && !op->merge.resource && !op->whole_head) {
+      /* none marked: a writer from before the mark puts it unmarked */
+      op->whole_head = true;
+      read_free(op->head);
+      op->head = NULL;
+      int r = read_start(op, 0, UINT32_MAX);
+      if (r == 0) return false;
+      finish(op, r, &none);
+      return true;
+    }
     if (op->mode == RS_RESOURCE) {
       dr__resinfo_note(n, op->rid, op->merge.resource, 0);
       dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};

@@ -187,7 +187,7 @@ int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], int mark, const 
   }
   if (rej == DR_REJ_NONE) {
     uint64_t now = dr_now();
-    if ((e.kind == DR_KIND_RESOURCE) != (mark == 1)) rej = DR_REJ_MALFORMED;
+    if (mark == 1 && e.kind != DR_KIND_RESOURCE) rej = DR_REJ_MALFORMED;
     else if (!key_fits(&e, key, netkey)) rej = DR_REJ_WRONG_KEY;
     else rej = dr_entry_check(&e, e.rid, now, pc->skew);
     dr_entry_clear(&e);

@@ -300,10 +300,29 @@ static void test_policy_drops_injected_records(void **state) {
   }
 }
 
+/* A resource entry written as before the mark (no OpenDHT user type):
+ * resource.get finds it all the same, by the head's whole read; a record
+ * put marked as a resource entry is not stored by dhtreg nodes. */
+static void test_unmarked_resource_entry_is_read(void **state) {
+  dr_entry r = {.kind = DR_KIND_RESOURCE, .name = strdup("legacy"), .issued_at = (uint64_t)time(NULL), .seq = 1};
+  dr_resource_id(r.rid, mallory.pk, "legacy", 6);
+  assert_int_equal(dr_entry_sign(&r, &mallory, NULL, NULL), 0);
+  foreign_put_to(r.rid, r.raw, r.raw_len);
+  char text[DR_ID_TEXT_MAX];
+  dr_id_encode(r.rid, text);
+  for (int i = 0; i < N; i++) {
+    json_t *res = h_ok(&nodes[i], "resource.get", json_pack("{s:s}", "resource_id", text));
+    assert_string_equal(json_string_value(json_object_get(res, "label")), "legacy");
+    json_decref(res);
+  }
+  dr_entry_clear(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forged_entries_are_dropped),
       cmocka_unit_test(test_policy_drops_injected_records),
+      cmocka_unit_test(test_unmarked_resource_entry_is_read),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
