@@ -45,6 +45,53 @@ static void test_vectors(void **state) {
   assert_string_equal(h, "015f3fa4964b6870b35082b849a586645b4d21a751c83fd264c3a0b4eebe003da2e0ebfa6ad6edf9d946fa0f502357");
 }
 
+/* The record vector of docs/PROTOCOL.md ("Test vectors") sealed, and the
+ * head and shard 1 keys of resource web under the passphrase. */
+static const char record_hex[] =
+    "950102c4829cc42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc6248"
+    "26fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
+    "0d5f1ddc8664125531b8a57765622d3102ce6553f100ce6553f22ca831302e30"
+    "2e302e31cd1f9091ad31302e302e302e313a38303830a46874747091a2763181"
+    "a47a6f6e65a161c42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d"
+    "5f1ddc8664125531b8c4403c43f8f3de400efb974cefa6f58b6f357aafd4d244"
+    "1e99f35afdceda6d3448a21064f6035d9cb63c948fd89d97d81e24f42e8496ed"
+    "81a9994749c5b2e26e7f09";
+static const char sealed_record_hex[] =
+    "013054e9089406df5824c52fe8042b5eda62b9000782b70fdb01654443806fdc"
+    "056fdaedb5f34e85300cd712f6b8a1d17978b39f3492f6157ba1fabfab4ac0ea"
+    "fe111d1a7dce64619c3738bf824ed3c842f04f4dca26d479cda21fe9a9135c82"
+    "e06ea1203befdabbba32337af136d2c639b4407d704aefdec1078769f368dca5"
+    "f449ba19d5dd5bf8eeb17363142a6383dd8e904f0b030c194fe05d9cfae2283b"
+    "3c89e839c317c2aa62954635fb8964ccfe360ad907432e58ba39c8ea8625d3af"
+    "c46189ccf116a5763fbcf87fdac50d5e754efb59e03df4dda91349593fe29c66"
+    "fc493584046b7577c34c21d7091d97af98f3bad768577e40b811554c29753a57"
+    "f54d19db7c04604977184806399af3f77c70ed38";
+
+static void test_sealed_record_vector(void **state) {
+  uint8_t raw[1024], sealed[1024 + DR_SEAL_OVERHEAD], opened[1024], seed[DR_SEED_LEN], rid[DR_ID_LEN],
+      key[DR_DHT_KEY_LEN];
+  char h[2 * sizeof sealed + 1];
+  size_t n = strlen(record_hex) / 2, olen;
+  for (size_t i = 0; i < n; i++) sscanf(record_hex + 2 * i, "%2hhx", &raw[i]);
+  int s = dr_seal(&net, raw, n, sealed, sizeof sealed);
+  assert_int_equal(s, (int)(n + DR_SEAL_OVERHEAD));
+  hex(h, sealed, (size_t)s);
+  assert_string_equal(h, sealed_record_hex);
+  assert_int_equal(dr_open(&net, sealed, (size_t)s, opened, &olen), DR_REJ_NONE);
+  assert_int_equal(olen, n);
+  assert_memory_equal(opened, raw, n);
+  dr_identity id;
+  for (int i = 0; i < DR_SEED_LEN; i++) seed[i] = (uint8_t)i;
+  dr_identity_from_seed(&id, seed);
+  dr_resource_id(rid, id.pk, "web", 3);
+  dr_dht_key(key, rid, net.dht);
+  hex(h, key, sizeof key);
+  assert_string_equal(h, "03ea0632d3bbc83c4120715e53b8f523c46114cb");
+  dr_shard_key(key, rid, 1, net.dht);
+  hex(h, key, sizeof key);
+  assert_string_equal(h, "f8ef91c27ee2762cd094d792fc74dba8b47fa16c");
+}
+
 static void test_round_trip_and_determinism(void **state) {
   uint8_t in[DR_ENTRY_MAX], a[DR_ENTRY_MAX + DR_SEAL_OVERHEAD], b[sizeof a], plain[DR_ENTRY_MAX];
   for (size_t i = 0; i < sizeof in; i++) in[i] = (uint8_t)(i * 7);
@@ -105,6 +152,7 @@ static void test_limits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vectors),
+      cmocka_unit_test(test_sealed_record_vector),
       cmocka_unit_test(test_round_trip_and_determinism),
       cmocka_unit_test(test_tampering_and_wrong_key),
       cmocka_unit_test(test_limits),

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,45 @@ static const char tombstone_hex[] =
 #define RESOURCE_SIG "eeea0039b9de4be1a4a0c8e55f4ad9dcead465755c78eb8740c207fbf1ae3d58626330f99fb54bd7090e6e71dee355d883e34c8ec637428bc65ec5f5d5f83b01"
 #define RECORD_SIG "3c43f8f3de400efb974cefa6f58b6f357aafd4d2441e99f35afdceda6d3448a21064f6035d9cb63c948fd89d97d81e24f42e8496ed81a9994749c5b2e26e7f09"
 #define TOMBSTONE_SIG "c2e31ed7fb5f1aff92c6de6db86431b2381455ac2203cb7dfce50d81edea27340f1b506d743e44f4c01100dede3ad5ed1d9e25d7ebada01d2e4b34fc16043f03"
+
+#define SHARD1 "ade068f985c62f0a8dc038889828b246a12d207e"
+#define SHARD255 "1a0ba9ae89fac2f80c97e8d9301468ec329c3375"
+#define SHARD1_NETKEY42 "ef4754960947c762f64442a1ee01d91acfd93744"
+#define PLACEMENT_WEB1 0xe4b86a7386bf88f5ULL
+#define ALICE "2iXtA8oeZqUU5pofxK971TCEvFGfems2AcDRaZHKD2pQ" /* the peer of seed 2a 2a ... 2a */
+static const char resource_shards_hex[] =
+    "950101c47498c42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc6248"
+    "26fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
+    "0d5f1ddc8664125531b8a3776562ce6553f100020191c420197f6b23e16c8532"
+    "c6abc838facd5ea789be0c76b2920334039bfa8b3d368d6110c42003a107bff3"
+    "ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8c44044bdad"
+    "c7e75e440ee0d47231e0ecb1677ee74b352232ed1c77f4109a4d1e80d8eb4691"
+    "68cd8023fccaeec8b8734ee04f9457dc3ceaa5478c5c2d881bc555a102";
+#define RESOURCE_SHARDS_SIG "44bdadc7e75e440ee0d47231e0ecb1677ee74b352232ed1c77f4109a4d1e80d8eb469168cd8023fccaeec8b8734ee04f9457dc3ceaa5478c5c2d881bc555a102"
+static const char record_lengths_hex[] =
+    "950102c5023a9cc42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc62"
+    "4826fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309b"
+    "a50d5f1ddc8664125531b8a57765622d3205ce6553f100ce6553f358d92a6261"
+    "636b656e642d303030312e65752d776573742d312e636c75737465722e657861"
+    "6d706c652e636f6dcd01bb90a46772706390de0010a36b3030a3763030a36b30"
+    "31a3763031a36b3032a3763032a36b3033a3763033a36b3034a3763034a36b30"
+    "35a3763035a36b3036a3763036a36b3037a3763037a36b3038a3763038a36b30"
+    "39a3763039a36b3130a3763130a36b3131a3763131a36b3132a3763132a36b31"
+    "33a3763133a36b3134a3763134a36b3135da012c787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "7878787878787878787878787878787878787878787878787878787878787878"
+    "c42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc86641255"
+    "31b8c440a19c39b01846572a340089ffce3f032a37d0fd3f4fb54637a0578f18"
+    "50958e8e4b2f276771a2316d447b3ea153f78626d5d5e881aa6a92f57f22417b"
+    "036cd406";
+#define RECORD_LENGTHS_SIG "a19c39b01846572a340089ffce3f032a37d0fd3f4fb54637a0578f1850958e8e4b2f276771a2316d447b3ea153f78626d5d5e881aa6a92f57f22417b036cd406"
 
 static dr_identity id;
 static uint8_t rid[DR_ID_LEN];
@@ -115,6 +155,8 @@ static void check_vector(dr_entry *e, const char *want_hex, const char *want_sig
   if (e->type) assert_string_equal(d.type, e->type);
   assert_int_equal(d.policy, e->policy);
   assert_int_equal(d.n_allow, e->n_allow);
+  for (size_t i = 0; i < e->n_allow; i++) assert_memory_equal(d.allow[i], e->allow[i], DR_ID_LEN);
+  if (e->kind == DR_KIND_RESOURCE) assert_int_equal(d.shards, e->shards ? e->shards : 1);
   assert_memory_equal(d.sig, e->sig, DR_SIG_LEN);
   assert_int_equal(dr_entry_check(&d, rid, e->issued_at, 60), DR_REJ_NONE);
   dr_entry_clear(&d);
@@ -142,12 +184,79 @@ static void test_tombstone_vector(void **state) {
   check_vector(&e, tombstone_hex, TOMBSTONE_SIG);
 }
 
+/* Shard keys, the placement hash and which shards may hold a record. */
+static void test_shard_vectors(void **state) {
+  char hex[2 * DR_DHT_KEY_LEN + 1];
+  uint8_t key[DR_DHT_KEY_LEN], netkey[32], head[DR_DHT_KEY_LEN];
+  dr_shard_key(key, rid, 0, NULL);
+  dr_dht_key(head, rid, NULL);
+  assert_memory_equal(key, head, DR_DHT_KEY_LEN); /* shard 0 is the head: the resource's DHT key */
+  dr_shard_key(key, rid, 1, NULL);
+  to_hex(key, sizeof key, hex);
+  assert_string_equal(hex, SHARD1);
+  dr_shard_key(key, rid, 255, NULL);
+  to_hex(key, sizeof key, hex);
+  assert_string_equal(hex, SHARD255);
+  memset(netkey, 0x42, sizeof netkey);
+  dr_shard_key(key, rid, 1, netkey);
+  to_hex(key, sizeof key, hex);
+  assert_string_equal(hex, SHARD1_NETKEY42);
+  uint64_t h = dr_shard_hash(rid, id.pk, "web-1", 5);
+  assert_true(h == PLACEMENT_WEB1);
+  assert_int_equal(h % 4, 1);
+  assert_int_equal(h % 256, 245);
+  /* web-1 may be in shard 0 (any), 1 (h % 2, h % 4), 5 (h % 8, h % 16),
+   * 21, 53, 117, 245 (h % 32 ... h % 256), and no other */
+  static const uint32_t fits[] = {0, 1, 5, 21, 53, 117, 245};
+  for (uint32_t i = 0, k = 0; i < 512; i++) {
+    bool want = k < sizeof fits / sizeof *fits && fits[k] == i;
+    assert_int_equal(dr_shard_fits(h, i), want);
+    k += want;
+  }
+}
+
+/* A resource of 16 shards, owner policy, one allowed peer. */
+static void test_resource_shards_vector(void **state) {
+  uint8_t allow[1][DR_ID_LEN];
+  assert_int_equal(dr_id_decode(ALICE, allow[0]), 0);
+  dr_entry e = {.kind = DR_KIND_RESOURCE, .name = "web", .issued_at = 1700000000, .seq = 2,
+                .policy = DR_POLICY_OWNER, .allow = allow, .n_allow = 1, .shards = 16};
+  check_vector(&e, resource_shards_hex, RESOURCE_SHARDS_SIG);
+}
+
+/* A record whose lengths take the longer msgpack forms: a 42-byte host
+ * (str8), 16 metadata pairs (map16), a 300-byte value (str16); keys in
+ * ascending byte order. */
+static void test_record_lengths_vector(void **state) {
+  dr_meta meta[16];
+  char keys[16][8], vals[15][8], big[301];
+  memset(big, 'x', 300);
+  big[300] = '\0';
+  for (int i = 0; i < 16; i++) {
+    snprintf(keys[i], sizeof keys[i], "k%02d", i);
+    meta[i].key = keys[i];
+    if (i < 15) {
+      snprintf(vals[i], sizeof vals[i], "v%02d", i);
+      meta[i].value = vals[i];
+    } else {
+      meta[i].value = big;
+    }
+  }
+  dr_entry e = {.kind = DR_KIND_RECORD, .name = "web-2", .seq = 5, .issued_at = 1700000000,
+                .expires_at = 1700000600, .host = "backend-0001.eu-west-1.cluster.example.com",
+                .port = 443, .type = "grpc", .meta = meta, .n_meta = 16};
+  check_vector(&e, record_lengths_hex, RECORD_LENGTHS_SIG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ids_and_keys),
       cmocka_unit_test(test_resource_vector),
       cmocka_unit_test(test_record_vector),
       cmocka_unit_test(test_tombstone_vector),
+      cmocka_unit_test(test_shard_vectors),
+      cmocka_unit_test(test_resource_shards_vector),
+      cmocka_unit_test(test_record_lengths_vector),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
