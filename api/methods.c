@@ -69,6 +69,7 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_refused", json_integer((json_int_t)info.dht_refused));
   json_object_set_new(res, "dht_searches", json_integer((json_int_t)info.dht_searches));
   json_object_set_new(res, "dht_retries", json_integer((json_int_t)info.dht_retries));
+  json_object_set_new(res, "records_moved", json_integer((json_int_t)info.records_moved));
   json_t *refused = json_object();
   for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
     json_object_set_new(refused, dr_reject_name((dr_reject)r), json_integer((json_int_t)info.store_refused[r]));

@@ -326,6 +326,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
   out->network = n->network;
   out->private_network = n->net != NULL;
   out->uptime_s = dr_now() - n->started_at;
+  out->records_moved = n->records_moved;
   if (n->dht) {
     unsigned good, dubious;
     out->port = dr_dht_port(n->dht);

@@ -85,6 +85,7 @@ typedef struct dr_node_info {
   uint64_t dht_refused;                  /* lookups refused: the queue was full */
   unsigned dht_searches;                 /* OpenDHT's searches (kept an hour after use) */
   uint64_t dht_retries;                  /* lookups asked again after an empty answer from too few nodes */
+  uint64_t records_moved;                /* own records moved to another shard (the resource's count changed) */
   uint64_t store_refused[DR_REJ__COUNT + 1]; /* values refused to other nodes, by reason; [DR_REJ__COUNT]: no room */
   size_t lookup_keys;                    /* distinct keys resolved in the last hour */
   uint64_t lookups_refused;              /* resolves refused: --max-lookup-keys */

@@ -37,6 +37,11 @@ typedef struct dr_announce {
   uint16_t vseq;
   uint64_t since_ms;  /* uv_now() when the announce began */
   uint64_t reput_at;  /* uv_now() of its next put */
+  /* announced (then_entry, under then_shard) once this one's put is over or
+   * given up: a moved record's tombstone waits for the record */
+  struct dr_announce *then;
+  dr_entry *then_entry;
+  uint32_t then_shard;
 } dr_announce;
 
 typedef struct dr_cache dr_cache;
@@ -117,6 +122,7 @@ struct dr_node {
   unsigned repl_ms;
   size_t repl_outstanding; /* checks of the current run still under way */
   uint64_t repl_runs, repl_checked, repl_repaired;
+  uint64_t records_moved; /* own records moved to another shard */
   uv_timer_t deadline_timer;
   dr_deadline *dl_head, *dl_tail;
   /* bootstrap.c */

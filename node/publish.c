@@ -65,11 +65,21 @@ static int put_now(dr_node *n, dr_announce *a) {
   return a->put ? 0 : -ENOMEM;
 }
 
+/* Announces what waited for a's put. */
+static void release_then(dr_announce *a) {
+  dr_announce *t = a->then;
+  if (!t) return;
+  a->then = NULL;
+  if (dr__announce(a->n, t, NULL, a->then_entry, a->then_shard, NULL, NULL) < 0 && !a->n->stopping)
+    DR_WARN(&a->n->log, "cannot announce the tombstone of %s in its old shard", a->then_entry->name);
+}
+
 static void on_put_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
   dr_announce *a = ctx;
   a->put = NULL;
   if (ok && a->entry) dr__repl_put_done(a->n, a->key, nodes, n_nodes);
   if (a->pub) pub_finish(a->pub, ok);
+  release_then(a);
 }
 
 int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e, uint32_t shard,
@@ -134,6 +144,7 @@ void dr__reput(dr_node *n, dr_announce *a) {
 void dr__unannounce(dr_node *n, dr_announce *a) {
   if (a->put && n->dht) dr_dht_put_cancel(n->dht, a->put);
   a->put = NULL;
+  release_then(a);
   if (a->pub) pub_finish(a->pub, false);
   a->entry = NULL;
 }
@@ -291,11 +302,15 @@ static void apply_resource(dr_node *n, dr_change *c) {
       return;
     }
   } else {
-    dr_entry_clear(&res->entry); /* the new version replaces it in place */
+    dr_entry_clear(&res->entry); /* the new version replaces it */
   }
   res->entry = c->e;
   memset(&c->e, 0, sizeof c->e);
-  int r = dr__announce(n, &res->ann, &res->ann, &res->entry, 0, c->cb, c->ctx);
+  /* a new version under a new value id: OpenDHT's listens report an id
+   * once, so watchers would not hear of an edit in place; the old version
+   * is not put again and storers drop it within a value lifetime */
+  dr__unannounce(n, &res->ann);
+  int r = dr__announce(n, &res->ann, NULL, &res->entry, 0, c->cb, c->ctx);
   if (r < 0) c->cb(c->ctx, r, NULL, false);
 }
 
@@ -511,25 +526,8 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
   return 0;
 }
 
-/* The resource's shard count changed since ad was placed: a tombstone hides
- * the record left in its old shard (until that one's expiry), and the
- * record, re-signed after it, goes to its new shard. */
-static int move(dr_node *n, own_ad *ad, uint32_t shard) {
-  dr_entry t;
-  int r = make_tomb(n, ad, &t);
-  if (r < 0) return r;
-  dr__unannounce(n, &ad->moved_ann);
-  dr_entry_clear(&ad->moved);
-  ad->moved = t;
-  if ((r = dr__announce(n, &ad->moved_ann, NULL, &ad->moved, ad->shard, NULL, NULL)) < 0) return r;
-  DR_DEBUG(&n->log, "moving %s from shard %u to shard %u", ad->rec.name, ad->shard, shard);
-  dr__unannounce(n, &ad->rec_ann);
-  ad->shard = shard;
-  return 0;
-}
-
 int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
-  dr_entry e;
+  dr_entry e, t = {0};
   /* moved only when the resource's shard count is known (read lately):
    * where a record is stays valid, a guess would not be */
   uint32_t shards;
@@ -537,13 +535,38 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   uint32_t want = (uint32_t)(dr_shard_hash(ad->rec.rid, ad->rec.issuer, ad->rec.name, strlen(ad->rec.name)) %
                              shards);
   bool moving = known && want != ad->shard;
-  if (moving && move(n, ad, want) < 0) moving = false; /* where it is will do */
+  /* a move: a tombstone hides the record left in its old shard (until that
+   * one's expiry), and the record, re-signed after it (a higher seq), goes
+   * to its new shard first, so no reader sees it hidden in between */
+  if (moving && make_tomb(n, ad, &t) < 0) moving = false; /* where it is will do */
   int r = resign_copy(n, &ad->rec, ad->ttl, &e);
-  if (r < 0) return r;
+  if (r < 0) {
+    dr_entry_clear(&t);
+    return r;
+  }
   dr_entry_clear(&ad->rec);
   ad->rec = e;
+  uint32_t old = ad->shard;
+  if (moving) {
+    DR_DEBUG(&n->log, "moving %s from shard %u to shard %u", ad->rec.name, old, want);
+    n->records_moved++;
+    dr__unannounce(n, &ad->rec_ann);
+    ad->shard = want;
+  }
   dr__persist_ad(n, ad);
-  return dr__announce(n, &ad->rec_ann, moving ? NULL : &ad->rec_ann, &ad->rec, ad->shard, cb, ctx);
+  if (moving) {
+    dr__unannounce(n, &ad->moved_ann);
+    dr_entry_clear(&ad->moved);
+    ad->moved = t;
+  }
+  r = dr__announce(n, &ad->rec_ann, moving ? NULL : &ad->rec_ann, &ad->rec, ad->shard, cb, ctx);
+  if (moving) { /* once the record is in its new shard */
+    ad->rec_ann.then = &ad->moved_ann;
+    ad->rec_ann.then_entry = &ad->moved;
+    ad->rec_ann.then_shard = old;
+    if (r < 0) release_then(&ad->rec_ann);
+  }
+  return r;
 }
 
 void dr__ad_free(dr_node *n, own_ad *ad) {

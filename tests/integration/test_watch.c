@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "crypto/crypto.h"
 #include "tests/support/harness.h"
 
 static h_node a, b, c;
@@ -190,10 +191,85 @@ static void test_pin(void **state) {
   assert_int_equal(h_err(&b, "unwatch", json_pack("{s:s}", "subscription", "x")), -32602);
 }
 
+typedef struct shards_on {
+  const h_node *n;
+  const char *rid;
+  json_int_t shards;
+  size_t records;
+} shards_on;
+
+/* Whether n resolves rid with that shard count and that many records. */
+static bool resolves_as(void *p) {
+  shards_on *w = p;
+  json_t *resp = h_call(w->n, "resolve", json_pack("{s:s}", "resource_id", w->rid));
+  json_t *res = json_object_get(resp, "result");
+  bool ok = res && json_integer_value(json_object_get(json_object_get(res, "resource"), "shards")) == w->shards &&
+            json_array_size(json_object_get(res, "records")) == w->records;
+  json_decref(resp);
+  return ok;
+}
+
+/* A pinned resource follows its owner's changes: new versions of the
+ * resource entry reach the pin's listen (a new value id each), the cache
+ * listens to the shards the resource grows to, the records its issuer
+ * moves there stay resolvable, and an owner-only policy drops the others'. */
+static void test_pin_follows_resource_changes(void **state) {
+  char grows[64];
+  json_t *r = h_ok(&a, "resource.create", json_pack("{s:s}", "label", "grows"));
+  snprintf(grows, sizeof grows, "%s", json_string_value(json_object_get(r, "resource_id")));
+  json_decref(r);
+  for (int i = 0; i < 20; i++) {
+    char sid[16];
+    snprintf(sid, sizeof sid, "g-%02d", i);
+    json_decref(h_ok(&c, "record.advertise",
+                     json_pack("{s:s, s:s, s:s, s:i, s:i}", "resource_id", grows, "service_id", sid, "host",
+                               "10.0.0.9", "port", 9000, "ttl", 4)));
+  }
+  json_decref(h_ok(&b, "resource.pin", json_pack("{s:s}", "resource_id", grows)));
+  shards_on w = {&b, grows, 1, 20};
+  assert_true(h_wait_for(resolves_as, &w, 10000));
+
+  json_decref(h_ok(&a, "resource.create", json_pack("{s:s, s:i}", "label", "grows", "shards", 8)));
+  w.shards = 8;
+  if (!h_wait_for(resolves_as, &w, 15000)) fail_msg("the pin did not follow the resource to 8 shards");
+  /* c reads the new count; its renewals (every 2 s) move each record
+   * whose placement under 8 shards is not the head; the pin never loses
+   * one (the record reaches its new shard before the tombstone its old) */
+  shards_on at_c = {&c, grows, 8, 20};
+  assert_true(h_wait_for(resolves_as, &at_c, 10000));
+  uint8_t r_bin[DR_ID_LEN], issuer[DR_ID_LEN];
+  assert_int_equal(dr_id_decode(grows, r_bin), 0);
+  assert_int_equal(dr_id_decode(c.peer_id, issuer), 0);
+  long to_move = 0;
+  for (int i = 0; i < 20; i++) {
+    char sid[16];
+    snprintf(sid, sizeof sid, "g-%02d", i);
+    to_move += dr_shard_hash(r_bin, issuer, sid, strlen(sid)) % 8 != 0;
+  }
+  assert_true(to_move > 0);
+  uint64_t until = h_now_ms() + 15000;
+  long moved = 0;
+  while (moved < to_move && h_now_ms() < until) {
+    if (!resolves_as(&w)) fail_msg("the pin lost a record while %ld of %ld had moved", moved, to_move);
+    json_t *info = h_ok(&c, "node.info", NULL);
+    moved = (long)json_integer_value(json_object_get(info, "records_moved"));
+    json_decref(info);
+  }
+  assert_int_equal(moved, to_move);
+  assert_true(resolves_as(&w));
+
+  json_decref(h_ok(&a, "resource.create",
+                   json_pack("{s:s, s:i, s:s, s:[]}", "label", "grows", "shards", 8, "policy", "owner", "allow")));
+  w.records = 0;
+  if (!h_wait_for(resolves_as, &w, 15000)) fail_msg("the pin did not apply the owner-only policy");
+  json_decref(h_ok(&b, "resource.unpin", json_pack("{s:s}", "resource_id", grows)));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_events_in_order),
       cmocka_unit_test(test_pin),
+      cmocka_unit_test(test_pin_follows_resource_changes),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
