@@ -14,7 +14,8 @@
  * change costs that one lookup.
  *
  * The resources this node advertises into but does not own have their
- * entry read again each period (its fixed value id: one cheap lookup), so
+ * entry read again each period (the head filtered on the resource mark: one
+ * cheap lookup), so
  * the node learns when their owner gave them more shards: its records move
  * there at their next renewal.
  *
