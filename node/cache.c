@@ -270,7 +270,7 @@ static void offer_own(dr_cache *c) {
   size_t b;
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
-    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    const dr_entry *e = ad->withdrawn ? &ad->tomb->e : &ad->rec;
     if (memcmp(e->rid, c->rid, DR_ID_LEN) == 0 && dr_entry_copy(&copy, e) == 0)
       cache_take(c, &copy, ad->shard);
   }

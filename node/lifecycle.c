@@ -13,7 +13,7 @@ typedef enum ad_due { AD_KEEP, AD_RENEW, AD_DROP } ad_due;
 
 static ad_due due(const own_ad *ad, uint64_t now) {
   if (ad->withdrawn) /* the tombstone outlived every copy of the record */
-    return now >= ad->tomb.expires_at ? AD_DROP : AD_KEEP;
+    return now >= ad->tomb->e.expires_at ? AD_DROP : AD_KEEP;
   if (ad->lease) /* nobody renewed it in time: it expires, as a TTL check */
     return now >= ad->rec.expires_at ? AD_DROP : AD_KEEP;
   /* re-sign before half the TTL has passed */
@@ -31,15 +31,14 @@ static void on_tick(uv_timer_t *t) {
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     dr__announce_due(n, &ad->rec_ann, now_ms);
-    dr__announce_due(n, &ad->tomb_ann, now_ms);
-    if (ad->moved_ann.entry) {
+    if (ad->tomb) dr__announce_due(n, &ad->tomb->ann, now_ms);
+    if (ad->moved) {
       /* the record left in the old shard has expired: its tombstone too */
-      if (ad->moved.expires_at <= now) {
-        dr__unannounce(n, &ad->moved_ann);
-        dr_entry_clear(&ad->moved);
-      } else {
-        dr__announce_due(n, &ad->moved_ann, now_ms);
+      if (ad->moved->e.expires_at <= now) {
+        if (ad->rec_ann.then == &ad->moved->ann) ad->rec_ann.then = NULL;
+        dr__side_free(n, &ad->moved);
       }
+      else dr__announce_due(n, &ad->moved->ann, now_ms);
     }
     /* a change a client asked for is being written: it decides first */
     if (dr__change_pending(n, it->key, it->key_len)) continue;
@@ -63,7 +62,7 @@ static void on_tick(uv_timer_t *t) {
   for (size_t i = 0; i < n_drop; i++) {
     own_ad *ad = drop[i];
     uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    const dr_entry *e = ad->withdrawn ? &ad->tomb->e : &ad->rec;
     DR_DEBUG(&n->log, "%s %s", ad->withdrawn ? "collected the tombstone of" : "lease ended for",
              e->name);
     size_t klen = dr__ad_key(key, e->rid, e->name);

@@ -61,8 +61,8 @@ static const char usage_text[] =
     "                          announce (default 600, OpenDHT's; 30-3600): stale\n"
     "                          copies go this long after their issuer stopped\n"
     "  --peer-rate N           DHT requests served per second to one IP address\n"
-    "                          (default 1024, OpenDHT's; 0: no limit); raise it when\n"
-    "                          many nodes share an address (NAT, tests on loopback)\n"
+    "                          (default 4096; 0: no limit); raise it when many nodes\n"
+    "                          share an address (NAT, tests on loopback)\n"
     "  -h, --help              this help\n"
     "  --version               print the version\n";
 

@@ -183,7 +183,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .node_id = cfg->ephemeral ? NULL : node_id,
       .max_inflight = cfg->max_inflight,
       .max_queued = cfg->max_queued,
-      .peer_rate_limit = cfg->peer_rate,
+      .peer_rate_limit = cfg->peer_rate ? cfg->peer_rate : DR_PEER_RATE_DEFAULT,
       .value_lifetime_s = cfg->value_lifetime,
       .log = dht_log,
       .log_ctx = n,

@@ -20,6 +20,13 @@
 
 typedef struct dr_node dr_node;
 
+/* DHT requests a node serves per second to one IP address, unless told
+ * (OpenDHT's own default, 1 024, is an eighth of its global 8 192): a get
+ * asks each storer for each value separately, so a reader's resolve of
+ * limit 100 is ~1 250 requests, and a second one within the second would
+ * lose some to the limit and wait out their timeouts (docs/DESIGN.md). */
+#define DR_PEER_RATE_DEFAULT 4096
+
 typedef struct dr_node_config {
   uint16_t port;           /* DHT UDP port; 0 picks one */
   const char *bind4, *bind6; /* numeric addresses of the DHT socket (--bind), or NULL: all */
@@ -41,7 +48,7 @@ typedef struct dr_node_config {
   unsigned tick_ms;        /* period of the maintenance task (default 1000) */
   unsigned replicate_ms;   /* mean period of the replication task (default 60000) */
   size_t max_watches;      /* subscriptions per node (default 4096) */
-  long peer_rate;          /* DHT requests/s served to one IP: 0 OpenDHT's 1024, -1 no limit */
+  long peer_rate;          /* DHT requests/s served to one IP: 0 DR_PEER_RATE_DEFAULT, -1 no limit */
   unsigned value_lifetime; /* seconds DHT nodes keep a value after its last announce (default 600) */
   const uint8_t *seed;     /* tests only: a fixed identity seed, or NULL */
 } dr_node_config;

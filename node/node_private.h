@@ -52,20 +52,30 @@ typedef struct own_resource {
   dr_announce ann;
 } own_resource;
 
+/* A tombstone of an own record and its announce (allocated only when
+ * there is one: most records never have one). */
+typedef struct own_side {
+  dr_entry e;
+  dr_announce ann;
+} own_side;
+
 typedef struct own_ad {
   dr_entry rec;  /* the latest signed record */
   dr_announce rec_ann;
-  dr_entry tomb; /* the tombstone, once withdrawn */
-  dr_announce tomb_ann;
+  own_side *tomb; /* the tombstone, once withdrawn (set then) */
   uint32_t shard; /* where record and tombstone go */
   /* after a move to another shard (the resource's shard count grew), the
    * tombstone that hides the record left in the old one, until it expires */
-  dr_entry moved;
-  dr_announce moved_ann;
+  own_side *moved;
   bool withdrawn;
   bool lease;
   uint32_t ttl;
 } own_ad;
+
+/* publish.c: a new side holding *e (taken), or NULL (out of memory: e is
+ * cleared); and the end of one (unannounced, cleared, freed, set NULL). */
+own_side *dr__side_new(dr_entry *e);
+void dr__side_free(dr_node *n, own_side **s);
 
 struct dr_node {
   uv_loop_t *loop;

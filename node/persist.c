@@ -142,7 +142,7 @@ static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, uint32_t sh
 }
 
 void dr__persist_ad(dr_node *n, const own_ad *ad) {
-  if (ad->withdrawn) log_op(n, OP_TOMB_AT, false, 0, ad->shard, ad->tomb.raw, ad->tomb.raw_len);
+  if (ad->withdrawn) log_op(n, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len);
   else log_op(n, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
 }
 
@@ -168,7 +168,7 @@ static int snapshot(dr_node *n, buf *b) {
                   ((own_resource *)it->value)->entry.raw_len);
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &i); it && !r; it = dr_map_next(&n->ads, it, &i)) {
     const own_ad *ad = it->value;
-    r = ad->withdrawn ? add_frame(b, OP_TOMB_AT, false, 0, ad->shard, ad->tomb.raw, ad->tomb.raw_len)
+    r = ad->withdrawn ? add_frame(b, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len)
                       : add_frame(b, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
   }
   return r;
@@ -399,25 +399,26 @@ static int apply(dr_node *n, const uint8_t *pl, size_t len) {
       return -ENOMEM;
     }
   }
+  uint64_t tomb_seq = ad->tomb ? ad->tomb->e.seq : 0;
   if (op == OP_AD) {
-    if (ad->rec.seq >= e.seq || ad->tomb.seq >= e.seq) {
+    if (ad->rec.seq >= e.seq || tomb_seq >= e.seq) {
       dr_entry_clear(&e);
       return 0;
     }
     dr_entry_clear(&ad->rec);
-    dr_entry_clear(&ad->tomb);
+    dr__side_free(n, &ad->tomb);
     ad->rec = e;
     ad->withdrawn = false;
     ad->lease = lease;
     ad->ttl = ttl;
     ad->shard = shard;
   } else {
-    if (ad->rec.seq >= e.seq || ad->tomb.seq >= e.seq) {
+    if (ad->rec.seq >= e.seq || tomb_seq >= e.seq) {
       dr_entry_clear(&e);
       return 0;
     }
-    dr_entry_clear(&ad->tomb);
-    ad->tomb = e;
+    dr__side_free(n, &ad->tomb);
+    if (!(ad->tomb = dr__side_new(&e))) return -ENOMEM;
     ad->withdrawn = true;
     ad->shard = shard;
   }

@@ -200,17 +200,34 @@ static int make_tomb(dr_node *n, const own_ad *ad, dr_entry *t) {
   return 0;
 }
 
+own_side *dr__side_new(dr_entry *e) {
+  own_side *s = calloc(1, sizeof *s);
+  if (!s) {
+    dr_entry_clear(e);
+    return NULL;
+  }
+  s->e = *e;
+  memset(e, 0, sizeof *e);
+  return s;
+}
+
+void dr__side_free(dr_node *n, own_side **s) {
+  if (!*s) return;
+  dr__unannounce(n, &(*s)->ann);
+  dr_entry_clear(&(*s)->e);
+  free(*s);
+  *s = NULL;
+}
+
 /* Hides ad's record behind t (taken) and announces t. */
 static int set_withdrawn(dr_node *n, own_ad *ad, dr_entry *t, dr_node_publish_cb cb, void *ctx) {
   dr__unannounce(n, &ad->rec_ann);
-  dr__unannounce(n, &ad->tomb_ann);
-  dr_entry_clear(&ad->tomb);
-  ad->tomb = *t;
-  memset(t, 0, sizeof *t);
+  dr__side_free(n, &ad->tomb);
+  if (!(ad->tomb = dr__side_new(t))) return -ENOMEM;
   ad->withdrawn = true;
   /* a value id of its own, so that watchers' listens report it at once;
    * stored copies of the record lose to its higher seq until they expire */
-  return dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, ad->shard, cb, ctx);
+  return dr__announce(n, &ad->tomb->ann, NULL, &ad->tomb->e, ad->shard, cb, ctx);
 }
 
 static own_ad *live_ad(dr_node *n, const uint8_t *key, size_t klen) {
@@ -327,9 +344,8 @@ static void apply_advertise(dr_node *n, dr_change *c) {
      * gets a value id of its own, as a tombstone does: watchers' listens
      * report a new value id, not a value replaced in place */
     dr__unannounce(n, &ad->rec_ann);
-    dr__unannounce(n, &ad->tomb_ann);
     dr_entry_clear(&ad->rec);
-    dr_entry_clear(&ad->tomb);
+    dr__side_free(n, &ad->tomb);
   }
   ad->rec = c->e;
   memset(&c->e, 0, sizeof c->e);
@@ -555,14 +571,13 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   }
   dr__persist_ad(n, ad);
   if (moving) {
-    dr__unannounce(n, &ad->moved_ann);
-    dr_entry_clear(&ad->moved);
-    ad->moved = t;
+    dr__side_free(n, &ad->moved);
+    ad->moved = dr__side_new(&t); /* NULL: the copy left behind loses to the newer seq */
   }
   r = dr__announce(n, &ad->rec_ann, moving ? NULL : &ad->rec_ann, &ad->rec, ad->shard, cb, ctx);
-  if (moving) { /* once the record is in its new shard */
-    ad->rec_ann.then = &ad->moved_ann;
-    ad->rec_ann.then_entry = &ad->moved;
+  if (moving && ad->moved) { /* once the record is in its new shard */
+    ad->rec_ann.then = &ad->moved->ann;
+    ad->rec_ann.then_entry = &ad->moved->e;
     ad->rec_ann.then_shard = old;
     if (r < 0) release_then(&ad->rec_ann);
   }
@@ -571,11 +586,9 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
 
 void dr__ad_free(dr_node *n, own_ad *ad) {
   dr__unannounce(n, &ad->rec_ann);
-  dr__unannounce(n, &ad->tomb_ann);
-  dr__unannounce(n, &ad->moved_ann);
+  dr__side_free(n, &ad->tomb);
+  dr__side_free(n, &ad->moved);
   dr_entry_clear(&ad->rec);
-  dr_entry_clear(&ad->tomb);
-  dr_entry_clear(&ad->moved);
   free(ad);
 }
 
@@ -614,7 +627,7 @@ void dr__announce_loaded(dr_node *n) {
   }
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
-    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    const dr_entry *e = ad->withdrawn ? &ad->tomb->e : &ad->rec;
     bool over = ad->withdrawn || ad->lease ? e->expires_at <= now : false;
     if (over) {
       if (drop && drop_len && it->key_len <= sizeof *drop) {
@@ -624,7 +637,7 @@ void dr__announce_loaded(dr_node *n) {
       continue;
     }
     n_ads++;
-    if (ad->withdrawn) dr__announce(n, &ad->tomb_ann, NULL, &ad->tomb, ad->shard, NULL, NULL);
+    if (ad->withdrawn) dr__announce(n, &ad->tomb->ann, NULL, &ad->tomb->e, ad->shard, NULL, NULL);
     else if (ad->lease) dr__announce(n, &ad->rec_ann, NULL, &ad->rec, ad->shard, NULL, NULL);
     else dr__ad_resign(n, ad, NULL, NULL); /* it may have expired while the node was down */
   }
@@ -653,7 +666,9 @@ void dr__own_free_all(dr_node *n) {
   }
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
-    ad->rec_ann.put = ad->tomb_ann.put = ad->moved_ann.put = NULL;
+    ad->rec_ann.put = NULL;
+    if (ad->tomb) ad->tomb->ann.put = NULL;
+    if (ad->moved) ad->moved->ann.put = NULL;
     dr__ad_free(n, ad);
   }
   dr_map_free(&n->resources);

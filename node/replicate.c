@@ -96,8 +96,8 @@ static size_t repair_key(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE]) {
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     reput_if(n, &ad->rec_ann, key, &count);
-    reput_if(n, &ad->tomb_ann, key, &count);
-    reput_if(n, &ad->moved_ann, key, &count);
+    if (ad->tomb) reput_if(n, &ad->tomb->ann, key, &count);
+    if (ad->moved) reput_if(n, &ad->moved->ann, key, &count);
   }
   return count;
 }

@@ -481,7 +481,7 @@ static int collect_own(resolve_op *op) {
   own_resource *res = dr_map_get(&n->resources, op->rid, DR_ID_LEN);
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
-    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    const dr_entry *e = ad->withdrawn ? &ad->tomb->e : &ad->rec;
     if (memcmp(e->rid, op->rid, DR_ID_LEN) != 0) continue;
     if (op->n_own == cap) {
       cap = cap ? cap * 2 : 8;

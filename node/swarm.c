@@ -1,11 +1,16 @@
 /* swarm.c - dhtreg-swarm: many dhtreg nodes in one process on one loop, for scale tests and benchmarks
  *
- *   dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--log-level L]
+ *   dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--bind-base ADDR]
+ *                [--log-level L]
  *
  * Starts K ephemeral nodes (the same code as dhtregd, no data dir): the
  * first joins through --bootstrap (or starts a network), the others through
  * it. The first N of them (default 1) also serve JSON-RPC on DIR/nI.sock.
- * When all are up it writes DIR/ports ("index udp_port socket|-" per line),
+ * With --bind-base, node i binds the i-th IPv4 address from ADDR on (.0 and
+ * .255 skipped): in a network namespace where those are local, each node is
+ * a host of its own to OpenDHT's per-address limits.
+ * When all are up it writes DIR/ports ("index udp_port socket|- address" per
+ * line),
  * lets the routing tables settle (rounds in which every node resolves a
  * random resource id, until a round where every resolve got an answer and
  * the 90th percentile of their times is at most 1.25 times the previous
@@ -15,6 +20,7 @@
  * select(), so every descriptor of a runner must stay under 1024: a node
  * takes four (two UDP sockets, two wake-ups), so keep K at 200 or less.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
@@ -128,11 +134,13 @@ static void settle_round(swarm *s) {
 }
 
 static const char usage[] =
-    "usage: dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--log-level LEVEL]\n"
+    "usage: dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--bind-base ADDR]\n"
+    "                    [--log-level LEVEL]\n"
     "  --nodes K              nodes in this process (1-250; at most 200: OpenDHT uses select())\n"
     "  --dir DIR              where the sockets and the ports file go (must exist)\n"
     "  --bootstrap HOST:PORT  join an existing network (default: the first node starts one)\n"
     "  --rpc N                the first N nodes serve JSON-RPC on DIR/nI.sock (default 1)\n"
+    "  --bind-base ADDR       node i binds the i-th IPv4 address from ADDR (.0 and .255 skipped)\n"
     "  --log-level LEVEL      error, warn (default), info, debug\n";
 
 static void on_closed(void *ctx) {
@@ -171,6 +179,8 @@ int main(int argc, char **argv) {
   size_t want = 0, want_rpc = 1;
   const char *dir = NULL, *bootstrap = NULL;
   dr_log_level level = DR_LOG_WARN;
+  uint32_t bind_next = 0; /* host order; 0: every address */
+  static char addrs[MAX_NODES][16];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -190,6 +200,10 @@ int main(int argc, char **argv) {
       dir = v;
     } else if (strcmp(a, "--bootstrap") == 0) {
       bootstrap = v;
+    } else if (strcmp(a, "--bind-base") == 0) {
+      struct in_addr in;
+      if (inet_pton(AF_INET, v, &in) != 1) return fail("--bind-base: '%s' is not an IPv4 address", v);
+      bind_next = ntohl(in.s_addr);
     } else if (strcmp(a, "--log-level") == 0) {
       if (dr_log_parse_level(v, &level) < 0) return fail("--log-level: '%s' is not a level", v);
     } else {
@@ -213,6 +227,14 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < want; i++) {
     char *boot[1];
     dr_node_config cfg = {.ephemeral = true, .log_level = level, .log_name = name, .peer_rate = -1};
+    snprintf(addrs[i], sizeof addrs[i], "127.0.0.1");
+    if (bind_next) {
+      while ((bind_next & 255) == 0 || (bind_next & 255) == 255) bind_next++;
+      struct in_addr in = {htonl(bind_next++)};
+      inet_ntop(AF_INET, &in, addrs[i], sizeof addrs[i]);
+      cfg.bind4 = addrs[i];
+      cfg.peer_rate = 0; /* the node's default per-address limit: each node is a host of its own */
+    }
     snprintf(name, sizeof name, "n%zu", i);
     if (i == 0 && bootstrap) boot[0] = (char *)bootstrap;
     else if (i > 0) boot[0] = first;
@@ -227,7 +249,7 @@ int main(int argc, char **argv) {
     s.n++;
     dr_node_info info;
     dr_node_get_info(s.nodes[i], &info);
-    if (i == 0) snprintf(first, sizeof first, "127.0.0.1:%u", info.port);
+    if (i == 0) snprintf(first, sizeof first, "%s:%u", addrs[0], info.port);
     if (i < want_rpc) {
       snprintf(path, sizeof path, "%s/n%zu.sock", dir, i);
       dr_rpc_config rc = {.unix_path = path};
@@ -247,8 +269,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < s.n; i++) {
     dr_node_info info;
     dr_node_get_info(s.nodes[i], &info);
-    if (i < s.n_rpc) fprintf(f, "%zu %u %s/n%zu.sock\n", i, info.port, dir, i);
-    else fprintf(f, "%zu %u -\n", i, info.port);
+    if (i < s.n_rpc) fprintf(f, "%zu %u %s/n%zu.sock %s\n", i, info.port, dir, i, addrs[i]);
+    else fprintf(f, "%zu %u - %s\n", i, info.port, addrs[i]);
   }
   fclose(f);
   status = 0;

@@ -2,7 +2,12 @@
  * loopback, driven over JSON-RPC; prints one "key value" line per figure (scripts/bench.sh sets
  * them beside bench_raw's figures for raw OpenDHT)
  *
- *   bench_dhtreg get N SAMPLES             cold resolve from a dhtregd in a network of N nodes
+ *   bench_dhtreg get N SAMPLES [PER]       cold resolve (of PER records, default 1) from a dhtregd
+ *                                          in a network of N nodes
+ *   bench_dhtreg big N RECORDS SHARDS SAMPLES  resolve limit 100 of one resource of RECORDS records
+ *                                          in SHARDS shards, from a dhtregd that advertised none
+ *   bench_dhtreg rate N COUNT SHARDS       advertise COUNT records into one resource from one node:
+ *                                          the rate at 100, 1 000, 10 000 ... records in it
  *   bench_dhtreg put N COUNT RESOURCES W   advertise throughput through one dhtregd, W in flight
  *   bench_dhtreg local COUNT               health and cached resolve on one node, 1 and 8 connections
  *   bench_dhtreg burst N COUNT PER         COUNT advertise requests sent at once, PER per resource
@@ -27,10 +32,42 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
 
 #include "tests/support/harness.h"
 
 static const char *const quiet[] = {"--log-level", "warn", "--peer-rate", "0", NULL};
+
+/* ---- addresses ------------------------------------------------------------------- */
+
+/* DR_BIND_BASE=A.B.C.D (scripts/bench.sh, in a network namespace where
+ * those addresses are local): every node gets an address of its own, the
+ * daemons from A.B.C.D on, swarm k from 1 000 * (k + 2) addresses further
+ * (.0 and .255 skipped), so that OpenDHT's per-address limits and quotas
+ * apply as between hosts; nodes keep OpenDHT's own per-address limit.
+ * Unset: every node on 127.0.0.1 with that limit off (--peer-rate 0). */
+static uint32_t g_base; /* host order; 0: loopback */
+static int g_daemons, g_swarms;
+
+/* The i-th address from the base (which ends in .1): 254 per /24, .0 and
+ * .255 skipped. */
+static void addr_at(uint32_t i, char out[16]) {
+  struct in_addr in = {htonl(g_base + i / 254 * 256 + i % 254)};
+  inet_ntop(AF_INET, &in, out, 16);
+}
+
+/* The next daemon's address, or "" on loopback. */
+static void daemon_addr(char out[16]) {
+  if (!g_base) {
+    out[0] = '\0';
+    return;
+  }
+  addr_at((uint32_t)g_daemons++, out);
+}
+
+static void swarm_base(char out[16]) {
+  addr_at(1016u * (uint32_t)(1 + g_swarms++), out); /* a /24 boundary: 4 x 254 */
+}
 
 /* ---- a buffered JSON-RPC client ------------------------------------------------ */
 
@@ -149,6 +186,7 @@ typedef struct swarm_proc {
   char dir[256], log[320];
   int want_ready; /* "ready" lines to wait for: one per settling */
   uint16_t port0;  /* UDP port of its first node */
+  char host0[64];  /* and its address */
   h_node rpc[8];   /* its nodes that serve JSON-RPC */
   int n_rpc;
 } swarm_proc;
@@ -179,24 +217,39 @@ static void swarm_start(swarm_proc *s, const char *name, int nodes, int rpc_node
   snprintf(r_text, sizeof r_text, "%d", rpc_nodes);
   snprintf(s->log, sizeof s->log, "%s.log", s->dir);
   static char bin[] = DR_BIN_DIR "/dhtreg-swarm";
-  char *argv[] = {bin, "--nodes", n_text, "--rpc", r_text, "--dir", s->dir,
-                  boot ? "--bootstrap" : NULL, (char *)boot, NULL};
+  char base[16] = "";
+  if (g_base) swarm_base(base);
+  char *argv[12] = {bin, "--nodes", n_text, "--rpc", r_text, "--dir", s->dir};
+  int k = 7;
+  if (g_base) {
+    argv[k++] = "--bind-base";
+    argv[k++] = base;
+  }
+  if (boot) {
+    argv[k++] = "--bootstrap";
+    argv[k++] = (char *)boot;
+  }
+  argv[k] = NULL;
   s->want_ready = 1;
   s->pid = h_spawn(argv, s->log);
   if (!h_wait_for(ports_written, s, 300000)) fail_msg("swarm %s did not start (see %s)", name, s->log);
   if (!h_wait_for(swarm_ready, s, 300000)) fail_msg("swarm %s did not settle (see %s)", name, s->log);
-  char path[300], sock[300];
+  char path[300], sock[300], host[64];
   snprintf(path, sizeof path, "%s/ports", s->dir);
   FILE *f = fopen(path, "r");
   unsigned idx, port;
   s->n_rpc = 0;
-  while (fscanf(f, "%u %u %299s", &idx, &port, sock) == 3) {
-    if (idx == 0) s->port0 = (uint16_t)port;
+  while (fscanf(f, "%u %u %299s %63s", &idx, &port, sock, host) == 4) {
+    if (idx == 0) {
+      s->port0 = (uint16_t)port;
+      snprintf(s->host0, sizeof s->host0, "%s", host);
+    }
     if (strcmp(sock, "-") != 0 && s->n_rpc < 8) {
       h_node *n = &s->rpc[s->n_rpc++];
       memset(n, 0, sizeof *n);
       snprintf(n->name, sizeof n->name, "%s-n%u", name, idx);
       snprintf(n->sock, sizeof n->sock, "%s", sock);
+      snprintf(n->host, sizeof n->host, "%s", host);
       n->port = (uint16_t)port;
     }
   }
@@ -227,10 +280,27 @@ static bool has_peers(void *p) {
   return ok;
 }
 
-static void start_daemon(h_node *n, const char *name, uint16_t boot_port) {
-  char boot[32];
-  snprintf(boot, sizeof boot, "127.0.0.1:%u", boot_port);
-  const char *args[] = {"--log-level", "warn", "--peer-rate", "0", "--bootstrap", boot, NULL};
+/* The bootstrap address of a swarm: its first node. */
+static void swarm_boot(const swarm_proc *s, char out[80]) {
+  snprintf(out, 80, "%s:%u", s->host0, s->port0);
+}
+
+/* Starts a dhtregd (its own address with DR_BIND_BASE) joined through
+ * boot; extra: more flags (NULL-terminated, may be NULL). */
+static void start_daemon_with(h_node *n, const char *name, const char *boot, const char *const *extra) {
+  char addr[16];
+  daemon_addr(addr);
+  const char *args[24] = {"--log-level", "warn", "--bootstrap", boot};
+  int k = 4;
+  if (*addr) {
+    args[k++] = "--bind";
+    args[k++] = addr;
+  } else {
+    args[k++] = "--peer-rate";
+    args[k++] = "0";
+  }
+  for (int i = 0; extra && extra[i] && k < 22; i++) args[k++] = extra[i];
+  args[k] = NULL;
   h_node_start(n, name, args);
   if (!h_wait_for(has_peers, n, 30000)) fail_msg("%s found no peers", name);
   /* its routing table fills as it looks keys up: a few resolves of
@@ -243,6 +313,12 @@ static void start_daemon(h_node *n, const char *name, uint16_t boot_port) {
     json_decref(r);
     json_decref(id);
   }
+}
+
+static void start_daemon(h_node *n, const char *name, const swarm_proc *s) {
+  char boot[80];
+  swarm_boot(s, boot);
+  start_daemon_with(n, name, boot, NULL);
 }
 
 static char *create(rpc *c, const char *label) {
@@ -297,38 +373,38 @@ static void free_rids(char **rids, int count) {
   free(rids);
 }
 
-/* Creates count resources PREFIXi through c, one record in each; returns
+/* Creates count resources PREFIXi through c, per records in each; returns
  * their ids (free_rids). */
-static char **publish_samples(rpc *c, const char *prefix, int count) {
+static char **publish_samples(rpc *c, const char *prefix, int count, int per) {
   char **rids = create_many(c, prefix, count);
   for (int i = 0; i < count; i++) {
     char label[32];
     snprintf(label, sizeof label, "%s%d", prefix, i);
-    advertise_many(c, &rids[i], 1, 1, 1, label);
+    advertise_many(c, &rids[i], 1, per, per, label);
   }
   return rids;
 }
 
 /* ---- get: cold resolve latency ----------------------------------------------------- */
 
-static void mode_get(int n, int samples) {
+static void mode_get(int n, int samples, int per) {
   swarm_proc s;
   double t0 = now_s();
   swarm_start(&s, "swarm", n - 1, 1, NULL);
   h_node resolver;
-  start_daemon(&resolver, "resolver", s.port0);
+  start_daemon(&resolver, "resolver", &s);
   printf("dr_join_s %.2f\n", now_s() - t0);
   rpc adv, res;
   rpc_open(&adv, &s.rpc[0]);
   rpc_open(&res, &resolver);
-  char **rids = publish_samples(&adv, "svc", samples);
+  char **rids = publish_samples(&adv, "svc", samples, per);
   double *ms = calloc((size_t)samples, sizeof *ms);
   int ok = 0;
   for (int i = 0; i < samples; i++) {
     double a = now_s();
     int got = records_of(&res, rids[i]);
     ms[i] = (now_s() - a) * 1000;
-    ok += got == 1;
+    ok += got == per;
   }
   printf("dr_get_p50_ms %.3f\ndr_get_p90_ms %.3f\ndr_get_p99_ms %.3f\ndr_get_success %.3f\n",
          pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.9), pct(ms, (size_t)samples, 0.99),
@@ -346,7 +422,7 @@ static void mode_put(int n, int count, int n_res, int window) {
   swarm_proc s;
   swarm_start(&s, "swarm", n - 1, 1, NULL);
   h_node adv_node;
-  start_daemon(&adv_node, "advertiser", s.port0);
+  start_daemon(&adv_node, "advertiser", &s);
   rpc adv, res;
   rpc_open(&adv, &adv_node);
   rpc_open(&res, &s.rpc[0]);
@@ -515,7 +591,7 @@ static void mode_burst(int n, int count, int per) {
   swarm_proc s;
   swarm_start(&s, "swarm", n - 1, 1, NULL);
   h_node node;
-  start_daemon(&node, "burst", s.port0);
+  start_daemon(&node, "burst", &s);
   rpc c;
   rpc_open(&c, &node);
   int n_res = per > 0 && count / per > 0 ? count / per : 1;
@@ -539,6 +615,12 @@ static void mode_burst(int n, int count, int per) {
   printf("dr_burst_count %d\ndr_burst_errors %d\ndr_burst_s %.1f\ndr_burst_per_s %.0f\n", count, errors,
          secs, count / secs);
   printf("dr_burst_rss_before_kb %ld\ndr_burst_peak_rss_kb %ld\n", rss0, rw.peak_kb);
+  /* what the publisher holds per own record once the burst is over (its
+   * puts acknowledged, freed memory handed back) */
+  nap_ms(5000);
+  long settled = h_proc_kb(node.pid, "VmRSS");
+  printf("dr_burst_settled_rss_kb %ld\ndr_burst_bytes_per_record %.0f\n", settled,
+         (double)(settled - rss0) * 1024.0 / count);
   free_rids(rids, n_res);
   rpc_close(&c);
   swarm_stop(&s);
@@ -593,9 +675,9 @@ static void mode_memory(int records) {
 static void mode_scale(int procs, int per, int samples) {
   swarm_proc *s = calloc((size_t)procs, sizeof *s);
   double t0 = now_s();
-  char boot[32], name[16];
+  char boot[80], name[16];
   swarm_start(&s[0], "swarm0", per, 2, NULL);
-  snprintf(boot, sizeof boot, "127.0.0.1:%u", s[0].port0);
+  swarm_boot(&s[0], boot);
   for (int i = 1; i < procs; i++) {
     snprintf(name, sizeof name, "swarm%d", i);
     swarm_start(&s[i], name, per, 2, boot);
@@ -608,7 +690,7 @@ static void mode_scale(int procs, int per, int samples) {
   printf("dr_scale_nodes %d\ndr_scale_join_s %.1f\n", procs * per, now_s() - t0);
   rpc adv;
   rpc_open(&adv, &s[0].rpc[0]);
-  char **rids = publish_samples(&adv, "scale", samples);
+  char **rids = publish_samples(&adv, "scale", samples, 1);
   /* resolved from a node of every other process, in turn */
   double *ms = calloc((size_t)samples, sizeof *ms);
   int ok = 0;
@@ -632,6 +714,83 @@ static void mode_scale(int procs, int per, int samples) {
   free(s);
 }
 
+/* ---- big: limit 100 of a resource of RECORDS records ----------------------------------------- */
+
+typedef struct page_stats {
+  int ok;       /* resolves that returned limit live records */
+  double *ms;
+  int n;
+} page_stats;
+
+static void mode_big(int n, int records, int shards, int samples) {
+  swarm_proc s;
+  swarm_start(&s, "swarm", n - 2, 1, NULL);
+  h_node adv_node, reader;
+  start_daemon(&adv_node, "advertiser", &s);
+  start_daemon(&reader, "reader", &s);
+  rpc adv, res;
+  rpc_open(&adv, &adv_node);
+  rpc_open(&res, &reader);
+  json_t *r = rpc_call(&adv, "resource.create", json_pack("{s:s, s:i}", "label", "fleet", "shards", shards));
+  char *rid = strdup(json_string_value(json_object_get(r, "resource_id")));
+  json_decref(r);
+  double t0 = now_s();
+  advertise_many(&adv, &rid, 1, records, 1000, "big");
+  double adv_s = now_s() - t0;
+  printf("dr_big_records %d\ndr_big_shards %d\ndr_big_advertise_s %.1f\n", records, shards, adv_s);
+  /* a node that advertised nothing: limit 100, a new random order each time */
+  double *ms = calloc((size_t)samples, sizeof *ms);
+  int ok = 0;
+  for (int i = 0; i < samples; i++) {
+    double a = now_s();
+    json_t *p = rpc_call(&res, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", 100));
+    ms[i] = (now_s() - a) * 1000;
+    if (getenv("BENCH_TRACE")) fprintf(stderr, "sample %d: %.1f ms\n", i, ms[i]);
+    ok += json_array_size(json_object_get(p, "records")) == 100;
+    json_decref(p);
+  }
+  printf("dr_big_p50_ms %.3f\ndr_big_p90_ms %.3f\ndr_big_p99_ms %.3f\ndr_big_success %.3f\n",
+         pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.9), pct(ms, (size_t)samples, 0.99),
+         (double)ok / samples);
+  json_t *info = rpc_call(&adv, "node.info", NULL);
+  printf("dr_big_publisher_rss_kb %ld\n", h_proc_kb(adv_node.pid, "VmRSS"));
+  json_decref(info);
+  free(ms);
+  free(rid);
+  rpc_close(&adv);
+  rpc_close(&res);
+  swarm_stop(&s);
+}
+
+/* ---- rate: advertise into one resource as it fills ----------------------------------------- */
+
+static void mode_rate(int n, int count, int shards) {
+  swarm_proc s;
+  swarm_start(&s, "swarm", n - 1, 1, NULL);
+  h_node adv_node;
+  start_daemon(&adv_node, "advertiser", &s);
+  rpc adv;
+  rpc_open(&adv, &adv_node);
+  json_t *r = rpc_call(&adv, "resource.create", json_pack("{s:s, s:i}", "label", "fills", "shards", shards));
+  char *rid = strdup(json_string_value(json_object_get(r, "resource_id")));
+  json_decref(r);
+  /* segments [0,100), [100,1000), [1000,10000), ...: each one's own rate */
+  int from = 0;
+  for (int upto = 100; from < count; upto *= 10) {
+    if (upto > count) upto = count;
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "r%d", upto);
+    double t0 = now_s();
+    advertise_many(&adv, &rid, 1, upto - from, 64, prefix);
+    double secs = now_s() - t0;
+    printf("dr_rate_%d_per_s %.0f\n", upto, (upto - from) / secs);
+    from = upto;
+  }
+  free(rid);
+  rpc_close(&adv);
+  swarm_stop(&s);
+}
+
 /* ---- main -------------------------------------------------------------------------------------- */
 
 static int g_argc;
@@ -643,7 +802,9 @@ static int arg(int i, int def) {
 
 static void bench(void **state) {
   const char *mode = g_argc > 1 ? g_argv[1] : "";
-  if (strcmp(mode, "get") == 0) mode_get(arg(2, 20), arg(3, 200));
+  if (strcmp(mode, "get") == 0) mode_get(arg(2, 20), arg(3, 200), arg(4, 1));
+  else if (strcmp(mode, "big") == 0) mode_big(arg(2, 24), arg(3, 100000), arg(4, 1024), arg(5, 200));
+  else if (strcmp(mode, "rate") == 0) mode_rate(arg(2, 20), arg(3, 10000), arg(4, 128));
   else if (strcmp(mode, "put") == 0) mode_put(arg(2, 20), arg(3, 2000), arg(4, 10), arg(5, 1000));
   else if (strcmp(mode, "local") == 0) mode_local(arg(2, 200000));
   else if (strcmp(mode, "burst") == 0) mode_burst(arg(2, 20), arg(3, 100000), arg(4, 1000));
@@ -656,6 +817,15 @@ static void bench(void **state) {
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
+  const char *base = getenv("DR_BIND_BASE");
+  struct in_addr in;
+  if (base && *base) {
+    if (inet_pton(AF_INET, base, &in) != 1) {
+      fprintf(stderr, "bench_dhtreg: DR_BIND_BASE '%s' is not an IPv4 address\n", base);
+      return 2;
+    }
+    g_base = ntohl(in.s_addr);
+  }
   setvbuf(stdout, NULL, _IOLBF, 0);
   const struct CMUnitTest tests[] = {cmocka_unit_test(bench)};
   return cmocka_run_group_tests(tests, NULL, NULL);

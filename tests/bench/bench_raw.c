@@ -15,7 +15,7 @@
  *     one runner alone for 2 s.  raw_idle_rss_kb
  *   bench_raw swarm N DIR [BOOT_HOST:PORT]
  *     N runners (runner 0 through BOOT, if given); once all are connected writes DIR/raw_ports
- *     (their ports, runner 0 first) and prints "ready"; runs until SIGTERM or SIGINT, at most 30 min.
+ *     (their HOST:PORT, runner 0 first) and prints "ready"; runs until SIGTERM or SIGINT, at most 30 min.
  *   bench_raw probe BOOT_HOST:PORT SAMPLES [PER_KEY]
  *     one runner joined through BOOT puts PER_KEY values (default 1) under each of SAMPLES keys
  *     (64 in flight), then a second runner joins and gets each key, timed; raw_join_s is the second
@@ -59,6 +59,8 @@
 #include <unistd.h>
 
 #include <opendht/opendht_c.h>
+
+#include "dht/opendht_shim.h" /* bind addresses only (DR_BIND_BASE), what opendht_c.h lacks */
 
 #define MAX_RUNNERS 200 /* a runner holds 4 descriptors and OpenDHT waits with select(): below 1024 */
 #define VALUE_LEN 300         /* bytes of every value put */
@@ -325,8 +327,21 @@ typedef struct net {
   dht_runner *r[MAX_RUNNERS];
   dht_infohash id[MAX_RUNNERS];
   uint16_t port[MAX_RUNNERS];
+  char host[MAX_RUNNERS][16]; /* the address it is bound to (127.0.0.1: every address) */
   int n;
 } net;
+
+/* DR_BIND_BASE=A.B.C.D (scripts/bench.sh, in a network namespace where those addresses are
+ * local): each runner started binds the next address from there (skipping .0 and .255), so that
+ * OpenDHT's per-address limits and quotas apply as between hosts. Unset: every address, and all
+ * runners are 127.0.0.1 to each other. */
+static uint32_t g_bind_next; /* host order; 0: not binding */
+
+static void next_bind_addr(char out[16]) {
+  while ((g_bind_next & 255) == 0 || (g_bind_next & 255) == 255) g_bind_next++;
+  struct in_addr a = {htonl(g_bind_next++)};
+  inet_ntop(AF_INET, &a, out, 16);
+}
 
 /* Starts one more runner on a free port, bootstrapped through host:port (host NULL: none).
  * Returns its index, or -1. */
@@ -334,16 +349,26 @@ static int net_add(net *nt, const char *host, const char *port) {
   if (nt->n >= MAX_RUNNERS) return -1;
   dht_runner *r = dht_runner_new();
   if (!r) return -1;
-  dht_runner_config cfg;
-  dht_runner_config_default(&cfg);
-  dht_infohash_random(&cfg.dht_config.node_config.node_id);
-  int err = dht_runner_run_config(r, 0, &cfg);
+  char addr[16] = "127.0.0.1";
+  int err;
+  if (g_bind_next) {
+    /* OpenDHT's defaults but the bind address: rate limits, storage, a random id */
+    next_bind_addr(addr);
+    dr__dht_run_cfg rc = {.bind4 = addr};
+    err = dr__dht_run(r, &rc);
+  } else {
+    dht_runner_config cfg;
+    dht_runner_config_default(&cfg);
+    dht_infohash_random(&cfg.dht_config.node_config.node_id);
+    err = dht_runner_run_config(r, 0, &cfg);
+  }
   if (err != 0) {
-    say("dht_runner_run_config: error %d", err);
+    say("starting a runner on %s: error %d", addr, err);
     dht_runner_delete(r);
     return -1;
   }
   int i = nt->n++;
+  snprintf(nt->host[i], sizeof nt->host[i], "%s", addr);
   nt->r[i] = r;
   nt->id[i] = dht_runner_get_node_id(r);
   nt->port[i] = dht_runner_get_bound_port(r, AF_INET);
@@ -359,7 +384,7 @@ static int net_start(net *nt, int n, const char *boot_host, const char *boot_por
     if (i == 0) {
       if (net_add(nt, boot_host, boot_port) < 0) return -1;
       snprintf(port, sizeof port, "%u", nt->port[0]);
-    } else if (net_add(nt, "127.0.0.1", port) < 0) {
+    } else if (net_add(nt, nt->host[0], port) < 0) {
       return -1;
     }
   }
@@ -368,8 +393,8 @@ static int net_start(net *nt, int n, const char *boot_host, const char *boot_por
    * sends a second or more later: it holds its gets until then. Let it ping runner 1 now
    * (dht_runner_bootstrap would not: OpenDHT bootstraps only a runner that knows no node). */
   if (!boot_host && nt->n > 1) {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(nt->port[1]),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(nt->port[1])};
+    inet_pton(AF_INET, nt->host[1], &sin.sin_addr);
     dht_runner_ping(nt->r[0], (struct sockaddr *)&sin, sizeof sin, NULL, NULL);
   }
   return 0;
@@ -769,7 +794,7 @@ static int write_ports(const net *nt, const char *dir) {
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "w");
   if (!f) return -1;
-  for (int i = 0; i < nt->n; i++) fprintf(f, "%u\n", nt->port[i]);
+  for (int i = 0; i < nt->n; i++) fprintf(f, "%s:%u\n", nt->host[i], nt->port[i]);
   if (fclose(f) != 0 || rename(tmp, path) != 0) return -1;
   return 0;
 }
@@ -895,6 +920,15 @@ int main(int argc, char **argv) {
   pthread_cond_init(&g_cond, &attr);
   pthread_condattr_destroy(&attr);
   rng_seed();
+  const char *base = getenv("DR_BIND_BASE");
+  struct in_addr a;
+  if (base && *base) {
+    if (inet_pton(AF_INET, base, &a) != 1) {
+      fprintf(stderr, "bench_raw: DR_BIND_BASE '%s' is not an IPv4 address\n", base);
+      return 2;
+    }
+    g_bind_next = ntohl(a.s_addr);
+  }
   if (argc < 2) return usage();
   for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
     if (strcmp(argv[1], modes[i].name) != 0) continue;
