@@ -521,15 +521,18 @@ static void on_conn_closed(uv_handle_t *h) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
-  if (c->tcp) s->n_tcp--;
-  else s->n_unix--;
   conn_unref(c);
   if (--s->handles == 0 && s->stopping) server_free(s);
 }
 
+/* A closing connection gives its slot back at once: its socket is closed
+ * here, while on_conn_closed runs only at the end of the loop's iteration,
+ * after the same iteration may have accepted the clients that saw it go. */
 static void conn_close(conn *c) {
   if (c->closed) return;
   c->closed = true;
+  if (c->tcp) c->srv->n_tcp--;
+  else c->srv->n_unix--;
   uv_close(&c->h.handle, on_conn_closed);
 }
 

@@ -702,6 +702,7 @@ static void mode_scale(int procs, int per, int samples) {
     int got = records_of(c, rids[i]);
     ms[i] = (now_s() - a) * 1000;
     ok += got == 1;
+    if (getenv("BENCH_TRACE") && got != 1) fprintf(stderr, "sample %d on reader %d: %d records\n", i, procs > 1 ? 1 + i % (procs - 1) : 0, got);
   }
   printf("dr_scale_success %.3f\ndr_scale_p50_ms %.3f\ndr_scale_p99_ms %.3f\n", (double)ok / samples,
          pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.99));

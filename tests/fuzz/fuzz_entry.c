@@ -23,6 +23,8 @@
 #include "node/node_private.h"
 
 static dr_netkey net;    /* a private network's keys */
+static dr_policy_ctx open_pc;          /* storers' policy context: an open network */
+static dr_policy_ctx sealed_pc;        /* and a private one */
 static dr_entry stored;  /* a valid entry a storer holds: record web-1, seq 3 */
 
 static void die(const char *what) {
@@ -35,6 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   if (dr_crypto_init() < 0) die("dr_crypto_init");
   if (dr_netkey_derive(&net, "fuzz", 4) < 0) die("dr_netkey_derive");
+  sealed_pc.net = &net;
   uint8_t seed[DR_SEED_LEN];
   dr_identity id;
   for (int i = 0; i < DR_SEED_LEN; i++) seed[i] = (uint8_t)i; /* the seeds' signer */
@@ -55,11 +58,11 @@ static void check_edit_policy(const dr_entry *e, const uint8_t *data, size_t siz
                !memcmp(e->issuer, stored.issuer, DR_ID_LEN) && !memcmp(e->rid, stored.rid, DR_ID_LEN) &&
                !strcmp(e->name, stored.name) && e->seq > stored.seq;
   bool against_stored = e || (size && (data[size - 1] & 7) == 0);
-  if (against_stored && dr__edit_ok(NULL, 1, stored.raw, stored.raw_len, data, size) != newer)
+  if (against_stored && dr__edit_ok(&open_pc, 1, stored.raw, stored.raw_len, data, size) != newer)
     die("the edit policy disagrees with the entry");
   /* a valid entry never replaces itself; garbage replaces garbage only
    * when it could be another network's sealed value */
-  if (dr__edit_ok(NULL, 1, data, size, data, size) != (!e && dr_is_sealed(data, size)))
+  if (dr__edit_ok(&open_pc, 1, data, size, data, size) != (!e && dr_is_sealed(data, size)))
     die("the edit policy is wrong about a value replacing itself");
   if (size > DR_ENTRY_MAX) return;
   uint8_t sealed[DR_WIRE_MAX], plain[DR_ENTRY_MAX], sealed_stored[DR_WIRE_MAX];
@@ -72,7 +75,7 @@ static void check_edit_policy(const dr_entry *e, const uint8_t *data, size_t siz
   if (against_stored) {
     int sslen = dr_seal(&net, stored.raw, stored.raw_len, sealed_stored, sizeof sealed_stored);
     if (sslen < 0) die("cannot seal");
-    if (dr__edit_ok(&net, 1, sealed_stored, (size_t)sslen, sealed, (size_t)slen) != newer)
+    if (dr__edit_ok(&sealed_pc, 1, sealed_stored, (size_t)sslen, sealed, (size_t)slen) != newer)
       die("the edit policy judges a sealed entry otherwise");
   }
   /* the input itself as a sealed value: it opens only if it was sealed with this key */

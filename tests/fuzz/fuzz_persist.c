@@ -131,7 +131,8 @@ static void check_loaded(const dr_node *n) {
   }
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     const own_ad *ad = it->value;
-    const dr_entry *e = ad->withdrawn ? &ad->tomb : &ad->rec;
+    if (ad->withdrawn && !ad->tomb) die("a loaded withdrawn advertisement has no tombstone");
+    const dr_entry *e = ad->withdrawn ? &ad->tomb->e : &ad->rec;
     if (e->kind != (ad->withdrawn ? DR_KIND_TOMBSTONE : DR_KIND_RECORD) || !e->raw ||
         memcmp(e->issuer, n->id.pk, DR_ID_LEN))
       die("a loaded advertisement is not this node's");
