@@ -380,12 +380,14 @@ static void m_record_advertise(dr_rpc_call *call, json_t *params) {
   }
   /* not known lately, or a read that forbids it: the resource as it is now
    * decides (its own and a watched one's are current; others are read) */
-  int r = dr_node_resource_get(n, a->p.rid, on_policy_known, a, &a->resolve);
+  dr_resolve *op; /* NULL when on_policy_known ran already (and freed a) */
+  int r = dr_node_resource_get(n, a->p.rid, on_policy_known, a, &op);
   if (r == -ENOBUFS || r == -EDQUOT) advertise_now(a); /* readers enforce the policy anyway */
   else if (r < 0) {
     advertise_req_free(a);
     dr_rpc_fail_node(call, r, NULL);
-  } else if (a->resolve) {
+  } else if (op) {
+    a->resolve = op;
     dr_rpc_call_on_close(call, policy_abandoned, a);
   }
 }
