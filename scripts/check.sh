@@ -15,4 +15,5 @@ export DR_NODE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-
 # requests a burst) and test_shards (20 000 records on 13 nodes) take minutes under valgrind for
 # what the ASan run already covers
 cd build
-ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards' --output-on-failure --timeout 1200 "$@"
+# two at a time: the tests mostly wait on their nodes, so two share the two cores without missing deadlines
+ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards' --output-on-failure --timeout 1200 -j 2 "$@"
