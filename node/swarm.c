@@ -3,9 +3,14 @@
  *   dhtreg-swarm --nodes K --dir DIR [--bootstrap HOST:PORT] [--rpc N] [--bind-base ADDR]
  *                [--log-level L]
  *
- * Starts K ephemeral nodes (the same code as dhtregd, no data dir): the
- * first joins through --bootstrap (or starts a network), the others through
- * it. The first N of them (default 1) also serve JSON-RPC on DIR/nI.sock.
+ * Starts K ephemeral nodes (the same code as dhtregd, no data dir): each
+ * joins through --bootstrap, as a fleet's machines join through the same
+ * bootstrap addresses, and all but the first through the first too (without
+ * --bootstrap the first starts a network). Joining through the first alone
+ * made each process a network of its own in all but name: its nodes' tables
+ * held few nodes of other processes, and lookups from them converged on
+ * their own process's nodes (a value put from one process was not found
+ * from another). The first N of them (default 1) also serve JSON-RPC on DIR/nI.sock.
  * With --bind-base, node i binds the i-th IPv4 address from ADDR on (.0 and
  * .255 skipped): in a network namespace where those are local, each node is
  * a host of its own to OpenDHT's per-address limits.
@@ -138,7 +143,7 @@ static const char usage[] =
     "                    [--log-level LEVEL]\n"
     "  --nodes K              nodes in this process (1-250; at most 200: OpenDHT uses select())\n"
     "  --dir DIR              where the sockets and the ports file go (must exist)\n"
-    "  --bootstrap HOST:PORT  join an existing network (default: the first node starts one)\n"
+    "  --bootstrap HOST:PORT  every node joins an existing network through it (default: the first node starts one)\n"
     "  --rpc N                the first N nodes serve JSON-RPC on DIR/nI.sock (default 1)\n"
     "  --bind-base ADDR       node i binds the i-th IPv4 address from ADDR (.0 and .255 skipped)\n"
     "  --log-level LEVEL      error, warn (default), info, debug\n";
@@ -225,7 +230,7 @@ int main(int argc, char **argv) {
   char first[32] = "", err[512], name[16], path[4096];
   int status = 1;
   for (size_t i = 0; i < want; i++) {
-    char *boot[1];
+    char *boot[2];
     dr_node_config cfg = {.ephemeral = true, .log_level = level, .log_name = name, .peer_rate = -1};
     snprintf(addrs[i], sizeof addrs[i], "127.0.0.1");
     if (bind_next) {
@@ -236,11 +241,14 @@ int main(int argc, char **argv) {
       cfg.peer_rate = 0; /* the node's default per-address limit: each node is a host of its own */
     }
     snprintf(name, sizeof name, "n%zu", i);
-    if (i == 0 && bootstrap) boot[0] = (char *)bootstrap;
-    else if (i > 0) boot[0] = first;
-    if (i > 0 || bootstrap) {
+    /* as a fleet's machines do, every node joins through the network's
+     * bootstrap address; those of this process also through its first node */
+    size_t nb = 0;
+    if (bootstrap) boot[nb++] = (char *)bootstrap;
+    if (i > 0) boot[nb++] = first;
+    if (nb) {
       cfg.bootstrap = boot;
-      cfg.n_bootstrap = 1;
+      cfg.n_bootstrap = nb;
     }
     if (dr_node_start(&s.nodes[i], &s.loop, &cfg, err, sizeof err) < 0) {
       fprintf(stderr, "dhtreg-swarm: node %zu: %s\n", i, err);

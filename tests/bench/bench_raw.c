@@ -376,8 +376,9 @@ static int net_add(net *nt, const char *host, const char *port) {
   return i;
 }
 
-/* Starts runners until there are n: runner 0 through boot (host NULL: none), the others through
- * runner 0. Returns 0, or -1 (some already started are left in nt). */
+/* Starts runners until there are n: each through boot (host NULL: none), as a fleet's machines
+ * join through the same bootstrap addresses, and all but runner 0 through runner 0 too (as
+ * dhtreg-swarm's nodes do). Returns 0, or -1 (some already started are left in nt). */
 static int net_start(net *nt, int n, const char *boot_host, const char *boot_port) {
   char port[8];
   for (int i = nt->n; i < n; i++) {
@@ -386,6 +387,8 @@ static int net_start(net *nt, int n, const char *boot_host, const char *boot_por
       snprintf(port, sizeof port, "%u", nt->port[0]);
     } else if (net_add(nt, nt->host[0], port) < 0) {
       return -1;
+    } else if (boot_host) {
+      dht_runner_bootstrap(nt->r[i], boot_host, boot_port);
     }
   }
   /* Runner 0 without a bootstrap address only hears of the others through their requests, and
