@@ -85,15 +85,15 @@ get)
     done
   done ;;
 big)
-  # dhtreg: one resource of 100 000 records in 1 024 shards, advertised by one node, resolved with
+  # dhtreg: one resource of 100 000 records in 2 048 shards (~49 each), advertised by one node, resolved with
   # limit 100 by a node that advertised none, in a network of 24. raw: a get of a key holding 100
   # values (the fewest a raw reader can get 100 values from) in a network of 24 runners
   : >"$tmp/figures"
   raw_swarm 23 "$tmp/rawbig"
   raw probe "$(head -1 "$tmp/rawbig/raw_ports")" 50 100
   stop_swarms
-  run $B/bench_dhtreg big 24 100000 1024 200
-  header "2. resolve limit 100 of a resource of 100 000 records (1 024 shards), N = 24; raw: a key of 100 values"
+  run $B/bench_dhtreg big 24 100000 2048 200
+  header "2. resolve limit 100 of a resource of 100 000 records (2 048 shards), N = 24; raw: a key of 100 values"
   for p in p50 p99; do row "latency $p" "$(fig dr_big_${p}_ms)" "$(fig raw_get_${p}_ms)" ms; done
   row "latency p90" "$(fig dr_big_p90_ms)" "" ms
   row "success (100 live records)" "$(fig dr_big_success)" "$(fig raw_get_success)" fraction
