@@ -425,7 +425,7 @@ const cli_cmd cli_cmds[] = {
      "                   and the peers given with --allow\n"
      "  --allow PEER_ID  a peer allowed to add records (repeatable)\n"
      "  --shards N       DHT keys its records are spread over: a power of two up to\n"
-     "                   4096 (default 1); ~100 records a shard (docs/DESIGN.md)\n\n"
+     "                   4096 (default 1); 50 to 100 records a shard (docs/DESIGN.md)\n\n"
      "example: dhtreg create web --policy owner --allow 3NDP9m6Q..."},
     {"get", cmd_get, "Shows a resource", "get RESOURCE_ID\n\nexample: dhtreg get $(dhtreg id web)"},
     {"advertise", cmd_advertise, "Advertises a service of a resource",

@@ -391,11 +391,11 @@ static void finish_close(dr_dht *d);
  * after its one-second timeout. opendht_c.h does not reach the socket, so
  * find it among the process's descriptors by its bound port and enlarge
  * its buffer (the kernel caps it at net.core.rmem_max). */
-static void raise_rcvbuf(dr_dht *d, uint16_t port4, uint16_t port6) {
+int dr__raise_rcvbuf(uint16_t port4, uint16_t port6, int want) {
   DIR *dir = opendir("/proc/self/fd");
-  if (!dir) return;
+  if (!dir) return -1;
   struct dirent *de;
-  int raised = 0, want = RCVBUF_BYTES, got = 0;
+  int got = -1;
   while ((de = readdir(dir))) {
     char *end;
     long fd = strtol(de->d_name, &end, 10);
@@ -416,15 +416,21 @@ static void raise_rcvbuf(dr_dht *d, uint16_t port4, uint16_t port6) {
     }
     if (!port || port != wanted) continue;
     if (setsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) == 0) {
-      tl = sizeof got;
-      getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &got, &tl);
-      raised++;
+      int size = 0;
+      tl = sizeof size;
+      getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &size, &tl);
+      got = size / 2; /* the kernel doubles what it grants, for its bookkeeping */
     }
   }
   closedir(dir);
-  if (raised)
+  return got;
+}
+
+static void raise_rcvbuf(dr_dht *d, uint16_t port4, uint16_t port6) {
+  int got = dr__raise_rcvbuf(port4, port6, RCVBUF_BYTES);
+  if (got >= 0)
     dlog(d, DR_DHT_LOG_DEBUG, "DHT socket receive buffer: %d bytes (asked %d; the kernel caps it at net.core.rmem_max)",
-         got / 2, want);
+         got, RCVBUF_BYTES);
 }
 
 static void on_wake(uv_async_t *h) {

@@ -37,6 +37,13 @@ typedef struct dr__dht_run_cfg {
  * not valid) or -ENOTCONN (no socket could be bound: the port is taken). */
 int dr__dht_run(dht_runner *runner, const dr__dht_run_cfg *cfg);
 
+/* Sets the receive buffer of this process's UDP sockets bound to port4
+ * (IPv4) or port6 (IPv6) to want bytes (a runner's sockets: opendht_c.h
+ * does not reach them). Returns the size granted (the kernel caps it at
+ * net.core.rmem_max), or -1 when no socket was found. Implemented in C
+ * (dht/dht.c). */
+int dr__raise_rcvbuf(uint16_t port4, uint16_t port6, int want);
+
 /* Asks the runner for its routing-table counts. cb runs later on OpenDHT's
  * thread with the good and dubious node counts and the searches OpenDHT
  * holds, IPv4 and IPv6 together. Returns 0, or -ENOMEM (then cb never runs). */

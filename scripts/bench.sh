@@ -139,7 +139,9 @@ burst)
   row "time" "$(fig dr_burst_s)" "$(fig raw_burst_s)" "s"
   row "errors" "$(fig dr_burst_errors)" "" ""
   row "peak RSS" "$(fig dr_burst_peak_rss_kb)" "$(fig raw_burst_peak_rss_kb)" "kB"
-  row "RSS 5 s after, per own record" "$(fig dr_burst_bytes_per_record)" "" "bytes" ;;
+  row "RSS 5 s after, per own record" "$(fig dr_burst_bytes_per_record)" "" "bytes"
+  row "CPU of the publishing node" "$(fig dr_burst_publisher_cpu_s)" "" "s"
+  row "CPU of the 19 other nodes (storers)" "$(fig dr_burst_storers_cpu_s)" "" "s" ;;
 memory)
   : >"$tmp/figures"
   raw idle

@@ -587,6 +587,21 @@ static void *watch_rss(void *p) {
   return NULL;
 }
 
+/* CPU seconds (user + system) a process has used so far, or -1. */
+static double proc_cpu_s(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t len = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[len] = '\0';
+  const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+  unsigned long long ut, st;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void mode_burst(int n, int count, int per) {
   swarm_proc s;
   swarm_start(&s, "swarm", n - 1, 1, NULL);
@@ -601,6 +616,7 @@ static void mode_burst(int n, int count, int per) {
   pthread_t wt, rt;
   pthread_create(&rt, NULL, watch_rss, &rw);
   burst_writer bw = {&c, rids, n_res, count};
+  double cpu_node0 = proc_cpu_s(node.pid), cpu_swarm0 = proc_cpu_s(s.pid);
   double t0 = now_s();
   pthread_create(&wt, NULL, write_burst, &bw);
   int errors = 0;
@@ -615,6 +631,10 @@ static void mode_burst(int n, int count, int per) {
   printf("dr_burst_count %d\ndr_burst_errors %d\ndr_burst_s %.1f\ndr_burst_per_s %.0f\n", count, errors,
          secs, count / secs);
   printf("dr_burst_rss_before_kb %ld\ndr_burst_peak_rss_kb %ld\n", rss0, rw.peak_kb);
+  /* where the two cores went: the publishing node, and the other nodes (storers, each verifying
+   * every value it is given: ~8 verifications per record, all on this machine) */
+  printf("dr_burst_publisher_cpu_s %.1f\ndr_burst_storers_cpu_s %.1f\n", proc_cpu_s(node.pid) - cpu_node0,
+         proc_cpu_s(s.pid) - cpu_swarm0);
   /* what the publisher holds per own record once the burst is over (its
    * puts acknowledged, freed memory handed back) */
   nap_ms(5000);

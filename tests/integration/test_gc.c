@@ -6,9 +6,7 @@
  * OpenDHT's searches for the 100 keys, which a process keeps for reuse. What must not happen is
  * what this checks: memory that grows with each burst, or stays after it. The node runs alone:
  * what is measured is its own bookkeeping (entries, journal, OpenDHT's storage and announce
- * lists), not the pace of a peer. With peers, OpenDHT also keeps one scheduler job per announced
- * value until its refresh was due, cancelled or not: that part goes --value-lifetime (600 s)
- * after the burst (see docs/DESIGN.md). */
+ * lists), not the pace of a peer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
