@@ -98,7 +98,9 @@ big)
   row "latency p90" "$(fig dr_big_p90_ms)" "" ms
   row "success (100 live records)" "$(fig dr_big_success)" "$(fig raw_get_success)" fraction
   row "time to advertise the 100 000 (one node, 1 000 in flight)" "$(fig dr_big_advertise_s)" "" s
-  row "the advertiser's RSS then" "$(fig dr_big_publisher_rss_kb)" "" kB ;;
+  row "the advertiser's RSS then" "$(fig dr_big_publisher_rss_kb)" "" kB
+  row "CPU while reading: the reader" "$(fig dr_big_cpu_reader)" "" cores
+  row "CPU while reading: the advertiser / the 22 others" "$(fig dr_big_cpu_advertiser) / $(fig dr_big_cpu_storers)" "" cores ;;
 rate)
   # dhtreg: 10 000 advertisements into one resource of 128 shards from one node, 64 in flight,
   # the rate of each stretch (to 100, 1 000, 10 000 records in it). raw: 10 000 puts over 128 keys

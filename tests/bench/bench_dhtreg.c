@@ -762,6 +762,7 @@ static void mode_big(int n, int records, int shards, int samples) {
   /* a node that advertised nothing: limit 100, a new random order each time */
   double *ms = calloc((size_t)samples, sizeof *ms);
   int ok = 0;
+  double cpu[3] = {proc_cpu_s(s.pid), proc_cpu_s(adv_node.pid), proc_cpu_s(reader.pid)}, w0 = now_s();
   for (int i = 0; i < samples; i++) {
     double a = now_s();
     json_t *p = rpc_call(&res, "resolve", json_pack("{s:s, s:i}", "resource_id", rid, "limit", 100));
@@ -770,6 +771,11 @@ static void mode_big(int n, int records, int shards, int samples) {
     ok += json_array_size(json_object_get(p, "records")) == 100;
     json_decref(p);
   }
+  /* where the two cores went while the pages were read */
+  double wall = now_s() - w0;
+  printf("dr_big_cpu_storers %.2f\ndr_big_cpu_advertiser %.2f\ndr_big_cpu_reader %.2f\n",
+         (proc_cpu_s(s.pid) - cpu[0]) / wall, (proc_cpu_s(adv_node.pid) - cpu[1]) / wall,
+         (proc_cpu_s(reader.pid) - cpu[2]) / wall);
   printf("dr_big_p50_ms %.3f\ndr_big_p90_ms %.3f\ndr_big_p99_ms %.3f\ndr_big_success %.3f\n",
          pct(ms, (size_t)samples, 0.5), pct(ms, (size_t)samples, 0.9), pct(ms, (size_t)samples, 0.99),
          (double)ok / samples);
