@@ -447,7 +447,7 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_plac
   size_t m = 0;
   if (order && p) {
     uint32_t *pos_of = order + c->n_shards;
-    dr__shard_order(seed, c->n_shards, order, pos_of);
+    dr__shard_order(seed, c->n_shards, true, order, pos_of);
     for (size_t i = 0; i < k; i++) {
       if (type && strcmp(recs[i]->type ? recs[i]->type : "", type) != 0) continue;
       uint32_t sh = dr__cache_shard_of(c, recs[i]);
@@ -470,7 +470,7 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
     cb(ctx, DR_ECURSOR, &res);
     return true;
   }
-  uint32_t seed = from && from->set ? from->seed : randombytes_random();
+  uint32_t seed = from && from->set ? from->seed : dr__page_seed(n, rid);
   dr_placed *p;
   size_t k = cache_placed(c, seed, NULL, &p);
   int r = p ? dr__page(p, k, seed, c->n_shards, from, limit, c->n_shards, &res) : -ENOMEM;

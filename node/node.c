@@ -133,6 +133,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   snprintf(n->ttl_range, sizeof n->ttl_range, "must be between %u and %u seconds", n->min_ttl,
            DR_TTL_MAX);
   n->started_at = dr_now();
+  randombytes_buf(n->window_key, sizeof n->window_key);
   n->lock_fd = -1;
   dr_map_init(&n->resources);
   dr_map_init(&n->ads);

@@ -81,6 +81,7 @@ struct dr_node {
   uv_loop_t *loop;
   dr_logger log;
   dr_identity id;
+  uint8_t window_key[16]; /* draws this node's read windows (dr__page_seed) */
   dr_netkey *net; /* the private network's keys (--psk), or NULL */
   dr_policy_ctx policy;
   dr_dht *dht;
@@ -159,9 +160,23 @@ typedef struct dr_placed {
 } dr_placed;
 /* p's placement hash, set from its entry (rid: the resource's id). */
 void dr__placed_hash(dr_placed *p, const uint8_t rid[DR_ID_LEN]);
+/* Shards a page is drawn from first (a read window), and how long a node
+ * keeps drawing from the same window of a resource. */
+#define DR_READ_WINDOW 64
+#define DR_READ_WINDOW_S 600
 /* The order of a resource's shards drawn from seed: order[pos] = shard,
- * pos_of[shard] = pos. */
-void dr__shard_order(uint32_t seed, uint32_t shards, uint32_t *order, uint32_t *pos_of);
+ * pos_of[shard] = pos. windowed, and more shards than DR_READ_WINDOW: the
+ * window the seed's top 12 bits name (DR_READ_WINDOW consecutive shard
+ * numbers) comes first, in a random order, then the other shards; else all
+ * of them in a random order. */
+void dr__shard_order(uint32_t seed, uint32_t shards, bool windowed, uint32_t *order, uint32_t *pos_of);
+/* A seed for a resolve's first page of resource rid: random, but for its
+ * top 12 bits, which name this node's read window for the resource for the
+ * current DR_READ_WINDOW_S (OpenDHT keeps a search per key a node read for
+ * an hour, and every message the node receives is offered to each: a node
+ * that drew every page from all of a big resource's shards would hold
+ * thousands). */
+uint32_t dr__page_seed(const dr_node *n, const uint8_t rid[DR_ID_LEN]);
 /* A page of the k live records p (sorted here): those at positions from
  * from's (of its own shard, only those after from's hash when from->mid) to
  * before unread (the first position not read), at most limit, and where the

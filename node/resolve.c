@@ -5,6 +5,11 @@
  * time, until it has the live records it was asked for: a resource of one
  * shard is one lookup; a big one costs about limit / (records per shard)
  * lookups, and the random order spreads the load over the shards' storers.
+ * Of a resource of more than DR_READ_WINDOW shards, a node's first pages
+ * come from a window of DR_READ_WINDOW of them (random for each resource,
+ * drawn again every DR_READ_WINDOW_S), in a random order each time: OpenDHT
+ * keeps a search for every key a node read in the last hour and walks them
+ * all for each message it receives.
  * When the shard count is not known (read in the last RESINFO_FRESH_MS),
  * the head (shard 0, which holds the resource entry) is read first.
  *
@@ -129,16 +134,40 @@ static uint64_t splitmix(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-void dr__shard_order(uint32_t seed, uint32_t shards, uint32_t *order, uint32_t *pos_of) {
-  uint64_t st = seed;
-  for (uint32_t i = 0; i < shards; i++) order[i] = i;
-  for (uint32_t i = shards - 1; i > 0; i--) {
-    uint32_t j = (uint32_t)(splitmix(&st) % (i + 1));
-    uint32_t t = order[i];
-    order[i] = order[j];
-    order[j] = t;
+/* Shuffles a[0..n) (Fisher-Yates) with the generator state st. */
+static void shuffle(uint32_t *a, uint32_t n, uint64_t *st) {
+  for (uint32_t i = n ? n - 1 : 0; i > 0; i--) {
+    uint32_t j = (uint32_t)(splitmix(st) % (i + 1));
+    uint32_t t = a[i];
+    a[i] = a[j];
+    a[j] = t;
   }
+}
+
+void dr__shard_order(uint32_t seed, uint32_t shards, bool windowed, uint32_t *order, uint32_t *pos_of) {
+  uint64_t st = seed;
+  uint32_t w = shards, base = 0;
+  if (windowed && shards > DR_READ_WINDOW) {
+    w = DR_READ_WINDOW;
+    base = (seed >> 20) % (shards / DR_READ_WINDOW) * DR_READ_WINDOW;
+  }
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < w; i++) order[k++] = base + i;
+  for (uint32_t i = 0; i < shards; i++)
+    if (i < base || i >= base + w) order[k++] = i;
+  shuffle(order, w, &st);
+  shuffle(order + w, shards - w, &st);
   for (uint32_t i = 0; i < shards; i++) pos_of[order[i]] = i;
+}
+
+uint32_t dr__page_seed(const dr_node *n, const uint8_t rid[DR_ID_LEN]) {
+  uint8_t in[DR_ID_LEN + 8], h[8];
+  uint64_t epoch = dr_now() / DR_READ_WINDOW_S;
+  memcpy(in, rid, DR_ID_LEN);
+  for (int i = 0; i < 8; i++) in[DR_ID_LEN + i] = (uint8_t)(epoch >> (8 * i));
+  crypto_generichash(h, sizeof h, in, sizeof in, n->window_key, sizeof n->window_key);
+  uint32_t window = ((uint32_t)h[0] << 4) | (h[1] >> 4); /* 12 bits */
+  return window << 20 | (randombytes_random() & 0xfffff);
 }
 
 static int make_order(resolve_op *op) {
@@ -147,7 +176,8 @@ static int make_order(resolve_op *op) {
   op->pos_of = malloc(n * sizeof *op->pos_of);
   op->reads = calloc(n, sizeof *op->reads);
   if (!op->order || !op->pos_of || !op->reads) return -ENOMEM;
-  dr__shard_order(op->seed, n, op->order, op->pos_of);
+  /* discover samples every shard alike: no window */
+  dr__shard_order(op->seed, n, op->mode != RS_DISCOVER, op->order, op->pos_of);
   op->shards_known = true;
   if (op->head) { /* read already: it takes its place in the order */
     op->head->pos = op->pos_of[0];
@@ -515,7 +545,7 @@ static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t 
   op->ctx = ctx;
   dr_merge_init(&op->merge, rid);
   dr_map_init(&op->where);
-  op->seed = from && from->set ? from->seed : randombytes_random();
+  op->seed = from && from->set ? from->seed : mode == RS_DISCOVER ? randombytes_random() : dr__page_seed(n, rid);
   op->start = from && from->set ? from->pos : 0;
   if (from && from->set) op->from = *from;
   int r = 0;

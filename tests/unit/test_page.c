@@ -138,12 +138,42 @@ static void test_page_before(void **state) {
   assert_false(dr__page_before(NULL, 0, 0));
 }
 
+/* Shard orders: a permutation; past DR_READ_WINDOW shards, windowed, the
+ * seed's window first; at or below it, windowed or not, the same order; a
+ * window is drawn alike for every window of a resource. */
+static void test_shard_order_window(void **state) {
+  (void)state;
+  enum { S = 512 };
+  uint32_t order[S], pos_of[S], order2[S], pos2[S];
+  unsigned first_window[S / DR_READ_WINDOW] = {0};
+  for (uint32_t t = 0; t < 4096; t++) {
+    uint32_t seed = t * 2654435761u;
+    dr__shard_order(seed, S, true, order, pos_of);
+    uint32_t base = (seed >> 20) % (S / DR_READ_WINDOW) * DR_READ_WINDOW;
+    for (uint32_t i = 0; i < S; i++) {
+      assert_int_equal(pos_of[order[i]], i);
+      if (i < DR_READ_WINDOW) assert_true(order[i] >= base && order[i] < base + DR_READ_WINDOW);
+      else assert_false(order[i] >= base && order[i] < base + DR_READ_WINDOW);
+    }
+    first_window[base / DR_READ_WINDOW]++;
+    /* not windowed: any shard may come first, and every one is there once */
+    dr__shard_order(seed, S, false, order2, pos2);
+    for (uint32_t i = 0; i < S; i++) assert_int_equal(pos2[order2[i]], i);
+    /* a resource of at most one window: the window changes nothing */
+    dr__shard_order(seed, DR_READ_WINDOW, true, order, pos_of);
+    dr__shard_order(seed, DR_READ_WINDOW, false, order2, pos2);
+    assert_memory_equal(order, order2, DR_READ_WINDOW * sizeof *order);
+  }
+  for (int w = 0; w < S / DR_READ_WINDOW; w++) assert_in_range(first_window[w], 400, 624); /* 512 expected */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_record_once),
       cmocka_unit_test(test_resumes_after_the_last_hash),
       cmocka_unit_test(test_positions_past_unread_wait),
       cmocka_unit_test(test_page_before),
+      cmocka_unit_test(test_shard_order_window),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
