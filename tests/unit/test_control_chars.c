@@ -12,6 +12,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/entry_private.h"
+#include "tests/unit/vectors.h"
 
 /* docs/PROTOCOL.md, "Text fields": the record vector with host "10.0.0.1\x1b[2K",
  * signed by the vector key; readers drop it as malformed */
@@ -29,11 +30,8 @@ static dr_identity id;
 static uint8_t rid[DR_ID_LEN];
 
 static int setup(void **state) {
-  uint8_t seed[DR_SEED_LEN];
   assert_int_equal(dr_crypto_init(), 0);
-  for (int i = 0; i < DR_SEED_LEN; i++) seed[i] = (uint8_t)i;
-  dr_identity_from_seed(&id, seed);
-  dr_resource_id(rid, id.pk, "web", 3);
+  dr_vector_identity(&id, rid);
   return 0;
 }
 

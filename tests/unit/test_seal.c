@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "crypto/crypto.h"
+#include "tests/unit/vectors.h"
 
 static dr_netkey net, other;
 static const char pass[] = "correct horse battery staple";
@@ -47,15 +48,7 @@ static void test_vectors(void **state) {
 
 /* The record vector of docs/PROTOCOL.md ("Test vectors") sealed, and the
  * head and shard 1 keys of resource web under the passphrase. */
-static const char record_hex[] =
-    "950102c4829cc42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc6248"
-    "26fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
-    "0d5f1ddc8664125531b8a57765622d3102ce6553f100ce6553f22ca831302e30"
-    "2e302e31cd1f9091ad31302e302e302e313a38303830a46874747091a2763181"
-    "a47a6f6e65a161c42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d"
-    "5f1ddc8664125531b8c4403c43f8f3de400efb974cefa6f58b6f357aafd4d244"
-    "1e99f35afdceda6d3448a21064f6035d9cb63c948fd89d97d81e24f42e8496ed"
-    "81a9994749c5b2e26e7f09";
+static const char record_hex[] = DR_VECTOR_RECORD_HEX;
 static const char sealed_record_hex[] =
     "013054e9089406df5824c52fe8042b5eda62b9000782b70fdb01654443806fdc"
     "056fdaedb5f34e85300cd712f6b8a1d17978b39f3492f6157ba1fabfab4ac0ea"

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "crypto/crypto.h"
+#include "tests/unit/vectors.h"
 
 #define PEER_ID "FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF"
 #define RESOURCE_ID "2YKnktg3cyiRWPi6mTv2q9vA7j8LkhorEhb21T6KfniV"
@@ -23,15 +24,7 @@ static const char resource_hex[] =
     "1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8c440eeea0039b9de"
     "4be1a4a0c8e55f4ad9dcead465755c78eb8740c207fbf1ae3d58626330f99fb5"
     "4bd7090e6e71dee355d883e34c8ec637428bc65ec5f5d5f83b01";
-static const char record_hex[] =
-    "950102c4829cc42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc6248"
-    "26fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
-    "0d5f1ddc8664125531b8a57765622d3102ce6553f100ce6553f22ca831302e30"
-    "2e302e31cd1f9091ad31302e302e302e313a38303830a46874747091a2763181"
-    "a47a6f6e65a161c42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d"
-    "5f1ddc8664125531b8c4403c43f8f3de400efb974cefa6f58b6f357aafd4d244"
-    "1e99f35afdceda6d3448a21064f6035d9cb63c948fd89d97d81e24f42e8496ed"
-    "81a9994749c5b2e26e7f09";
+static const char record_hex[] = DR_VECTOR_RECORD_HEX;
 static const char tombstone_hex[] =
     "950103c45696c42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc6248"
     "26fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
@@ -86,11 +79,8 @@ static dr_identity id;
 static uint8_t rid[DR_ID_LEN];
 
 static int setup(void **state) {
-  uint8_t seed[DR_SEED_LEN];
   assert_int_equal(dr_crypto_init(), 0);
-  for (int i = 0; i < DR_SEED_LEN; i++) seed[i] = (uint8_t)i;
-  dr_identity_from_seed(&id, seed);
-  dr_resource_id(rid, id.pk, "web", 3);
+  dr_vector_identity(&id, rid);
   return 0;
 }
 
