@@ -102,4 +102,9 @@ json_t *dr_json_id(const uint8_t id[DR_ID_LEN]);
 json_t *dr_json_resource(const dr_entry *e);
 json_t *dr_json_record(const dr_entry *e);
 
+/* Removes the socket file at path when no node serves it (a node killed
+ * left it). 0, or -EADDRINUSE (another node serves it) or another negative
+ * errno, with the reason in err (rpc_socket.c). */
+int dr__rpc_clear_stale_socket(const char *path, char *err, size_t errlen);
+
 #endif

@@ -2,16 +2,12 @@
 #include "api/api_private.h"
 #include "api/rpc_stream.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define READ_CHUNK 65536
@@ -358,63 +354,6 @@ void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...) {
   call_end(call, call->id ? error_object(call->id, code, msg) : NULL);
 }
 
-void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
-  const char *field = pe && pe->field ? pe->field : NULL;
-  const char *why = pe && pe->why ? pe->why : "";
-  switch (err) {
-  case -EINVAL:
-    if (field) dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param %s: %s", field, why);
-    else dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid params");
-    break;
-  case -EMSGSIZE:
-    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: %s %s", field ? field : "entry", why);
-    break;
-  case DR_ENOTFOUND:
-    dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found");
-    break;
-  case -EDQUOT: {
-    dr_node_info info;
-    dr_node_get_info(call->c->node, &info);
-    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: this node looked up %zu distinct keys in the "
-                "last hour (--max-lookup-keys); keys looked up before still resolve", info.lookup_keys);
-    break;
-  }
-  case -ENOBUFS:
-    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: the node has as many DHT lookups queued as it "
-                "can answer in time (--max-queue); try again later");
-    break;
-  case DR_ETIMEOUT:
-    dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time (is the node connected?)");
-    break;
-  case DR_EWRITE: {
-    dr_node_info info;
-    dr_node_get_info(call->c->node, &info);
-    dr_rpc_fail(call, DR_RPC_INTERNAL,
-                "cannot write the node's state (%s): nothing was changed; the node tries again "
-                "every second and recovers once the disk does",
-                strerror(info.persist_error ? info.persist_error : EIO));
-    break;
-  }
-  case DR_ECLOCK: {
-    dr_node_info info;
-    dr_node_get_info(call->c->node, &info);
-    dr_rpc_fail(call, DR_RPC_INTERNAL,
-                "refused: this node's clock seems %lld s behind the network's, so the record would "
-                "arrive expired; synchronise the clock (NTP)", (long long)-info.clock_offset);
-    break;
-  }
-  case DR_EFORBIDDEN:
-    dr_rpc_fail(call, DR_RPC_FORBIDDEN, "forbidden by the resource's policy");
-    break;
-  case -ESHUTDOWN:
-    dr_rpc_fail(call, DR_RPC_INTERNAL, "the node is shutting down");
-    break;
-  default:
-    dr_rpc_fail(call, DR_RPC_INTERNAL, "internal error: %s", strerror(err < 0 ? -err : err));
-    break;
-  }
-}
-
 /* ---- requests ----------------------------------------------------------------- */
 
 static void handle_request(conn *c, json_t *req, batch *b) {
@@ -739,92 +678,6 @@ static void on_sweep(uv_timer_t *t) {
 
 /* ---- listeners ----------------------------------------------------------------- */
 
-int dr_rpc_check_loopback(const char *hostport) {
-  char host[64], port[8];
-  struct in_addr a4;
-  struct in6_addr a6;
-  if (dr_split_hostport(hostport, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
-  if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127 ? 0 : -EINVAL;
-  if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6) ? 0 : -EINVAL;
-  return -EINVAL;
-}
-
-/* Whether a node serves the socket at path: 1 yes, 0 no (*stale: a socket
- * file nobody listens on, left by a node that was killed), or a negative
- * errno with the reason in err. */
-static int socket_served(const char *path, bool *stale, char *err, size_t errlen) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  *stale = false;
-  if (strlen(path) >= sizeof sa.sun_path) {
-    snprintf(err, errlen, "socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
-    return -ENAMETOOLONG;
-  }
-  strcpy(sa.sun_path, path);
-  struct stat st;
-  if (lstat(path, &st) < 0) return 0;
-  if (!S_ISSOCK(st.st_mode)) {
-    snprintf(err, errlen, "%s exists and is not a socket", path);
-    return -EEXIST;
-  }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-  int e = errno;
-  close(fd);
-  if (r == 0) {
-    snprintf(err, errlen, "another node is serving %s", path);
-    return 1;
-  }
-  *stale = e == ECONNREFUSED;
-  return 0;
-}
-
-static int clear_stale_socket(const char *path, char *err, size_t errlen) {
-  bool stale;
-  int r = socket_served(path, &stale, err, errlen);
-  if (r == 1) return -EADDRINUSE;
-  if (r == 0 && stale) unlink(path);
-  return r;
-}
-
-int dr_rpc_check_socket(const char *path, const char *data_dir, char *err, size_t errlen) {
-  char dir[PATH_MAX];
-  struct stat st;
-  bool stale;
-  const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == path) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  if (stat(dir, &st) < 0) {
-    int e = errno;
-    size_t dl = data_dir ? strlen(data_dir) : 0;
-    while (dl > 1 && data_dir[dl - 1] == '/') dl--;
-    /* the data dir is created by the node */
-    if (e == ENOENT && data_dir && strlen(dir) == dl && strncmp(dir, data_dir, dl) == 0) return 0;
-    snprintf(err, errlen, "cannot create the socket %s: %s %s", path,
-             e == ENOENT ? "no such directory" : strerror(e), dir);
-    return -e;
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "cannot create the socket %s: %s is not a directory", path, dir);
-    return -ENOTDIR;
-  }
-  /* a directory where another user may replace the socket with their own
-   * listener would let them answer for this node (a sticky one, as /tmp,
-   * keeps others from removing ours) */
-  uid_t me = geteuid();
-  if ((st.st_uid != me && st.st_uid != 0) || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
-    snprintf(err, errlen,
-             "refusing the socket %s: its directory %s %s, so another user could put a socket "
-             "of their own in its place; use a directory of your own (or chmod go-w %s)",
-             path, dir, st.st_uid != me && st.st_uid != 0 ? "belongs to another user" : "is writable by others",
-             dir);
-    return -EPERM;
-  }
-  int r = socket_served(path, &stale, err, errlen);
-  return r == 1 ? -EADDRINUSE : r;
-}
-
 static void on_listener_closed(uv_handle_t *h) {
   dr_rpc_server *s = h->data;
   if (--s->handles == 0 && s->stopping) server_free(s);
@@ -870,7 +723,7 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
   s->max_conns = cfg->max_conns ? cfg->max_conns : DR_RPC_DEFAULT_MAX_CONNS;
   s->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DR_RPC_DEFAULT_IDLE_MS;
   s->request_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : DR_RPC_DEFAULT_REQUEST_MS;
-  if ((r = clear_stale_socket(cfg->unix_path, err, errlen)) < 0) goto fail_early;
+  if ((r = dr__rpc_clear_stale_socket(cfg->unix_path, err, errlen)) < 0) goto fail_early;
   if ((r = uv_pipe_init(loop, &s->pipe, 0)) < 0) goto fail_early;
   s->pipe.data = s;
   uv_idle_init(loop, &s->resume_idle); /* cannot fail */

@@ -1,0 +1,62 @@
+/* rpc_errors.c - the node's errors as JSON-RPC error objects: the code, and a message that names the param or the limit and says what to do */
+#include "api/api_private.h"
+
+#include <errno.h>
+#include <string.h>
+
+void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
+  const char *field = pe && pe->field ? pe->field : NULL;
+  const char *why = pe && pe->why ? pe->why : "";
+  switch (err) {
+  case -EINVAL:
+    if (field) dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param %s: %s", field, why);
+    else dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid params");
+    break;
+  case -EMSGSIZE:
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: %s %s", field ? field : "entry", why);
+    break;
+  case DR_ENOTFOUND:
+    dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found");
+    break;
+  case -EDQUOT: {
+    dr_node_info info;
+    dr_node_get_info(dr_rpc_call_node(call), &info);
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: this node looked up %zu distinct keys in the "
+                "last hour (--max-lookup-keys); keys looked up before still resolve", info.lookup_keys);
+    break;
+  }
+  case -ENOBUFS:
+    dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: the node has as many DHT lookups queued as it "
+                "can answer in time (--max-queue); try again later");
+    break;
+  case DR_ETIMEOUT:
+    dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time (is the node connected?)");
+    break;
+  case DR_EWRITE: {
+    dr_node_info info;
+    dr_node_get_info(dr_rpc_call_node(call), &info);
+    dr_rpc_fail(call, DR_RPC_INTERNAL,
+                "cannot write the node's state (%s): nothing was changed; the node tries again "
+                "every second and recovers once the disk does",
+                strerror(info.persist_error ? info.persist_error : EIO));
+    break;
+  }
+  case DR_ECLOCK: {
+    dr_node_info info;
+    dr_node_get_info(dr_rpc_call_node(call), &info);
+    dr_rpc_fail(call, DR_RPC_INTERNAL,
+                "refused: this node's clock seems %lld s behind the network's, so the record would "
+                "arrive expired; synchronise the clock (NTP)", (long long)-info.clock_offset);
+    break;
+  }
+  case DR_EFORBIDDEN:
+    dr_rpc_fail(call, DR_RPC_FORBIDDEN, "forbidden by the resource's policy");
+    break;
+  case -ESHUTDOWN:
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "the node is shutting down");
+    break;
+  default:
+    dr_rpc_fail(call, DR_RPC_INTERNAL, "internal error: %s", strerror(err < 0 ? -err : err));
+    break;
+  }
+}
