@@ -7,6 +7,8 @@
 void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
   const char *field = pe && pe->field ? pe->field : NULL;
   const char *why = pe && pe->why ? pe->why : "";
+  dr_node_info info; /* what some of the messages quote */
+  dr_node_get_info(dr_rpc_call_node(call), &info);
   switch (err) {
   case -EINVAL:
     if (field) dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param %s: %s", field, why);
@@ -18,13 +20,10 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
   case DR_ENOTFOUND:
     dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found");
     break;
-  case -EDQUOT: {
-    dr_node_info info;
-    dr_node_get_info(dr_rpc_call_node(call), &info);
+  case -EDQUOT:
     dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: this node looked up %zu distinct keys in the "
                 "last hour (--max-lookup-keys); keys looked up before still resolve", info.lookup_keys);
     break;
-  }
   case -ENOBUFS:
     dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: the node has as many DHT lookups queued as it "
                 "can answer in time (--max-queue); try again later");
@@ -32,23 +31,17 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
   case DR_ETIMEOUT:
     dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time (is the node connected?)");
     break;
-  case DR_EWRITE: {
-    dr_node_info info;
-    dr_node_get_info(dr_rpc_call_node(call), &info);
+  case DR_EWRITE:
     dr_rpc_fail(call, DR_RPC_INTERNAL,
                 "cannot write the node's state (%s): nothing was changed; the node tries again "
                 "every second and recovers once the disk does",
                 strerror(info.persist_error ? info.persist_error : EIO));
     break;
-  }
-  case DR_ECLOCK: {
-    dr_node_info info;
-    dr_node_get_info(dr_rpc_call_node(call), &info);
+  case DR_ECLOCK:
     dr_rpc_fail(call, DR_RPC_INTERNAL,
                 "refused: this node's clock seems %lld s behind the network's, so the record would "
                 "arrive expired; synchronise the clock (NTP)", (long long)-info.clock_offset);
     break;
-  }
   case DR_EFORBIDDEN:
     dr_rpc_fail(call, DR_RPC_FORBIDDEN, "forbidden by the resource's policy");
     break;
