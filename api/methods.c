@@ -36,13 +36,19 @@ static json_t *msg_counts(const uint64_t c[5]) {
                    "get", (json_int_t)c[2], "listen", (json_int_t)c[3], "put", (json_int_t)c[4]);
 }
 
+/* {reason: count} of every rejection reason (counts indexed by dr_reject). */
+static json_t *reason_counts(const uint64_t *counts) {
+  json_t *o = json_object();
+  for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
+    json_object_set_new(o, dr_reject_name((dr_reject)r), json_integer((json_int_t)counts[r]));
+  return o;
+}
+
 static void m_node_info(dr_rpc_call *call, json_t *params) {
   dr_node_info info;
   if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
   dr_node_get_info(dr_rpc_call_node(call), &info);
-  json_t *rej = json_object();
-  for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
-    json_object_set_new(rej, dr_reject_name((dr_reject)r), json_integer((json_int_t)info.rejected[r]));
+  json_t *rej = reason_counts(info.rejected);
   json_t *res = json_pack("{s:o, s:i, s:I, s:s, s:I, s:b, s:i, s:{s:I, s:I, s:I}, s:I, s:o}",
                           "peer_id", dr_json_id(info.peer_id), "port", (int)info.port,
                           "network", (json_int_t)info.network, "version", DHTREG_VERSION,
@@ -70,9 +76,7 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_searches", json_integer((json_int_t)info.dht_searches));
   json_object_set_new(res, "dht_retries", json_integer((json_int_t)info.dht_retries));
   json_object_set_new(res, "records_moved", json_integer((json_int_t)info.records_moved));
-  json_t *refused = json_object();
-  for (int r = DR_REJ_NONE + 1; r < DR_REJ__COUNT; r++)
-    json_object_set_new(refused, dr_reject_name((dr_reject)r), json_integer((json_int_t)info.store_refused[r]));
+  json_t *refused = reason_counts(info.store_refused);
   json_object_set_new(refused, "full", json_integer((json_int_t)info.store_refused[DR_REJ__COUNT]));
   json_object_set_new(res, "store_refused", refused);
   json_object_set_new(res, "lookups", json_pack("{s:I, s:I}", "keys", (json_int_t)info.lookup_keys,

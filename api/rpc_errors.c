@@ -7,8 +7,8 @@
 void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
   const char *field = pe && pe->field ? pe->field : NULL;
   const char *why = pe && pe->why ? pe->why : "";
-  dr_node_info info; /* what some of the messages quote */
-  dr_node_get_info(dr_rpc_call_node(call), &info);
+  dr_node_info info; /* what some of the messages quote (not cheap: only for those) */
+  if (err == -EDQUOT || err == DR_EWRITE || err == DR_ECLOCK) dr_node_get_info(dr_rpc_call_node(call), &info);
   switch (err) {
   case -EINVAL:
     if (field) dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param %s: %s", field, why);

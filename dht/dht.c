@@ -18,6 +18,8 @@
 #define DEFAULT_MAX_INFLIGHT 64
 #define DEFAULT_MAX_QUEUED 1024
 #define DEFAULT_MAX_STORE (256L << 20)
+_Static_assert(DR__NODE_ID_LEN == DR_DHT_KEY_SIZE && DR__DONE_NODES_MAX == DR_DHT_NODES_MAX,
+               "the shim reports node ids as dht.h describes them");
 #define STORE_HEADROOM 10 /* percent of the storage limit new values may not take */
 #define TARGET_NODES 8    /* the nodes an OpenDHT search settles on */
 #define STATS_PERIOD_MS 500
@@ -102,7 +104,7 @@ struct dr_dht {
   int (*store_ok)(void *, const uint8_t *, int, const uint8_t *, size_t);
   bool (*edit_ok)(void *, uint64_t, const uint8_t *, size_t, const uint8_t *, size_t);
   void *policy_ctx;
-  long max_store_bytes;
+  uint64_t store_full; /* stored bytes past which new values are refused */
   unsigned lifetime_s; /* of dhtreg's values on storers */
   _Atomic uint64_t stored_bytes; /* sampled with the message counts */
   _Atomic uint64_t refused_store[DR_DHT_STORE_REASONS];
@@ -225,10 +227,9 @@ static int store_check(void *ud, const uint8_t key[20], const char *user_type, s
                        const uint8_t *data, size_t len) {
   dr_dht *d = ud;
   int r = 0;
-  uint64_t full = (uint64_t)d->max_store_bytes / 100 * (100 - STORE_HEADROOM);
   bool mark = ut_len == sizeof DR_DHT_RESOURCE_MARK - 1 &&
               memcmp(user_type, DR_DHT_RESOURCE_MARK, ut_len) == 0;
-  if (atomic_load(&d->stored_bytes) + len > full) r = DR_DHT_STORE_FULL;
+  if (atomic_load(&d->stored_bytes) + len > d->store_full) r = DR_DHT_STORE_FULL;
   else if (d->store_ok) r = d->store_ok(d->policy_ctx, key, mark ? 1 : ut_len ? -1 : 0, data, len);
   if (r > 0 && r < DR_DHT_STORE_REASONS) atomic_fetch_add(&d->refused_store[r], 1);
   return r;
@@ -480,7 +481,8 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
   d->loop = loop;
   d->max_inflight = cfg->max_inflight ? cfg->max_inflight : DEFAULT_MAX_INFLIGHT;
   d->max_queued = cfg->max_queued ? cfg->max_queued : DEFAULT_MAX_QUEUED;
-  d->max_store_bytes = cfg->max_store_bytes > 0 ? cfg->max_store_bytes : DEFAULT_MAX_STORE;
+  long max_store = cfg->max_store_bytes > 0 ? cfg->max_store_bytes : DEFAULT_MAX_STORE;
+  d->store_full = (uint64_t)max_store / 100 * (100 - STORE_HEADROOM);
   d->lifetime_s = cfg->value_lifetime_s ? cfg->value_lifetime_s : 600;
   d->store_ok = cfg->store_ok;
   d->edit_ok = cfg->edit_ok;
@@ -509,7 +511,7 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg) {
       .max_peer_req_per_sec = cfg->peer_rate_limit,
       .bind4 = cfg->bind4,
       .bind6 = cfg->bind6,
-      .max_store_bytes = d->max_store_bytes,
+      .max_store_bytes = max_store,
   };
   int rerr = dr__dht_run(d->runner, &rc);
   if (rerr == 0)

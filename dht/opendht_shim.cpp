@@ -66,18 +66,16 @@ extern "C" int dr__dht_register_type(dht_runner *runner, uint16_t type, unsigned
                                      dr__dht_store_fn store, dr__dht_edit_fn edit, void *ud) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   try {
+    auto accepts = [store, ud](const dht::InfoHash &key, const dht::Value &v) {
+      return store(ud, key.data(), v.user_type.data(), v.user_type.size(), v.data.data(), v.data.size()) == 0;
+    };
     dht::ValueType vt(
         type, "dhtreg", std::chrono::seconds(lifetime_s),
-        [store, ud](dht::InfoHash key, std::shared_ptr<dht::Value> &v, const dht::InfoHash &,
-                    const dht::SockAddr &) {
-          return v && store(ud, key.data(), v->user_type.data(), v->user_type.size(), v->data.data(),
-                            v->data.size()) == 0;
-        },
-        [store, edit, ud](dht::InfoHash key, const std::shared_ptr<dht::Value> &o,
-                          std::shared_ptr<dht::Value> &n, const dht::InfoHash &, const dht::SockAddr &) {
-          return o && n && o->id == n->id &&
-                 store(ud, key.data(), n->user_type.data(), n->user_type.size(), n->data.data(),
-                       n->data.size()) == 0 &&
+        [accepts](dht::InfoHash key, std::shared_ptr<dht::Value> &v, const dht::InfoHash &,
+                  const dht::SockAddr &) { return v && accepts(key, *v); },
+        [accepts, edit, ud](dht::InfoHash key, const std::shared_ptr<dht::Value> &o,
+                            std::shared_ptr<dht::Value> &n, const dht::InfoHash &, const dht::SockAddr &) {
+          return o && n && o->id == n->id && accepts(key, *n) &&
                  edit(ud, n->id, o->data.data(), o->data.size(), n->data.data(), n->data.size());
         });
     r->registerType(vt);
@@ -101,6 +99,15 @@ static size_t node_ids(const std::vector<std::shared_ptr<dht::Node>> &nodes,
   return n;
 }
 
+/* A done callback that hands the C side ok and the node ids. */
+static dht::DoneCallback done_to_c(dr__dht_done_fn done, void *ud) {
+  return [done, ud](bool ok, const std::vector<std::shared_ptr<dht::Node>> &nodes) {
+    uint8_t ids[DR__DONE_NODES_MAX][DR__NODE_ID_LEN];
+    size_t n = node_ids(nodes, ids);
+    done(ud, ok, ids, n);
+  };
+}
+
 extern "C" int dr__dht_get(dht_runner *runner, const dht_infohash *h, uint16_t type, uint64_t id,
                            const char *user_type, dr__dht_value_fn value, dr__dht_done_fn done,
                            void *ud) {
@@ -118,11 +125,7 @@ extern "C" int dr__dht_get(dht_runner *runner, const dht_infohash *h, uint16_t t
             if (v) value(ud, v->data.data(), v->data.size());
           return true;
         },
-        [done, ud](bool ok, const std::vector<std::shared_ptr<dht::Node>> &nodes) {
-          uint8_t ids[DR__DONE_NODES_MAX][DR__NODE_ID_LEN];
-          size_t n = node_ids(nodes, ids);
-          done(ud, ok, ids, n);
-        },
+        done_to_c(done, ud),
         {}, std::move(w));
   } catch (...) {
     return -ENOMEM;
@@ -143,11 +146,7 @@ extern "C" int dr__dht_put(dht_runner *runner, const dht_infohash *h, uint16_t t
     if (user_type) v->user_type = user_type;
     r->put(
         key, std::move(v),
-        [done, ud](bool ok, const std::vector<std::shared_ptr<dht::Node>> &nodes) {
-          uint8_t ids[DR__DONE_NODES_MAX][DR__NODE_ID_LEN];
-          size_t n = node_ids(nodes, ids);
-          done(ud, ok, ids, n);
-        },
+        done_to_c(done, ud),
         age_s ? dht::clock::now() - std::chrono::seconds(age_s) : dht::time_point::max(), false);
   } catch (...) {
     return -ENOMEM;

@@ -41,7 +41,7 @@ int dr__dht_run(dht_runner *runner, const dr__dht_run_cfg *cfg);
  * (IPv4) or port6 (IPv6) to want bytes (a runner's sockets: opendht_c.h
  * does not reach them). Returns the size granted (the kernel caps it at
  * net.core.rmem_max), or -1 when no socket was found. Implemented in C
- * (dht/dht.c). */
+ * (dht/socket.c). */
 int dr__raise_rcvbuf(uint16_t port4, uint16_t port6, int want);
 
 /* Asks the runner for its routing-table counts. cb runs later on OpenDHT's

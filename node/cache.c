@@ -324,9 +324,7 @@ static int cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_cache **out) 
   dr_map_init(&c->live);
   dr_map_init(&c->where);
   /* the head first; more once it (or what the node knew) says how many */
-  uint32_t shards = 1;
-  dr__resinfo(n, rid, UINT64_MAX, NULL, &shards);
-  open_shards(c, shards);
+  open_shards(c, dr__shards_of(n, rid));
   if (!c->n_shards || !c->shards[0]->listen) {
     dr_map_del(&n->caches, rid, DR_ID_LEN);
     for (uint32_t i = 0; i < c->n_shards; i++) shard_free(c->shards[i]);

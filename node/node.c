@@ -185,7 +185,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       .max_inflight = cfg->max_inflight,
       .max_queued = cfg->max_queued,
       .peer_rate_limit = cfg->peer_rate ? cfg->peer_rate : DR_PEER_RATE_DEFAULT,
-      .value_lifetime_s = cfg->value_lifetime,
+      .value_lifetime_s = n->value_lifetime, /* what the re-puts are timed by */
       .log = dht_log,
       .log_ctx = n,
       .store_ok = dr__store_ok,

@@ -196,6 +196,8 @@ bool dr__page_before(const dr_resolve_page *from, uint32_t pos, uint64_t h);
 bool dr__resinfo(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms,
                  const dr_entry **res, uint32_t *shards);
 uint32_t dr__shards_of(dr_node *n, const uint8_t rid[DR_ID_LEN]);
+/* The shard count a resource entry gives (1 for none, or no entry). */
+uint32_t dr__res_shards(const dr_entry *res);
 /* Live records per shard the last resolve of rid saw (0: unknown). */
 uint32_t dr__resinfo_per_shard(dr_node *n, const uint8_t rid[DR_ID_LEN]);
 /* What a read found: the resource entry (NULL: none), per shard (0: unknown). */

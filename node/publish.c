@@ -51,7 +51,6 @@ static int put_now(dr_node *n, dr_announce *a) {
   uint8_t buf[DR_WIRE_MAX];
   size_t len;
   const uint8_t *wire = dr__wire_of(n, a->entry, buf, &len);
-  if (a->put) dr_dht_put_cancel(n->dht, a->put); /* a newer put of it supersedes it */
   /* storers keep a record or tombstone as long as readers may take it,
    * not a value lifetime after its expiry */
   uint64_t now = dr_now(), keep = 0;
@@ -134,7 +133,7 @@ int dr__announce(dr_node *n, dr_announce *a, dr_announce *prev, dr_entry *e, uin
 }
 
 void dr__announce_due(dr_node *n, dr_announce *a, uint64_t now_ms) {
-  if (a->entry && !a->put && now_ms >= a->reput_at && !n->stopping) put_now(n, a);
+  if (now_ms >= a->reput_at) dr__reput(n, a);
 }
 
 void dr__reput(dr_node *n, dr_announce *a) {

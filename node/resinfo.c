@@ -22,7 +22,7 @@ typedef struct resinfo {
   uint32_t per_shard; /* live records per shard the last resolve saw (0: unknown) */
 } resinfo;
 
-static uint32_t shards_of(const dr_entry *res) {
+uint32_t dr__res_shards(const dr_entry *res) {
   return res && res->shards > 1 ? res->shards : 1;
 }
 
@@ -44,7 +44,7 @@ bool dr__resinfo(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms,
     }
   }
   if (res) *res = known ? e : NULL;
-  if (shards) *shards = shards_of(known ? e : NULL);
+  if (shards) *shards = dr__res_shards(known ? e : NULL);
   return known;
 }
 

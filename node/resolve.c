@@ -437,7 +437,7 @@ static bool step(resolve_op *op) {
   if (!op->shards_known) {
     if (op->in_flight) return false;
     /* the head is read: the resource entry says how many shards */
-    op->shards = op->merge.resource && op->merge.resource->shards > 1 ? op->merge.resource->shards : 1;
+    op->shards = dr__res_shards(op->merge.resource);
     if (op->mode == RS_RESOURCE && !op->merge.resource && !op->whole_head) {
       /* none marked: a writer from before the mark puts it unmarked */
       op->whole_head = true;
@@ -508,7 +508,6 @@ static void on_deadline(dr_deadline *dl) {
 static int collect_own(resolve_op *op) {
   dr_node *n = op->n;
   size_t b, cap = 0;
-  own_resource *res = dr_map_get(&n->resources, op->rid, DR_ID_LEN);
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     own_ad *ad = it->value;
     const dr_entry *e = ad->withdrawn ? &ad->tomb->e : &ad->rec;
@@ -522,12 +521,7 @@ static int collect_own(resolve_op *op) {
     if (dr_entry_copy(&op->own[op->n_own].e, e) < 0) return -ENOMEM;
     op->own[op->n_own++].shard = ad->shard;
   }
-  if (res) {
-    dr_entry copy;
-    if (dr_entry_copy(&copy, &res->entry) < 0) return -ENOMEM;
-    dr_merge_offer(&op->merge, &copy);
-  }
-  return 0;
+  return 0; /* its own resource entry, if any, start() offers (dr__resinfo knows it) */
 }
 
 static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t limit,
@@ -601,11 +595,12 @@ int dr_node_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
 int dr_node_resource_get(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_resolve_cb cb,
                          void *ctx, dr_resolve **out) {
   const dr_entry *res;
+  uint32_t shards;
   if (out) *out = NULL;
   if (n->stopping) return -ESHUTDOWN;
-  bool known = dr__resinfo(n, rid, 0, &res, NULL); /* its own or a cached one: current */
+  bool known = dr__resinfo(n, rid, 0, &res, &shards); /* its own or a cached one: current */
   if (known && (dr_map_get(&n->resources, rid, DR_ID_LEN) || res)) {
-    dr_resolution r = {.resource = res, .shards = res && res->shards > 1 ? res->shards : 1};
+    dr_resolution r = {.resource = res, .shards = shards};
     cb(ctx, 0, &r);
     return 0;
   }

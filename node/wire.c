@@ -135,9 +135,7 @@ dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shar
     if (rej == DR_REJ_NONE) rej = remember(n, out, now);
     if (rej != DR_REJ_NONE) dr_entry_clear(out);
   }
-  if (rej == STALE) {
-    dr_entry_clear(out);
-  } else if (rej != DR_REJ_NONE) {
+  if (rej != DR_REJ_NONE && rej != STALE) { /* (out was cleared above) */
     n->rejected[rej]++;
     DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
   }
