@@ -1,6 +1,6 @@
 /* test_gc.c - memory returns after load: advertise and withdraw 10 000 records (over 100
  * resources), round after round; once the tombstones are collected and two maintenance periods
- * passed, the node's RSS is within 10% of where it stood after the first round
+ * passed, the node's RSS is within 10% (at least 2 MB) of where it stood after the first round
  *
  * The first round is the warm-up: it makes the allocator's per-thread arenas, thread stacks and
  * OpenDHT's searches for the 100 keys, which a process keeps for reuse. What must not happen is
@@ -26,6 +26,7 @@
 #define TTL 2 /* seconds: the tombstones are collected soon after the withdrawals */
 #define TICK_MS 200 /* the maintenance (GC) period */
 #define WINDOW 512 /* requests in flight on the connection */
+#define SLACK_KB 2048 /* RSS the allocator may keep or not, run to run */
 
 static h_node a;
 static char rid[N_RESOURCES][64];
@@ -105,8 +106,12 @@ static void test_rss_returns(void **state) {
   for (int r = 1; r < ROUNDS; r++) end = round_of_load(r, &peak);
   print_message("RSS: %ld kB cold, %ld kB after the warm-up round, %ld kB at the peak, %ld kB at the end\n",
                 cold, base, peak, end);
-  if (end > base + base / 10)
-    fail_msg("RSS %ld kB is more than 10%% above the %ld kB after the first round", end, base);
+  /* 10%, and at least 2 MB: after handing back 30-50 MB, the allocator keeps
+   * more or less from run to run (up to 1.7 MB above this base in the runs
+   * measured), while keeping a round's 10 000 records would be ~10 MB */
+  long slack = base / 10 > SLACK_KB ? base / 10 : SLACK_KB;
+  if (end > base + slack)
+    fail_msg("RSS %ld kB is more than %ld kB above the %ld kB after the first round", end, slack, base);
   /* and OpenDHT let go of the withdrawn values: only the resources remain */
   json_t *info = h_ok(&a, "node.info", NULL);
   long long pending = json_integer_value(json_object_get(info, "dht_pending"));
