@@ -75,10 +75,14 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe);
 int dr_rpc_conn_watch(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], uint64_t *sub);
 int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub);
 
+/* Drops the bytes of s that are not whole UTF-8 sequences (rpc_errors.c). */
+void dr__utf8_clean(char *s);
+
 typedef void (*dr_rpc_method_fn)(dr_rpc_call *call, json_t *params);
 
-/* The method of that name, or NULL. */
-dr_rpc_method_fn dr_rpc_find_method(const char *name);
+/* The index of the method of that name (0 to DR_RPC_N_METHODS - 1) with
+ * *fn set, or -1. dr_rpc_method_name gives an index's name back. */
+int dr_rpc_find_method(const char *name, dr_rpc_method_fn *fn);
 
 /* ---- params.c: reading params, writing entries ----------------------------- */
 

@@ -699,8 +699,17 @@ static const struct {
     {"resource.unpin", m_unpin},
 };
 
-dr_rpc_method_fn dr_rpc_find_method(const char *name) {
-  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-    if (strcmp(methods[i].name, name) == 0) return methods[i].fn;
-  return NULL;
+_Static_assert(sizeof methods / sizeof methods[0] == DR_RPC_N_METHODS, "DR_RPC_N_METHODS");
+
+int dr_rpc_find_method(const char *name, dr_rpc_method_fn *fn) {
+  for (int i = 0; i < DR_RPC_N_METHODS; i++)
+    if (strcmp(methods[i].name, name) == 0) {
+      *fn = methods[i].fn;
+      return i;
+    }
+  return -1;
+}
+
+const char *dr_rpc_method_name(int i) {
+  return i >= 0 && i < DR_RPC_N_METHODS ? methods[i].name : NULL;
 }

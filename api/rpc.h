@@ -1,7 +1,8 @@
 /* rpc.h - the api module's API: the JSON-RPC 2.0 server of a node
  *
- * Serves the node's Unix socket (mode 0600) and, when asked, a loopback TCP
- * address. Runs on the node's loop thread.
+ * Serves the node's Unix socket (mode 0600, or 0660 for --rpc-group) and,
+ * when asked, a loopback TCP address; and the HTTP endpoint of metrics and
+ * readiness. Runs on the node's loop thread.
  */
 #ifndef DR_RPC_H
 #define DR_RPC_H
@@ -29,6 +30,8 @@ typedef struct dr_rpc_config {
   unsigned max_conns;     /* per listener; 0: DR_RPC_DEFAULT_MAX_CONNS */
   unsigned idle_timeout_ms;    /* 0: DR_RPC_DEFAULT_IDLE_MS */
   unsigned request_timeout_ms; /* 0: DR_RPC_DEFAULT_REQUEST_MS */
+  bool set_group;         /* the socket is 0660 and belongs to group (--rpc-group); else 0600 */
+  gid_t group;
 } dr_rpc_config;
 
 /* Starts serving node. A stale socket file (nobody listening) is replaced;
@@ -39,6 +42,49 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
 /* Stops listening, closes every connection (answers still pending are
  * dropped), removes the socket file, frees the server, then done(ctx). */
 void dr_rpc_server_stop(dr_rpc_server *s, void (*done)(void *ctx), void *ctx);
+
+#define DR_RPC_N_METHODS 16 /* the JSON-RPC methods */
+
+/* What a server has done, for /metrics: per listener ([0] the Unix socket,
+ * [1] TCP), and per method (in dr_rpc_method_name's order) how long its
+ * calls took to answer and how many were answered with an error. */
+typedef struct dr_rpc_stats {
+  unsigned open[2];
+  uint64_t accepted[2], refused[2];
+  uint64_t bad_requests; /* not JSON, not a request, or no such method */
+  dr_latency latency[DR_RPC_N_METHODS];
+  uint64_t errors[DR_RPC_N_METHODS];
+} dr_rpc_stats;
+
+void dr_rpc_server_stats(const dr_rpc_server *s, dr_rpc_stats *out);
+/* The name of method i (0 to DR_RPC_N_METHODS - 1), or NULL. */
+const char *dr_rpc_method_name(int i);
+
+/* ---- http.c: the HTTP endpoint (--http-listen) ---------------------------- */
+
+typedef struct dr_http_config {
+  const char *listen; /* "ADDR:PORT", numeric */
+  bool any_address;   /* a non-loopback address was allowed (--http-any-address) */
+} dr_http_config;
+
+/* Serves GET /metrics (the Prometheus text format), /health (200 while the
+ * node answers) and /ready (200 when dr_node_get_health says ready, else
+ * 503), each on the loop thread. rpc (may be NULL) gives the JSON-RPC
+ * server's metrics. Returns 0 or a negative errno with the reason in err. */
+typedef struct dr_http_server dr_http_server;
+int dr_http_start(dr_http_server **out, uv_loop_t *loop, dr_node *node, const dr_rpc_server *rpc,
+                  const dr_http_config *cfg, char *err, size_t errlen);
+/* A new (or no) JSON-RPC server to take metrics from. */
+void dr_http_set_rpc(dr_http_server *s, const dr_rpc_server *rpc);
+/* Closes every connection and the listener, frees s, then done(ctx). */
+void dr_http_stop(dr_http_server *s, void (*done)(void *ctx), void *ctx);
+
+/* The node's metrics in the Prometheus text format, in a buffer *text of
+ * *len bytes that the caller frees; http_requests: the HTTP endpoint's
+ * request counts (/metrics, /health, /ready, other), or NULL. Returns 0 or
+ * -ENOMEM. */
+int dr_metrics_text(dr_node *node, const dr_rpc_server *rpc, const uint64_t http_requests[4],
+                    char **text, size_t *len);
 
 /* Checks, before the node starts, that path can be its socket: the
  * directory exists (or is data_dir, which the node creates), no other user

@@ -53,3 +53,24 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
     break;
   }
 }
+
+/* Drops the bytes of s that are not whole UTF-8 sequences. A message that
+ * quotes a client's string cut to a length ("%.64s") may end a character
+ * halfway; jansson refuses such a string, and the call would go unanswered. */
+void dr__utf8_clean(char *s) {
+  unsigned char *in = (unsigned char *)s, *out = in;
+  while (*in) {
+    size_t n = *in < 0x80 ? 1 : (*in & 0xe0) == 0xc0 ? 2 : (*in & 0xf0) == 0xe0 ? 3
+             : (*in & 0xf8) == 0xf0 ? 4 : 0;
+    size_t k = 1;
+    while (n && k < n && (in[k] & 0xc0) == 0x80) k++;
+    if (n && k == n) {
+      memmove(out, in, n);
+      out += n;
+      in += n;
+    } else {
+      in += k; /* a cut sequence: skip its bytes */
+    }
+  }
+  *out = '\0';
+}

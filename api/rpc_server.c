@@ -57,6 +57,9 @@ typedef struct batch {
 
 struct dr_rpc_call {
   conn *c;
+  int method;          /* its index, or -1 */
+  bool failed;         /* answered with an error */
+  uint64_t started_ns; /* uv_hrtime() when it was read */
   json_t *id; /* NULL for a notification */
   batch *b;
   struct dr_rpc_call *prev, *next; /* the connection's calls not yet ended */
@@ -73,6 +76,7 @@ struct dr_rpc_server {
   char *unix_path;
   unsigned max_conns;           /* per listener */
   unsigned n_conns, n_unix, n_tcp;
+  dr_rpc_stats stats;
   uint64_t idle_ms, request_ms; /* the idle timeout and the deadline of a request */
   uv_timer_t sweep;
   conn *conns;
@@ -196,6 +200,8 @@ static dr_rpc_call *call_new(conn *c, json_t *id, batch *b) {
   dr_rpc_call *call = calloc(1, sizeof *call);
   if (!call) return NULL;
   call->c = c;
+  call->method = -1;
+  call->started_ns = uv_hrtime();
   call->id = id ? json_incref(id) : NULL;
   call->b = b;
   call->next = c->calls;
@@ -210,6 +216,12 @@ static dr_rpc_call *call_new(conn *c, json_t *id, batch *b) {
 static void call_end(dr_rpc_call *call, json_t *response) {
   conn *c = call->c;
   batch *b = call->b;
+  dr_rpc_stats *st = &c->srv->stats;
+  if (call->method < 0) st->bad_requests++;
+  else {
+    dr_latency_observe(&st->latency[call->method], uv_hrtime() - call->started_ns);
+    st->errors[call->method] += call->failed;
+  }
   if (!call->id || !response) {
     json_decref(response); /* notifications get no answer */
   } else if (b) {
@@ -301,27 +313,6 @@ void dr_rpc_reply(dr_rpc_call *call, json_t *result) {
   call_end(call, resp);
 }
 
-/* Drops the bytes of s that are not whole UTF-8 sequences. A message that
- * quotes a client's string cut to a length ("%.64s") may end a character
- * halfway; jansson refuses such a string, and the call would go unanswered. */
-static void utf8_clean(char *s) {
-  unsigned char *in = (unsigned char *)s, *out = in;
-  while (*in) {
-    size_t n = *in < 0x80 ? 1 : (*in & 0xe0) == 0xc0 ? 2 : (*in & 0xf0) == 0xe0 ? 3
-             : (*in & 0xf8) == 0xf0 ? 4 : 0;
-    size_t k = 1;
-    while (n && k < n && (in[k] & 0xc0) == 0x80) k++;
-    if (n && k == n) {
-      memmove(out, in, n);
-      out += n;
-      in += n;
-    } else {
-      in += k; /* a cut sequence: skip its bytes */
-    }
-  }
-  *out = '\0';
-}
-
 void dr_rpc_reply_text(dr_rpc_call *call, const char *result, size_t len) {
   if (call->id && !call->b) {
     char *id = json_dumps(call->id, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -350,7 +341,8 @@ void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  utf8_clean(msg);
+  dr__utf8_clean(msg);
+  call->failed = true;
   call_end(call, call->id ? error_object(call->id, code, msg) : NULL);
 }
 
@@ -375,8 +367,8 @@ static void handle_request(conn *c, json_t *req, batch *b) {
   dr_rpc_call *call = call_new(c, id, b);
   if (!call) return;
   const char *name = json_string_value(method);
-  dr_rpc_method_fn fn = dr_rpc_find_method(name);
-  if (!fn) {
+  dr_rpc_method_fn fn;
+  if ((call->method = dr_rpc_find_method(name, &fn)) < 0) {
     dr_rpc_fail(call, DR_RPC_METHOD_NOT_FOUND, "method not found: %.64s", name);
     return;
   }
@@ -625,7 +617,9 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   /* each listener has its own slots: clients of the TCP port, which any
    * local user may reach, cannot take those of the Unix socket */
+  s->stats.accepted[c->tcp]++;
   if ((c->tcp ? s->n_tcp : s->n_unix) > s->max_conns) {
+    s->stats.refused[c->tcp]++;
     DR_WARN(dr_node_logger(s->node), "rpc: refusing a connection on the %s: %u open already",
             c->tcp ? "TCP listener" : "Unix socket", s->max_conns);
     json_t *e = error_object(NULL, DR_RPC_LIMIT, "limit exceeded: too many connections");
@@ -738,7 +732,15 @@ int dr_rpc_server_start(dr_rpc_server **out, uv_loop_t *loop, dr_node *node,
     snprintf(err, errlen, "cannot bind %s: %s", cfg->unix_path, uv_strerror(r));
     goto fail;
   }
-  chmod(cfg->unix_path, 0600);
+  if (cfg->set_group && chown(cfg->unix_path, (uid_t)-1, cfg->group) < 0) {
+    r = -errno;
+    snprintf(err, errlen, "cannot give the socket %s to group %u (--rpc-group): %s%s", cfg->unix_path,
+             (unsigned)cfg->group, strerror(-r),
+             r == -EPERM ? " (the node's user must be a member of that group)" : "");
+    unlink(cfg->unix_path);
+    goto fail;
+  }
+  chmod(cfg->unix_path, cfg->set_group ? 0660 : 0600);
   if ((r = uv_listen((uv_stream_t *)&s->pipe, 128, on_connection)) < 0) {
     snprintf(err, errlen, "cannot listen on %s: %s", cfg->unix_path, uv_strerror(r));
     unlink(cfg->unix_path);
@@ -766,6 +768,12 @@ fail_early:
   free(s->unix_path);
   free(s);
   return r;
+}
+
+void dr_rpc_server_stats(const dr_rpc_server *s, dr_rpc_stats *out) {
+  *out = s->stats;
+  out->open[0] = s->n_unix;
+  out->open[1] = s->n_tcp;
 }
 
 void dr_rpc_server_stop(dr_rpc_server *s, void (*done)(void *ctx), void *ctx) {

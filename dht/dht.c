@@ -30,7 +30,11 @@ _Static_assert(DR__NODE_ID_LEN == DR_DHT_KEY_SIZE && DR__DONE_NODES_MAX == DR_DH
  * while it stays in flight. */
 #define NUDGE_MS 3000
 #define NUDGE_MAX 16 /* searches stepped per stats period */
-#define SHUTDOWN_WAIT_MS 3000
+/* OpenDHT's shutdown hands the values this node stores to the nodes next
+ * to it and says it is done once they confirm; a node stops within the 2 s
+ * dhtregd promises, so that hand-off gets this long (storers keep what
+ * they have, and every issuer puts its entries again anyway). */
+#define SHUTDOWN_WAIT_MS 600
 #define RCVBUF_BYTES (4 << 20)
 #define PROBE_ID 1 /* a value id nobody uses: a get of it only finds nodes */
 
@@ -55,6 +59,7 @@ typedef struct dr_dht_op {
   bool resource;  /* puts: a resource entry; gets: only those */
   size_t got;     /* values a get received */
   uint64_t nudge_at; /* puts: uv_now() when to step its search */
+  uint64_t started_ns; /* uv_hrtime() at its first launch */
   uint64_t id;       /* puts: the value id; gets: the id asked for, 0: any */
   uint16_t seq;      /* puts: OpenDHT's seq of the value */
   unsigned age_s;    /* puts: how far in the past storers take it to be created */
@@ -117,6 +122,7 @@ struct dr_dht {
   uint64_t refused;                /* gets refused for a full queue */
   uint64_t refused_logged_ms, refused_since_log;
   uint64_t nudges, retries;
+  dr_latency lat_get, lat_put;
   unsigned good, dubious, searches;
   /* message counts, read off the loop (OpenDHT's lock) by a work request */
   uv_work_t msg_work;
@@ -283,6 +289,7 @@ static void launch(dr_dht_op *op) {
   int r = 0;
   op->state = OP_INFLIGHT;
   d->n_inflight++;
+  if (!op->started_ns) op->started_ns = uv_hrtime();
   switch (op->type) {
   case OP_GET:
     r = dr__dht_get(d->runner, &op->key, DR_DHT_VALUE_TYPE, op->id,
@@ -352,6 +359,8 @@ static void handle_done(dr_dht *d, dr_dht_op *op, bool ok, const uint8_t (*nodes
     return;
   }
   op->state = OP_SETTLED;
+  if (op->started_ns && op->type != OP_LISTEN)
+    dr_latency_observe(op->type == OP_PUT ? &d->lat_put : &d->lat_get, uv_hrtime() - op->started_ns);
   if (!op->cancelled && op->on_done) op->on_done(op->ctx, ok, nodes, n_nodes);
   op_free(op);
 }
@@ -632,6 +641,11 @@ unsigned dr_dht_searches(const dr_dht *d) {
 
 size_t dr_dht_pending(const dr_dht *d) {
   return d->n_waiting + d->n_inflight;
+}
+
+void dr_dht_latencies(const dr_dht *d, dr_latency *get, dr_latency *put) {
+  *get = d->lat_get;
+  *put = d->lat_put;
 }
 
 uint64_t dr_dht_nudges(const dr_dht *d) {

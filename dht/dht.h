@@ -26,6 +26,29 @@
 #include <uv.h>
 
 #define DR_DHT_KEY_SIZE 20
+
+/* A latency histogram (Prometheus' cumulative buckets are summed when
+ * written): counts[i] holds the observations up to DR_LATENCY_BOUNDS[i]
+ * seconds and above the bound before; counts[DR_LATENCY_BUCKETS] those
+ * above the last. */
+#define DR_LATENCY_BUCKETS 14
+#define DR_LATENCY_BOUNDS \
+  {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+typedef struct dr_latency {
+  uint64_t counts[DR_LATENCY_BUCKETS + 1];
+  uint64_t count;
+  double sum; /* seconds */
+} dr_latency;
+
+static inline void dr_latency_observe(dr_latency *h, uint64_t ns) {
+  static const double bounds[DR_LATENCY_BUCKETS] = DR_LATENCY_BOUNDS;
+  double s = (double)ns / 1e9;
+  int i = 0;
+  while (i < DR_LATENCY_BUCKETS && s > bounds[i]) i++;
+  h->counts[i]++;
+  h->count++;
+  h->sum += s;
+}
 /* The OpenDHT value type of dhtreg's entries (docs/PROTOCOL.md). */
 #define DR_DHT_VALUE_TYPE 0x6472
 /* The OpenDHT user type of a resource entry's values (records and
@@ -107,6 +130,15 @@ size_t dr_dht_pending(const dr_dht *d);
 /* How often a put in flight too long had its search stepped (see NUDGE_MS
  * in dht.c). */
 uint64_t dr_dht_nudges(const dr_dht *d);
+
+/* Binds and closes a UDP socket as a runner of that port and addresses
+ * (NULL, NULL: every address of both families) would: 0, or the negative
+ * errno that kept it from binding (dr_dht_start does not learn it). */
+int dr_dht_probe_bind(const char *bind4, const char *bind6, uint16_t port);
+
+/* How long this runner's gets and puts took, from their start (not their
+ * wait in the queue) to their end, retries included. */
+void dr_dht_latencies(const dr_dht *d, dr_latency *get, dr_latency *put);
 
 /* Gets refused because the queue was full. */
 uint64_t dr_dht_refused(const dr_dht *d);

@@ -26,8 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Creates dir and its missing parents (as mkdir -p; the last one private). */
-static int make_dir(const char *dir, char *err, size_t errlen) {
+int dr_make_data_dir(const char *dir, char *err, size_t errlen) {
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
     snprintf(err, errlen, "data dir path too long");
@@ -37,14 +36,16 @@ static int make_dir(const char *dir, char *err, size_t errlen) {
     if (*p != '/') continue;
     *p = '\0';
     if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-      snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-      return -errno;
+      int e = errno;
+      snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
+      return -e;
     }
     *p = '/';
   }
   if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create data dir %s: %s", path, strerror(errno));
-    return -errno;
+    int e = errno;
+    snprintf(err, errlen, "cannot create data dir %s: %s", path, strerror(e));
+    return -e;
   }
   return 0;
 }
@@ -157,7 +158,7 @@ int dr__datadir_open(dr_node *n, const char *dir, char *err, size_t errlen) {
       snprintf(err, errlen, "data dir %s: %s", dir, strerror(errno));
       return -errno;
     }
-    if ((r = make_dir(dir, err, errlen)) < 0) return r;
+    if ((r = dr_make_data_dir(dir, err, errlen)) < 0) return r;
     if (stat(dir, &st) < 0) {
       snprintf(err, errlen, "data dir %s: %s", dir, strerror(errno));
       return -errno;

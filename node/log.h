@@ -2,6 +2,8 @@
 #ifndef DR_LOG_H
 #define DR_LOG_H
 
+#include <stdbool.h>
+
 typedef enum dr_log_level {
   DR_LOG_ERROR = 0,
   DR_LOG_WARN = 1,
@@ -16,6 +18,12 @@ typedef struct dr_logger {
 
 /* Parses "error", "warn", "info" or "debug". Returns 0 or -EINVAL. */
 int dr_log_parse_level(const char *s, dr_log_level *out);
+
+/* How every logger of the process writes (call once, before any thread
+ * logs): JSON objects of time, level, node and msg when json, else text
+ * lines; either with sd-daemon priority prefixes ("<6>") when stderr is
+ * the journal's stream (JOURNAL_STREAM), and then without the time. */
+void dr_log_setup(bool json);
 
 void dr_log_write(const dr_logger *lg, dr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -197,10 +197,13 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
       snprintf(err, errlen, "cannot start the DHT: --bind %s%s%s is not an address to bind",
                cfg->bind4 ? cfg->bind4 : "", cfg->bind4 && cfg->bind6 ? " / " : "",
                cfg->bind6 ? cfg->bind6 : "");
-    else
-      snprintf(err, errlen, "cannot start the DHT on UDP port %u%s%s: the port is in use, or the "
-               "address is not this machine's", cfg->port, cfg->bind4 || cfg->bind6 ? " of " : "",
-               cfg->bind4 ? cfg->bind4 : cfg->bind6 ? cfg->bind6 : "");
+    else {
+      int why = dr_dht_probe_bind(cfg->bind4, cfg->bind6, cfg->port);
+      snprintf(err, errlen, "cannot start the DHT on UDP port %u%s%s: %s%s", cfg->port,
+               cfg->bind4 || cfg->bind6 ? " of " : "", cfg->bind4 ? cfg->bind4 : cfg->bind6 ? cfg->bind6 : "",
+               why < 0 ? strerror(-why) : strerror(-r),
+               why == -EADDRINUSE ? " (another node on that port? --port picks another, 0 any free one)" : "");
+    }
     goto err_persist;
   }
   uv_timer_init(loop, &n->deadline_timer);
@@ -347,6 +350,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     out->lookup_keys = n->lookups.count;
     out->lookups_refused = n->lookups_refused;
     out->dht_nudges = dr_dht_nudges(n->dht);
+    dr_dht_latencies(n->dht, &out->dht_get, &out->dht_put);
   }
   dr__cache_counts(n, &out->cached_resources, &out->cached_entries, &out->watches);
   out->events = n->events;

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "crypto/crypto.h"
+#include "dht/dht.h"
 #include "node/log.h"
 
 typedef struct dr_node dr_node;
@@ -97,6 +98,7 @@ typedef struct dr_node_info {
   size_t lookup_keys;                    /* distinct keys resolved in the last hour */
   uint64_t lookups_refused;              /* resolves refused: --max-lookup-keys */
   uint64_t dht_nudges;                   /* searches stepped for a put in flight too long */
+  dr_latency dht_get, dht_put;           /* how long DHT gets and puts took */
   bool persist_enabled;                  /* the node writes a data dir */
   int persist_error;                     /* errno of the failing write, 0: writes work */
   uint64_t persist_since;                /* Unix seconds: writes failing since */
@@ -127,6 +129,11 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out);
  * -EINVAL (not host:port) / -ESHUTDOWN / -ENOMEM, and then cb never runs. */
 typedef void (*dr_node_bootstrap_cb)(void *ctx, int err, const char *why);
 int dr_node_bootstrap(dr_node *n, const char *hostport, dr_node_bootstrap_cb cb, void *ctx);
+
+/* Creates a data dir and its missing parents (as mkdir -p; the last one
+ * 0700, the parents 0755). Returns 0 (also when it exists) or a negative
+ * errno with the reason in err. */
+int dr_make_data_dir(const char *dir, char *err, size_t errlen);
 
 /* Splits "host:port" / "[v6]:port" into host and port buffers. */
 int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen);

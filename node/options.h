@@ -1,0 +1,37 @@
+/* options.h - private to dhtregd (node/main.c, node/options.c): its flags and their environment variables */
+#ifndef DR_OPTIONS_H
+#define DR_OPTIONS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "api/rpc.h"
+#include "node/node.h"
+
+#define DR_MAX_BOOTSTRAP 64
+
+typedef struct dr_options {
+  dr_node_config node;
+  dr_rpc_config rpc;
+  dr_http_config http;
+  char *bootstrap[DR_MAX_BOOTSTRAP];
+  size_t n_bootstrap;
+  char data_dir[PATH_MAX];
+  char socket_path[PATH_MAX + 16];
+  char *env_copies[8]; /* owned copies of split environment values (entries point into them) */
+  size_t n_env_copies;
+  char *psk;           /* owned copy of the passphrase, wiped from argv */
+  bool log_json;       /* --log-format json */
+} dr_options;
+
+/* Reads the flags of argv and, for every flag not given there, its
+ * environment variable (DHTREG_ + the flag's name in capitals, '-' as '_';
+ * --data-dir is DHTREG_HOME, --rpc-socket DHTREG_SOCKET). Returns -1 when
+ * the daemon should go on, or the exit status (0 after --help/--version, 2
+ * for a usage error, already printed to stderr, naming the flag or variable). */
+int dr_options_parse(dr_options *o, int argc, char **argv);
+
+void dr_options_free(dr_options *o);
+
+#endif
