@@ -3,6 +3,7 @@
 #include "dht/opendht_shim.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <opendht/opendht_c.h>
 #include <pthread.h>
@@ -623,7 +624,17 @@ void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx) {
 
 void dr_dht_bootstrap(dr_dht *d, const char *host, const char *port) {
   if (d->closing) return;
+  /* kept by OpenDHT, which pings it again whenever it has no node */
   dht_runner_bootstrap(d->runner, host, port);
+  /* and pinged now: OpenDHT 2.4.12 pings a new bootstrap address only
+   * while its status is "disconnected", and one address that never
+   * answered leaves it "connecting" for good (Dht::bootstrap) */
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  if (getaddrinfo(host, port, &hints, &res) != 0) return;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+    dht_runner_ping(d->runner, ai->ai_addr, ai->ai_addrlen, NULL, NULL);
+  freeaddrinfo(res);
 }
 
 uint16_t dr_dht_port(const dr_dht *d) {

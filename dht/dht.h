@@ -109,8 +109,9 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg);
  * handle is invalid after this returns. */
 void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx);
 
-/* Joins the network through host:port (name resolution happens on OpenDHT's
- * thread). */
+/* Joins the network through host:port (numeric: the caller resolves
+ * names): pings it now, and OpenDHT keeps it to ping again whenever it
+ * has no node left. */
 void dr_dht_bootstrap(dr_dht *d, const char *host, const char *port);
 
 /* The UDP port the runner is bound to (IPv4's, or IPv6's without IPv4). */

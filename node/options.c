@@ -116,11 +116,13 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* An error in the flag or variable named `name`; returns the usage status. */
+/* An error in the flag or variable named `name` (NULL: the line as a
+ * whole); returns the usage status. */
 static int fail_usage(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail_usage(const char *name, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "dhtregd: %s: ", name);
+  fprintf(stderr, "dhtregd: ");
+  if (name) fprintf(stderr, "%s: ", name);
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
@@ -305,15 +307,15 @@ int dr_options_parse(dr_options *o, int argc, char **argv) {
       printf("dhtregd %s\n", DHTREG_VERSION);
       return 0;
     }
-    if (c == ':') return fail_usage(argv[optind - 1], "needs a value");
-    if (c < OPT_PORT || c >= OPT__END) return fail_usage(argv[optind - 1], "unknown option");
+    if (c == ':') return fail_usage(NULL, "%s needs a value", argv[optind - 1]);
+    if (c < OPT_PORT || c >= OPT__END) return fail_usage(NULL, "unknown option '%s'", argv[optind - 1]);
     snprintf(flag, sizeof flag, "--%s", long_opts[idx].name);
     given[c] = true;
     if ((r = apply(o, c, optarg, flag)) >= 0) return r;
     /* not left in argv, where ps shows it (DHTREG_PSK avoids even that moment) */
     if (c == OPT_PSK) memset(optarg, 'x', strlen(optarg));
   }
-  if (optind < argc) return fail_usage(argv[optind], "unexpected argument");
+  if (optind < argc) return fail_usage(NULL, "unexpected argument '%s'", argv[optind]);
   if ((r = apply_env(o, given)) >= 0) return r;
   if (o->http.listen && !o->http.any_address && dr_rpc_check_loopback(o->http.listen) < 0)
     return fail_usage("--http-listen", "'%s' is not a loopback address: add --http-any-address "

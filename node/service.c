@@ -38,10 +38,12 @@ static void on_check(uv_timer_t *t) {
   else if (!h.ready)
     snprintf(text, sizeof text, "not ready: %s", h.n_warnings ? h.warnings[0] : "?");
   else if (in.peers)
-    snprintf(text, sizeof text, "ready: %u peers, %zu advertisements, %zu entries held", in.peers,
-             in.advertised, in.resources + in.records + in.tombstones);
+    snprintf(text, sizeof text, "ready: %u peer%s, %zu advertisement%s, %zu entries held", in.peers,
+             in.peers == 1 ? "" : "s", in.advertised, in.advertised == 1 ? "" : "s",
+             in.resources + in.records + in.tombstones);
   else
-    snprintf(text, sizeof text, "ready, alone (no bootstrap address): %zu advertisements", in.advertised);
+    snprintf(text, sizeof text, "ready, alone (no bootstrap address): %zu advertisement%s", in.advertised,
+             in.advertised == 1 ? "" : "s");
   bool up = in.peers || s->alone || uv_now(t->loop) >= s->started_ms + s->give_up_ms;
   if (up && !s->ready_sent) {
     s->ready_sent = true;
@@ -52,7 +54,7 @@ static void on_check(uv_timer_t *t) {
     status(s, text, "READY=1\n");
     return;
   }
-  if (s->ready_sent) status(s, text, NULL);
+  status(s, text, NULL);
 }
 
 static void on_watchdog(uv_timer_t *t) {

@@ -1,5 +1,6 @@
 /* test_flags.c - bad flags, bad environment and bad files: a one-line reason and a non-zero exit */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -46,11 +47,11 @@ static void test_bad_flags(void **state) {
   expect_refusal("network", (const char *[]){"--network", "x1", NULL}, 2, "--network: 'x1' is not a number");
   expect_refusal("listen", (const char *[]){"--rpc-listen", "10.0.0.1:8500", NULL}, 2, "is not a loopback");
   expect_refusal("positional", (const char *[]){"extra", NULL}, 2, "unexpected argument 'extra'");
-  /* usage follows the reason */
+  /* where the flags are listed follows the reason */
   h_node n;
   int status;
   h_node_try_start(&n, "usage", (const char *[]){"--port", "x", NULL}, &status);
-  assert_non_null(strstr(slurp(n.log), "usage: dhtregd"));
+  assert_non_null(strstr(slurp(n.log), "dhtregd --help lists the flags"));
 }
 
 /* Messages that say the real cause. */
@@ -157,10 +158,92 @@ static void test_port_and_socket_in_use(void **state) {
   char port[8];
   h_node_start(&a, "first", NULL);
   snprintf(port, sizeof port, "%u", a.port);
-  expect_refusal("second", (const char *[]){"--port", port, NULL}, 1, "cannot start the DHT on UDP port");
+  expect_refusal("second", (const char *[]){"--port", port, NULL}, 1, "Address already in use");
   expect_refusal("third", (const char *[]){"--rpc-socket", a.sock, NULL}, 1, "another node is serving");
+  /* an HTTP port in use: its errno, naming the flag */
+  char busy[32];
+  snprintf(busy, sizeof busy, "127.0.0.1:%u", h_free_tcp_port());
+  h_node h;
+  h_node_start(&h, "http1", (const char *[]){"--http-listen", busy, NULL});
+  expect_refusal("http2", (const char *[]){"--http-listen", busy, NULL}, 1,
+                 "cannot listen on 127.0.0.1");
+  expect_refusal("http2", (const char *[]){"--http-listen", busy, NULL}, 1,
+                 "(--http-listen): Address already in use");
   /* and the first is unharmed */
   json_decref(h_ok(&a, "health", NULL));
+  json_decref(h_ok(&h, "health", NULL));
+}
+
+/* Every flag has a variable; the command line wins over it; a bad value is
+ * refused naming the variable. */
+static void test_environment_per_flag(void **state) {
+  setenv("DHTREG_NETWORK", "abc", 1);
+  expect_refusal("env-network", NULL, 2, "DHTREG_NETWORK: 'abc' is not a number");
+  unsetenv("DHTREG_NETWORK");
+  setenv("DHTREG_MAX_STORE", "0", 1);
+  expect_refusal("env-store", NULL, 2, "DHTREG_MAX_STORE: '0' is not 1-2047 MB");
+  unsetenv("DHTREG_MAX_STORE");
+  setenv("DHTREG_EPHEMERAL", "maybe", 1);
+  expect_refusal("env-eph", NULL, 2, "DHTREG_EPHEMERAL: 'maybe' is not 1/true/yes or 0/false/no");
+  unsetenv("DHTREG_EPHEMERAL");
+  setenv("DHTREG_HTTP_LISTEN", "10.1.2.3:9422", 1);
+  expect_refusal("env-http", NULL, 2, "add --http-any-address");
+  unsetenv("DHTREG_HTTP_LISTEN");
+  expect_refusal("rpc-group", (const char *[]){"--rpc-group", "no-such-group-here", NULL}, 2,
+                 "--rpc-group: no group 'no-such-group-here'");
+  expect_refusal("log-format", (const char *[]){"--log-format", "xml", NULL}, 2, "'xml' is not text or json");
+  /* the flag wins: a bad variable under a good flag is not read */
+  setenv("DHTREG_CLOCK_SKEW", "0", 1);
+  setenv("DHTREG_LOG_FORMAT", "json", 1);
+  h_node n;
+  h_node_start(&n, "env-wins", (const char *[]){"--clock-skew", "5", NULL});
+  unsetenv("DHTREG_CLOCK_SKEW");
+  unsetenv("DHTREG_LOG_FORMAT");
+  json_t *info = h_ok(&n, "node.info", NULL);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(info, "clock"), "tolerance_s")), 5);
+  json_decref(info);
+  /* DHTREG_LOG_FORMAT=json: every line of its log is a JSON object */
+  FILE *f = fopen(n.log, "r");
+  assert_non_null(f);
+  char line[2048];
+  int lines = 0;
+  while (fgets(line, sizeof line, f)) {
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    if (!o) fail_msg("not a JSON line: %s", line);
+    assert_non_null(json_string_value(json_object_get(o, "msg")));
+    assert_non_null(json_string_value(json_object_get(o, "level")));
+    assert_non_null(json_string_value(json_object_get(o, "time")));
+    json_decref(o);
+    lines++;
+  }
+  fclose(f);
+  assert_true(lines > 0);
+}
+
+/* An ephemeral node with a fresh DHTREG_HOME, parents missing too: the
+ * directory is made (0700) and the socket is there. */
+static void test_ephemeral_fresh_home(void **state) {
+  char home[300], sock[340], log[340];
+  snprintf(home, sizeof home, "%s/fresh/a/b", h_tmpdir());
+  snprintf(sock, sizeof sock, "%s/rpc.sock", home);
+  snprintf(log, sizeof log, "%s/fresh.log", h_tmpdir());
+  setenv("DHTREG_HOME", home, 1);
+  char *argv[] = {DR_BIN_DIR "/dhtregd", "--ephemeral", "--port", "0", NULL};
+  pid_t pid = h_spawn(argv, log);
+  unsetenv("DHTREG_HOME");
+  struct stat st;
+  uint64_t end = h_now_ms() + 10000;
+  while (stat(sock, &st) < 0) {
+    if (h_now_ms() > end) fail_msg("no socket at %s; log:\n%s", sock, slurp(log));
+    usleep(20000);
+  }
+  assert_int_equal(stat(home, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  kill(pid, SIGTERM);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 int main(void) {
@@ -172,6 +255,8 @@ int main(void) {
       cmocka_unit_test(test_loose_key_file_refused),
       cmocka_unit_test(test_corrupt_key_file_refused),
       cmocka_unit_test(test_port_and_socket_in_use),
+      cmocka_unit_test(test_environment_per_flag),
+      cmocka_unit_test(test_ephemeral_fresh_home),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -426,6 +426,17 @@ uint16_t h_free_udp_port(void) {
   return ntohs(sa.sin_port);
 }
 
+uint16_t h_free_tcp_port(void) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+      getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+    fail_msg("no free TCP port");
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
 int h_node_try_start(h_node *n, const char *name, const char *const *args, int *status) {
   const char *dir = h_tmpdir();
   char *argv[64];

@@ -43,6 +43,8 @@ pid_t h_spawn(char *const *argv, const char *log);
 /* A UDP port that was free a moment ago on 127.0.0.1 (for programs that
  * cannot take port 0 and report the one they got). */
 uint16_t h_free_udp_port(void);
+/* The same for TCP (an HTTP listener). */
+uint16_t h_free_tcp_port(void);
 
 /* "HOST:PORT" of a node's DHT socket (HOST: its --bind address, or
  * 127.0.0.1). */
