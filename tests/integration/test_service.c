@@ -148,7 +148,8 @@ static void test_journal_priorities(void **state) {
   h_node_start(&n, "journal", (const char *[]){"--bootstrap", quiet, NULL});
   unsetenv("JOURNAL_STREAM");
   assert_string_equal(n.log, log);
-  /* the warning about the silent bootstrap address comes at <4> */
+  /* the warning about the silent bootstrap address comes at <4>; every
+   * line has a priority (but valgrind's own, under scripts/check.sh) */
   char cmd[700];
   snprintf(cmd, sizeof cmd, "grep -q '^<4>no DHT node has answered' '%s'", log);
   uint64_t end = h_now_ms() + 15000;
@@ -156,7 +157,7 @@ static void test_journal_priorities(void **state) {
     if (h_now_ms() > end) fail_msg("no <4> warning in %s", log);
     usleep(100000);
   }
-  snprintf(cmd, sizeof cmd, "grep -q '^<6>node ' '%s' && ! grep -qv '^<[3467]>' '%s'", log, log);
+  snprintf(cmd, sizeof cmd, "grep -q '^<6>node ' '%s' && ! grep -v '^==' '%s' | grep -qv '^<[3467]>'", log, log);
   assert_int_equal(system(cmd), 0);
 }
 
