@@ -95,16 +95,37 @@ static int cmd_status(cli *c, int argc, char **argv) {
   return r >= 0 ? r : run(c, "node.info", NULL, cli_print_status);
 }
 
+/* "ok" (alive), then whether it is ready and, if not, why */
 static void print_health(json_t *res) {
-  char s[64];
+  char s[300];
   cli_escape(json_string_value(json_object_get(res, "status")), s, sizeof s);
-  printf("%s\n", *s ? s : "?");
+  bool ready = json_is_true(json_object_get(res, "ready"));
+  printf("%s (%s)\n", *s ? s : "?", ready ? "ready" : "not ready");
+  json_t *w = json_object_get(res, "warnings");
+  for (size_t i = 0; i < json_array_size(w); i++) {
+    cli_escape(json_string_value(json_array_get(w, i)), s, sizeof s);
+    printf("  warning: %s\n", s);
+  }
 }
 
 static int cmd_health(cli *c, int argc, char **argv) {
   args a;
   int r = parse(cli_find("health"), argc, argv, NULL, &a, 0, 0);
   return r >= 0 ? r : run(c, "health", NULL, print_health);
+}
+
+/* readiness as an exit status, for scripts and ExecStartPost: 0 ready, 1 not */
+static int cmd_ready(cli *c, int argc, char **argv) {
+  args a;
+  int r = parse(cli_find("ready"), argc, argv, NULL, &a, 0, 0);
+  if (r >= 0) return r;
+  json_t *res = cli_call(c, "health", NULL);
+  if (!res) return 1;
+  bool ready = json_is_true(json_object_get(res, "ready"));
+  if (c->json) cli_print_json(res);
+  else print_health(res);
+  json_decref(res);
+  return ready ? 0 : 1;
 }
 
 static void print_id(json_t *res) {
@@ -416,7 +437,13 @@ static int cmd_watch(cli *c, int argc, char **argv) {
 
 const cli_cmd cli_cmds[] = {
     {"status", cmd_status, "Shows this node's identity and state", "status\n\nexample: dhtreg status"},
-    {"health", cmd_health, "Checks that the node answers", "health\n\nexample: dhtreg health"},
+    {"health", cmd_health, "Checks that the node answers, and whether it is ready",
+     "health\n\nPrints ok (the node is alive), whether it is ready for traffic and, if not,\n"
+     "why. The exit status is 0 whenever the node answers.\n\nexample: dhtreg health"},
+    {"ready", cmd_ready, "Exits 0 when the node is ready for traffic, 1 when not",
+     "ready\n\nAs health, but the exit status says whether the node is ready (0) or not\n"
+     "(1: no peers, state not written, clock skewed; the reasons are printed).\n\n"
+     "example: dhtreg ready || echo not yet"},
     {"id", cmd_id, "Computes a resource id (no network)",
      "id LABEL [--owner PEER_ID]\n\n  --owner PEER_ID  the owner (default: this node)\n\nexample: dhtreg id web"},
     {"create", cmd_create, "Creates a resource owned by this node",

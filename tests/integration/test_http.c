@@ -76,6 +76,13 @@ static void test_ready_follows_joining(void **state) {
   assert_int_equal(system(cmd), 0);
   snprintf(url, sizeof url, "%s/health", base);
   assert_int_equal(http_status(url), 200);
+  /* the CLI says the same: alive (exit 0), not ready (exit 1), and why */
+  snprintf(cmd, sizeof cmd, "%s/dhtreg --socket '%s' health | grep -q '^ok (not ready)'", DR_BIN_DIR, b.sock);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "%s/dhtreg --socket '%s' ready | grep -q 'warning: no peers'", DR_BIN_DIR, b.sock);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "%s/dhtreg --socket '%s' ready >/dev/null", DR_BIN_DIR, b.sock);
+  assert_int_equal(WEXITSTATUS(system(cmd)), 1);
   const char *m = fetch_metrics(base);
   assert_true(series(m, "dhtreg_ready") == 0);
   assert_true(series(m, "dhtreg_peers") == 0);
@@ -86,6 +93,8 @@ static void test_ready_follows_joining(void **state) {
   assert_true(h_wait_for(has_status, &w, 15000));
   snprintf(url, sizeof url, "%s/health", base);
   assert_int_equal(http_status(url), 200);
+  snprintf(cmd, sizeof cmd, "%s/dhtreg --socket '%s' ready", DR_BIN_DIR, b.sock);
+  assert_int_equal(system(cmd), 0);
   m = fetch_metrics(base);
   assert_true(series(m, "dhtreg_ready") == 1);
   assert_true(series(m, "dhtreg_peers") >= 1);
