@@ -5,10 +5,12 @@ set -euo pipefail
 PACKAGES=(
   build-essential g++ cmake pkg-config
   libopendht-c-dev libopendht-dev libuv1-dev libsodium-dev libmsgpack-dev libjansson-dev
-  libcmocka-dev dhtnode faketime
+  libcmocka-dev dhtnode faketime libmicrohttpd-dev libsystemd-dev
+  curl prometheus
+  help2man man-db systemd
 )
-# for the fuzzers, sanitizer and valgrind runs
-OPTIONAL=(clang libclang-rt-14-dev valgrind)
+# for the fuzzers, sanitizer and valgrind runs; bash-completion for the installed completions' test
+OPTIONAL=(clang libclang-rt-14-dev valgrind bash-completion)
 
 missing=()
 for p in "${PACKAGES[@]}" "${OPTIONAL[@]}"; do
