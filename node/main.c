@@ -156,11 +156,12 @@ int main(int argc, char **argv) {
     goto out;
   }
   signal(SIGPIPE, SIG_IGN);
-  /* the data dir exists whatever the flags (an ephemeral node's socket is
-   * there); before the node touches anything, another node on this socket
-   * is refused without re-announcing or writing a thing */
-  if (dr_make_data_dir(o.data_dir, err, sizeof err) < 0 ||
-      dr_rpc_check_socket(o.socket_path, o.data_dir, err, sizeof err) < 0) {
+  /* before the node touches anything, another node on this socket is
+   * refused without re-announcing or writing a thing (its data dir not even
+   * made); then the data dir exists whatever the flags (an ephemeral node's
+   * socket is there) */
+  if (dr_rpc_check_socket(o.socket_path, o.data_dir, err, sizeof err) < 0 ||
+      dr_make_data_dir(o.data_dir, err, sizeof err) < 0) {
     fprintf(stderr, "dhtregd: %s\n", err);
     goto out;
   }
