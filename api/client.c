@@ -1,0 +1,386 @@
+/* client.c - libdhtreg's blocking API: one connection to a node's socket, one call at a time, and watches */
+#include "api/client_private.h"
+#include "crypto/crypto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct dhtreg {
+  int fd;
+  int timeout_ms;
+  long long next_id;
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  char errmsg[512];
+  char *buf; /* bytes read past the last line */
+  size_t len, cap;
+};
+
+struct dhtreg_watch {
+  dhtreg *c;
+};
+
+int dhtreg_default_socket(char *out, size_t len) {
+  const char *s = getenv("DHTREG_SOCKET"), *home = getenv("DHTREG_HOME");
+  int n;
+  if (s && *s) n = snprintf(out, len, "%s", s);
+  else if (home && *home) n = snprintf(out, len, "%s/rpc.sock", home);
+  else n = snprintf(out, len, "%s/.dhtreg/rpc.sock", getenv("HOME") ? getenv("HOME") : ".");
+  return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int fail(dhtreg *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(dhtreg *c, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+static int open_fd(dhtreg *c) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  memcpy(sa.sun_path, c->path, sizeof sa.sun_path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(c, -errno, "socket: %s", strerror(errno));
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    if (e == ENOENT || e == ECONNREFUSED)
+      return fail(c, -e, "no node at %s: is dhtregd running?", c->path);
+    return fail(c, -e, "cannot connect to %s: %s", c->path, strerror(e));
+  }
+  c->fd = fd;
+  c->len = 0;
+  return 0;
+}
+
+int dhtreg_connect(dhtreg **out, const char *socket_path) {
+  dhtreg *c = calloc(1, sizeof *c);
+  *out = c;
+  if (!c) return -ENOMEM;
+  c->fd = -1;
+  c->timeout_ms = DR_CLIENT_TIMEOUT_MS;
+  c->next_id = 1;
+  char def[4096];
+  if (!socket_path) {
+    if (dhtreg_default_socket(def, sizeof def) < 0) return fail(c, -ENAMETOOLONG, "socket path too long");
+    socket_path = def;
+  }
+  if (strlen(socket_path) >= sizeof c->path)
+    return fail(c, -ENAMETOOLONG, "socket path too long: %s", socket_path);
+  snprintf(c->path, sizeof c->path, "%s", socket_path);
+  return open_fd(c);
+}
+
+void dhtreg_close(dhtreg *c) {
+  if (!c) return;
+  if (c->fd >= 0) close(c->fd);
+  free(c->buf);
+  free(c);
+}
+
+void dhtreg_set_timeout(dhtreg *c, int timeout_ms) {
+  c->timeout_ms = timeout_ms;
+}
+
+const char *dhtreg_errmsg(const dhtreg *c) {
+  return c ? c->errmsg : "out of memory";
+}
+
+const char *dhtreg_socket_path(const dhtreg *c) {
+  return c->path;
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The next line (without its newline) read within timeout_ms (< 0:
+ * forever) into *line (the caller frees it). */
+static int read_line(dhtreg *c, int timeout_ms, char **line) {
+  uint64_t end = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+  for (;;) {
+    char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+    if (nl) {
+      size_t n = (size_t)(nl - c->buf);
+      if (!(*line = malloc(n + 1))) return -ENOMEM;
+      memcpy(*line, c->buf, n);
+      (*line)[n] = '\0';
+      memmove(c->buf, nl + 1, c->len - n - 1);
+      c->len -= n + 1;
+      return 0;
+    }
+    if (c->len > DR_CLIENT_LINE_MAX) return fail(c, -EPROTO, "an answer of more than %u bytes", DR_CLIENT_LINE_MAX);
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      uint64_t now = now_ms();
+      if (now >= end) return fail(c, -ETIMEDOUT, "no answer from the node within %d ms", timeout_ms);
+      wait = (int)(end - now);
+    }
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    int r = poll(&p, 1, wait);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return fail(c, -errno, "poll: %s", strerror(errno));
+    if (r == 0) continue;
+    if (c->cap - c->len < 65536) {
+      size_t cap = c->cap ? c->cap * 2 : 65536;
+      char *nb = realloc(c->buf, cap);
+      if (!nb) return -ENOMEM;
+      c->buf = nb;
+      c->cap = cap;
+    }
+    ssize_t got = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return fail(c, -errno, "reading from %s: %s", c->path, strerror(errno));
+    if (got == 0) return fail(c, -EPIPE, "the node closed the connection");
+    c->len += (size_t)got;
+  }
+}
+
+static int send_all(dhtreg *c, const char *p, size_t left) {
+  while (left) {
+    ssize_t w = send(c->fd, p, left, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -errno;
+    p += w;
+    left -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Calls method with params (stolen): 0 with *result (a new reference),
+ * or the error with its message in c->errmsg. A connection the node closed
+ * (it restarted) is opened again once. */
+static int call(dhtreg *c, const char *method, json_t *params, json_t **result) {
+  size_t len;
+  long long id = c->next_id++;
+  char *line = dr__request_line(id, method, params, &len);
+  if (!line) return fail(c, -ENOMEM, "out of memory");
+  int r = c->fd >= 0 ? send_all(c, line, len) : -EPIPE;
+  if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    if ((r = open_fd(c)) == 0) r = send_all(c, line, len);
+  }
+  free(line);
+  if (r < 0) {
+    if (!c->errmsg[0] || r != -ENOENT) fail(c, r, "writing to %s: %s", c->path, strerror(-r));
+    return r;
+  }
+  for (;;) {
+    char *text;
+    if ((r = read_line(c, c->timeout_ms, &text)) < 0) {
+      if (r == -EPIPE || r == -ETIMEDOUT) { /* the next call starts afresh */
+        close(c->fd);
+        c->fd = -1;
+      }
+      return r;
+    }
+    json_t *resp = json_loads(text, 0, NULL);
+    free(text);
+    if (!resp) return fail(c, -EPROTO, "the node sent something that is not JSON");
+    json_t *rid = json_object_get(resp, "id");
+    if (!json_is_integer(rid) || json_integer_value(rid) != id) { /* a notification, or not ours */
+      if (json_is_null(rid) && json_object_get(resp, "error")) { /* about the connection as a whole */
+        r = dr__response_error(resp, c->errmsg, sizeof c->errmsg);
+        json_decref(resp);
+        return r;
+      }
+      json_decref(resp);
+      continue;
+    }
+    r = dr__response_error(resp, c->errmsg, sizeof c->errmsg);
+    if (r == 0) {
+      *result = json_incref(json_object_get(resp, "result"));
+      c->errmsg[0] = '\0';
+    }
+    json_decref(resp);
+    return r;
+  }
+}
+
+int dhtreg_call(dhtreg *c, const char *method, const char *params_json, char **result_json) {
+  json_t *params = dr__params(params_json), *res;
+  if (!params) return fail(c, -EINVAL, "params: not a JSON object");
+  int r = call(c, method, params, &res);
+  if (r < 0) return r;
+  *result_json = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(res);
+  return *result_json ? 0 : fail(c, -ENOMEM, "out of memory");
+}
+
+int dhtreg_get_health(dhtreg *c, dhtreg_health *out) {
+  json_t *res;
+  int r = call(c, "health", NULL, &res);
+  if (r < 0) return r;
+  memset(out, 0, sizeof *out);
+  out->ready = json_is_true(json_object_get(res, "ready"));
+  json_t *w = json_object_get(res, "warnings");
+  for (size_t i = 0; i < json_array_size(w) && out->n_warnings < DHTREG_WARNINGS_MAX; i++) {
+    const char *s = json_string_value(json_array_get(w, i));
+    if (s) snprintf(out->warnings[out->n_warnings++], sizeof out->warnings[0], "%s", s);
+  }
+  json_decref(res);
+  return 0;
+}
+
+int dhtreg_peer_id(dhtreg *c, char out[DHTREG_ID_MAX]) {
+  json_t *res;
+  int r = call(c, "node.info", NULL, &res);
+  if (r < 0) return r;
+  const char *id = json_string_value(json_object_get(res, "peer_id"));
+  if (id) snprintf(out, DHTREG_ID_MAX, "%s", id);
+  json_decref(res);
+  return id ? 0 : fail(c, -EPROTO, "node.info has no peer_id");
+}
+
+int dhtreg_resource_id(const char *owner, const char *label, char out[DHTREG_ID_MAX]) {
+  uint8_t pk[DR_ID_LEN], rid[DR_ID_LEN];
+  size_t ll = label ? strlen(label) : 0;
+  if (!owner || dr_id_decode(owner, pk) < 0 || ll == 0 || ll > DR_NAME_MAX) return -EINVAL;
+  if (dr_crypto_init() < 0) return -EIO;
+  dr_resource_id(rid, pk, label, ll);
+  char text[DR_ID_TEXT_MAX];
+  dr_id_encode(rid, text);
+  snprintf(out, DHTREG_ID_MAX, "%s", text);
+  return 0;
+}
+
+int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_opts *o,
+                           char rid[DHTREG_ID_MAX], bool *published) {
+  json_t *p = json_pack("{s:s}", "label", label ? label : ""), *res;
+  if (o && o->policy) json_object_set_new(p, "policy", json_string(o->policy));
+  if (o && o->n_allow) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < o->n_allow; i++) json_array_append_new(a, json_string(o->allow[i]));
+    json_object_set_new(p, "allow", a);
+  }
+  if (o && o->shards) json_object_set_new(p, "shards", json_integer(o->shards));
+  int r = call(c, "resource.create", p, &res);
+  if (r < 0) return r;
+  if (rid) snprintf(rid, DHTREG_ID_MAX, "%s", json_string_value(json_object_get(res, "resource_id")) ?: "");
+  if (published) *published = json_is_true(json_object_get(res, "published"));
+  json_decref(res);
+  return 0;
+}
+
+/* A call whose result is a published one. */
+static int publish_call(dhtreg *c, const char *method, json_t *params, dhtreg_published *out) {
+  json_t *res;
+  if (!params) return fail(c, -EINVAL, "resource_id and service_id are required");
+  int r = call(c, method, params, &res);
+  if (r < 0) return r;
+  dhtreg_published p;
+  dr__published_from_json(res, &p);
+  if (out) *out = p;
+  json_decref(res);
+  return 0;
+}
+
+int dhtreg_advertise(dhtreg *c, const dhtreg_ad *ad, dhtreg_published *out) {
+  return publish_call(c, "record.advertise", dr__ad_json(ad), out);
+}
+
+static json_t *ids(const char *rid, const char *sid) {
+  return rid && sid ? json_pack("{s:s, s:s}", "resource_id", rid, "service_id", sid) : NULL;
+}
+
+int dhtreg_renew(dhtreg *c, const char *rid, const char *sid, dhtreg_published *out) {
+  return publish_call(c, "record.renew", ids(rid, sid), out);
+}
+
+int dhtreg_withdraw(dhtreg *c, const char *rid, const char *sid, bool *published) {
+  dhtreg_published p;
+  int r = publish_call(c, "record.withdraw", ids(rid, sid), &p);
+  if (r == 0 && published) *published = p.published;
+  return r;
+}
+
+json_t *dr__resolve_params(const char *rid, const dhtreg_resolve_opts *o) {
+  json_t *p = json_pack("{s:s}", "resource_id", rid ? rid : "");
+  if (o && o->limit) json_object_set_new(p, "limit", json_integer(o->limit));
+  if (o && o->cursor) json_object_set_new(p, "cursor", json_string(o->cursor));
+  return p;
+}
+
+int dhtreg_resolve(dhtreg *c, const char *rid, const dhtreg_resolve_opts *o, dhtreg_records *out) {
+  json_t *res;
+  int r = call(c, "resolve", dr__resolve_params(rid, o), &res);
+  if (r < 0) return r;
+  r = dr__records_from_json(res, false, out);
+  json_decref(res);
+  return r < 0 ? fail(c, r, "not a resolve's answer") : 0;
+}
+
+int dhtreg_discover(dhtreg *c, const char *rid, const char *type, dhtreg_records *out) {
+  json_t *p = json_pack("{s:s}", "resource_id", rid ? rid : ""), *res;
+  if (type) json_object_set_new(p, "type", json_string(type));
+  int r = call(c, "discover", p, &res);
+  if (r < 0) return r;
+  r = dr__records_from_json(res, true, out);
+  json_decref(res);
+  return r < 0 ? fail(c, r, "not a discover's answer") : 0;
+}
+
+/* ---- watch ------------------------------------------------------------------ */
+
+int dhtreg_watch_open(dhtreg_watch **out, const char *socket_path, const char *rid) {
+  dhtreg_watch *w = calloc(1, sizeof *w);
+  *out = NULL;
+  if (!w) return -ENOMEM;
+  int r = dhtreg_connect(&w->c, socket_path);
+  json_t *res = NULL;
+  if (r == 0) r = call(w->c, "watch", json_pack("{s:s}", "resource_id", rid ? rid : ""), &res);
+  json_decref(res);
+  *out = w;
+  return r;
+}
+
+int dhtreg_watch_next(dhtreg_watch *w, dhtreg_event *ev, int timeout_ms) {
+  dhtreg *c = w->c;
+  if (c->fd < 0) return fail(c, -EPIPE, "the watch ended");
+  uint64_t end = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+  for (;;) {
+    char *text;
+    int left = -1;
+    if (timeout_ms >= 0) {
+      uint64_t now = now_ms();
+      left = now >= end ? 0 : (int)(end - now);
+    }
+    int r = read_line(c, left, &text);
+    if (r == -ETIMEDOUT) return r;
+    if (r < 0) {
+      close(c->fd);
+      c->fd = -1;
+      return r;
+    }
+    json_t *msg = json_loads(text, 0, NULL);
+    free(text);
+    const char *m = json_string_value(json_object_get(msg, "method"));
+    if (m && strcmp(m, "event") == 0 && dr__event_from_json(json_object_get(msg, "params"), ev) == 0) {
+      json_decref(msg);
+      return 0;
+    }
+    json_decref(msg);
+  }
+}
+
+int dhtreg_watch_fd(const dhtreg_watch *w) {
+  return w->c->fd;
+}
+
+void dhtreg_watch_close(dhtreg_watch *w) {
+  if (!w) return;
+  dhtreg_close(w->c);
+  free(w);
+}
