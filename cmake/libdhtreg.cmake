@@ -32,3 +32,12 @@ install(TARGETS libdhtreg libdhtreg_static
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES include/dhtreg/dhtreg.h include/dhtreg/dhtreg_uv.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dhtreg)
 install(FILES ${CMAKE_BINARY_DIR}/dhtreg.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# examples/c: built against the shared library, as a program of yours would be
+if(DHTREG_TESTS)
+  foreach(ex service client)
+    add_executable(example-${ex} examples/c/${ex}.c)
+    target_link_libraries(example-${ex} PRIVATE libdhtreg)
+    set_target_properties(example-${ex} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/examples)
+  endforeach()
+endif()
