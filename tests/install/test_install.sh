@@ -37,6 +37,7 @@ expected=(
   lib/systemd/system/dhtregd.service lib/sysusers.d/dhtreg.conf etc/default/dhtregd
   share/bash-completion/completions/dhtregd share/bash-completion/completions/dhtreg
   share/doc/dhtreg/README.md share/doc/dhtreg/LICENSE
+  include/dhtreg/dhtreg.h include/dhtreg/dhtreg_uv.h
 )
 for doc in "$src"/docs/*.md; do expected+=("share/doc/dhtreg/docs/${doc##*/}"); done
 for f in "${expected[@]}"; do
@@ -141,6 +142,37 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
 else
   note "bash-completion is not installed: completions checked with bash -n only"
 fi
+
+# ---- libdhtreg: a program built against the installed library, run against the installed node ----
+pc=$(find "$prefix" -name dhtreg.pc | head -1)
+[ -n "$pc" ] || fail "no dhtreg.pc installed"
+for f in include/dhtreg/dhtreg.h include/dhtreg/dhtreg_uv.h; do
+  [ -f "$prefix/$f" ] || fail "$f is not installed"
+done
+libdir=$(dirname "$(dirname "$pc")")
+for f in libdhtreg.so libdhtreg.a; do [ -e "$libdir/$f" ] || fail "$libdir/$f is not installed"; done
+command -v cc >/dev/null || fail "no C compiler"
+export PKG_CONFIG_PATH=$(dirname "$pc")
+flags=$(pkg-config --cflags --libs dhtreg) || fail "pkg-config --cflags --libs dhtreg"
+cc -o "$tmp/client" "$src/examples/c/client.c" $flags || fail "cannot build a program with pkg-config's flags ($flags)"
+sflags=$(pkg-config --static --cflags --libs dhtreg) || fail "pkg-config --static dhtreg"
+cc -o "$tmp/client-static" "$src/examples/c/client.c" -Wl,-Bstatic -ldhtreg -Wl,-Bdynamic $sflags ||
+  fail "cannot build a program against libdhtreg.a ($sflags)"
+export DHTREG_SOCKET=$tmp/node.sock
+"$prefix/bin/dhtregd" --port 0 --ephemeral --data-dir "$tmp/node" --rpc-socket "$DHTREG_SOCKET" 2>"$tmp/node.log" &
+node=$!
+trap 'kill -9 $node 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do "$prefix/bin/dhtreg" health >/dev/null 2>&1 && break; sleep 0.1; done
+"$prefix/bin/dhtreg" create echo >/dev/null || fail "the installed dhtreg cannot create a resource"
+for prog in client client-static; do
+  out=$(LD_LIBRARY_PATH=$libdir "$tmp/$prog" echo echo 2>&1)
+  rc=$?
+  [ "$rc" = 3 ] && [ "$out" = "no echo backend" ] || fail "$prog, linked against the installed library: exit $rc, '$out'"
+done
+kill -TERM $node
+wait $node 2>/dev/null
+unset DHTREG_SOCKET
+note "libdhtreg: headers, pkg-config, shared and static, a program linked to it talks to the node"
 
 # ---- a package's layout: DESTDIR and the prefix /usr (configuration in /etc) ---------------
 dest=$tmp/dest
