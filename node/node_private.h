@@ -68,6 +68,7 @@ typedef struct own_ad {
    * tombstone that hides the record left in the old one, until it expires */
   own_side *moved;
   bool withdrawn;
+  bool kept;      /* withdrawn by the node stopping: on disk it stays a live record */
   bool lease;
   uint32_t ttl;
 } own_ad;

@@ -142,7 +142,7 @@ static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, uint32_t sh
 }
 
 void dr__persist_ad(dr_node *n, const own_ad *ad) {
-  if (ad->withdrawn) log_op(n, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len);
+  if (ad->withdrawn && !ad->kept) log_op(n, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len);
   else log_op(n, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
 }
 
@@ -168,7 +168,9 @@ static int snapshot(dr_node *n, buf *b) {
                   ((own_resource *)it->value)->entry.raw_len);
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &i); it && !r; it = dr_map_next(&n->ads, it, &i)) {
     const own_ad *ad = it->value;
-    r = ad->withdrawn ? add_frame(b, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len)
+    /* one the stopping node withdrew is a record still: the next start
+     * re-signs it (a compaction may run while the node stops) */
+    r = ad->withdrawn && !ad->kept ? add_frame(b, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len)
                       : add_frame(b, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
   }
   return r;

@@ -537,6 +537,7 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
     DR_ERROR(&n->log, "cannot announce a tombstone: %s", strerror(-r));
     return r;
   }
+  ad->kept = keep;
   if (!keep) dr__persist_ad(n, ad);
   return 0;
 }
