@@ -1,11 +1,13 @@
-/* cli.c - dhtreg: the command-line client of a node's JSON-RPC socket (options, dispatch, transport) */
+/* cli.c - dhtreg: the command-line client of a node's JSON-RPC socket (main, and the transport: cli_call, cli_send, cli_read) */
 #include "api/cli.h"
+#include "dhtreg/dhtreg.h"
+
+#include "crypto/crypto.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,45 +16,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-static void usage(FILE *out) {
-  fprintf(out,
-          "usage: dhtreg [--socket PATH] [--json] [--timeout S] COMMAND [ARGS...]\n"
-          "\n"
-          "The command line of a dhtreg node (dhtregd), over its JSON-RPC socket.\n"
-          "\n"
-          "Commands:\n");
-  for (const cli_cmd *c = cli_cmds; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
-  fprintf(out,
-          "\n"
-          "Options:\n"
-          "  --socket PATH  the node's socket (env DHTREG_SOCKET; else $DHTREG_HOME/rpc.sock;\n"
-          "                 else ~/.dhtreg/rpc.sock)\n"
-          "  --socket-owner USER  trust a socket of that user (env DHTREG_SOCKET_OWNER);\n"
-          "                 by default only a socket of yours or root's is used\n"
-          "  --json         print the raw JSON result\n"
-          "  --timeout S    seconds to wait for the node's answer (default 30)\n"
-          "  -h, --help     this help; 'dhtreg COMMAND --help' for a command's\n"
-          "  --version      print the version\n");
-}
-
-const cli_cmd *cli_find(const char *name) {
-  for (const cli_cmd *c = cli_cmds; c->name; c++)
-    if (strcmp(c->name, name) == 0) return c;
-  return NULL;
-}
-
-int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, "dhtreg: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\n\n");
-  if (cmd) fprintf(stderr, "usage: dhtreg %s\n", cmd->usage);
-  else usage(stderr);
-  return 2;
-}
 
 /* Whether the socket's owner may answer for a node: this user, root, or
  * the --socket-owner. Anyone else could have put a listener of their own
@@ -172,84 +135,67 @@ out:
   return v;
 }
 
+void cli_rpc_error(cli *c, long long code, const char *message) {
+  char msg[1024];
+  cli_escape(message, msg, sizeof msg);
+  c->rpc_error = code;
+  fprintf(stderr, "dhtreg: %s (error %lld)\n", *msg ? msg : "the node gave no reason", code);
+}
+
+int cli_failed(const cli *c) {
+  return c->rpc_error == CLI_NOT_FOUND_CODE ? CLI_NOT_FOUND : CLI_ERROR;
+}
+
+/* Calls go through libdhtreg (one connection per call, as before); only
+ * watch's stream of events reads the socket itself, through cli_send and
+ * cli_read, to print each event's JSON as the node sent it. */
 json_t *cli_call(cli *c, const char *method, json_t *params) {
-  int fd = cli_send(c, method, params);
-  if (fd < 0) return NULL;
-  bool eof;
-  json_t *resp = cli_read(c, fd, &eof);
-  close(fd);
-  if (!resp) {
-    if (eof) fprintf(stderr, "dhtreg: the node closed the connection without answering\n");
+  c->rpc_error = 0;
+  char *text = params ? json_dumps(params, JSON_COMPACT) : NULL, *result = NULL;
+  json_decref(params);
+  if (!socket_trusted(c)) {
+    free(text);
     return NULL;
   }
-  json_t *err = json_object_get(resp, "error");
-  if (err) {
-    char msg[1024];
-    cli_escape(json_string_value(json_object_get(err, "message")), msg, sizeof msg);
-    fprintf(stderr, "dhtreg: error %lld: %s\n", (long long)json_integer_value(json_object_get(err, "code")),
-            *msg ? msg : "(no message)");
-    json_decref(resp);
-    return NULL;
+  dhtreg *d;
+  int r = dhtreg_connect(&d, c->socket);
+  if (r == 0) {
+    dhtreg_set_timeout(d, c->timeout_s > 0 ? c->timeout_s * 1000 : -1);
+    r = dhtreg_call(d, method, text, &result);
   }
-  json_t *res = json_object_get(resp, "result");
-  if (!res) {
-    fprintf(stderr, "dhtreg: the node's answer has no result\n");
-    json_decref(resp);
-    return NULL;
+  free(text);
+  if (r <= -32000) { /* the node's own error */
+    cli_rpc_error(c, r, dhtreg_errmsg(d));
+  } else if (r < 0) {
+    if (r == -ETIMEDOUT) fprintf(stderr, "dhtreg: no answer from the node within %d s\n", c->timeout_s);
+    else fprintf(stderr, "dhtreg: %s\n", d ? dhtreg_errmsg(d) : strerror(-r));
   }
-  json_incref(res);
-  json_decref(resp);
+  dhtreg_close(d);
+  if (r < 0) return NULL;
+  json_t *res = json_loads(result, JSON_DECODE_ANY, NULL);
+  free(result);
+  if (!res) fprintf(stderr, "dhtreg: the node sent something that is not JSON\n");
   return res;
 }
 
 int main(int argc, char **argv) {
   static char default_socket[4096];
   cli c = {.timeout_s = 30, .socket_owner = getenv("DHTREG_SOCKET_OWNER")};
-  const char *env = getenv("DHTREG_SOCKET");
-  int i = 1;
+  const cli_cmd *cmd;
+  static cli_args a; /* 6 KiB of option values: not on the stack */
   signal(SIGPIPE, SIG_IGN);
-  for (; i < argc && argv[i][0] == '-'; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--socket") == 0) {
-      if (++i >= argc) return cli_usage_error(NULL, "--socket needs a path");
-      c.socket = argv[i];
-    } else if (strncmp(a, "--socket=", 9) == 0) {
-      c.socket = a + 9;
-    } else if (strcmp(a, "--socket-owner") == 0) {
-      if (++i >= argc) return cli_usage_error(NULL, "--socket-owner needs a user name or uid");
-      c.socket_owner = argv[i];
-    } else if (strcmp(a, "--json") == 0) {
-      c.json = true;
-    } else if (strcmp(a, "--timeout") == 0) {
-      char *end;
-      if (++i >= argc) return cli_usage_error(NULL, "--timeout needs a number of seconds");
-      long t = strtol(argv[i], &end, 10);
-      if (*end || end == argv[i] || t < 1 || t > 86400)
-        return cli_usage_error(NULL, "--timeout: '%s' is not 1-86400 seconds", argv[i]);
-      c.timeout_s = (int)t;
-    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    } else if (strcmp(a, "--version") == 0) {
-      printf("dhtreg %s\n", DHTREG_VERSION);
-      return 0;
-    } else {
-      return cli_usage_error(NULL, "unknown option '%s'", a);
-    }
+  if (dr_crypto_init() < 0) { /* resource ids are computed here too */
+    fprintf(stderr, "dhtreg: cannot initialise libsodium\n");
+    return CLI_ERROR;
   }
-  if (i >= argc) return cli_usage_error(NULL, "no command given");
-  const cli_cmd *cmd = cli_find(argv[i]);
-  if (!cmd) return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
+  int r = cli_parse(&c, argc, argv, &cmd, &a);
+  if (r >= 0) return r;
   if (!c.socket) {
-    if (env && *env) {
-      c.socket = env;
-    } else {
-      const char *home = getenv("DHTREG_HOME");
-      if (home && *home) snprintf(default_socket, sizeof default_socket, "%s/rpc.sock", home);
-      else snprintf(default_socket, sizeof default_socket, "%s/.dhtreg/rpc.sock",
-                    getenv("HOME") ? getenv("HOME") : ".");
-      c.socket = default_socket;
-    }
+    const char *env = getenv("DHTREG_SOCKET"), *home = getenv("DHTREG_HOME");
+    if (env && *env) c.socket = env;
+    else if (home && *home) snprintf(default_socket, sizeof default_socket, "%s/rpc.sock", home);
+    else snprintf(default_socket, sizeof default_socket, "%s/.dhtreg/rpc.sock", getenv("HOME") ? getenv("HOME") : ".");
+    if (!c.socket) c.socket = default_socket;
   }
-  return cmd->fn(&c, argc - i, argv + i);
+  return cmd->fn(&c, cmd, &a);
 }

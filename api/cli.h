@@ -1,30 +1,81 @@
-/* cli.h - private to the CLI: what cli.c, cli_cmds.c and cli_print.c share */
+/* cli.h - private to the CLI: what cli.c, cli_args.c, cli_help.c, cli_cmds.c and cli_print.c share */
 #ifndef DR_CLI_H
 #define DR_CLI_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
+
+/* Exit statuses (dhtreg help shows them; so do the README and the man page). */
+#define CLI_OK 0
+#define CLI_ERROR 1     /* the node answered with an error, no node answered, or not in time */
+#define CLI_USAGE 2     /* an unknown command or option, a bad or missing argument */
+#define CLI_NOT_FOUND 3 /* no such resource, record, alias or subscription */
+
+#define CLI_NOT_FOUND_CODE (-32004) /* the JSON-RPC error "not found" */
 
 typedef struct cli {
   const char *socket;
   const char *socket_owner; /* --socket-owner: a user besides this one and root trusted to run the node */
-  bool json;
+  bool json;                /* -o json: the node's result as it is */
+  bool wide;                /* -o wide: every column */
+  bool utc;                 /* --utc: times in ISO 8601 UTC, not relative to now */
   int timeout_s;
+  /* Set by cli_call (through cli_rpc_error) when it returns NULL: the
+   * node's JSON-RPC error code, or 0 when no answer came at all. */
+  long long rpc_error;
 } cli;
 
-typedef int (*cli_cmd_fn)(cli *c, int argc, char **argv);
+/* An option: of a command, or global (cli_global_opts). */
+typedef struct cli_opt {
+  const char *name; /* the long name, without "--" */
+  char short_name;  /* 'o' for -o, or 0 */
+  const char *arg;  /* the value's name in the help ("N"), or NULL for a flag */
+  const char *help; /* lines after the first indented by the help */
+  bool repeat;      /* may be given more than once */
+  /* what completion offers for the value: words ("open owner"), "@file",
+   * "@user", or NULL for nothing */
+  const char *complete;
+} cli_opt;
+
+#define CLI_MAX_OPTS 12 /* options of one command */
+#define CLI_MAX_VALUES 64
+#define CLI_MAX_POS 64
+
+/* A command line, parsed against its command's options. */
+typedef struct cli_args {
+  const char *pos[CLI_MAX_POS];
+  int n_pos;
+  const char *val[CLI_MAX_OPTS][CLI_MAX_VALUES]; /* by the index of the option in cmd->opts */
+  int n[CLI_MAX_OPTS];
+} cli_args;
+
+struct cli_cmd;
+typedef int (*cli_cmd_fn)(cli *c, const struct cli_cmd *cmd, const cli_args *a);
 
 typedef struct cli_cmd {
   const char *name;
   cli_cmd_fn fn;
-  const char *summary;
-  const char *usage; /* synopsis, options and an example */
+  const char *summary; /* one line, in dhtreg help's list */
+  const char *args;    /* its positional arguments, "RESOURCE SERVICE_ID" */
+  int min_pos, max_pos;
+  const cli_opt *opts; /* NULL-name terminated, or NULL */
+  const char *about;   /* what its help says after the options, or NULL */
+  const char *example;
+  /* what completion offers for its arguments: words, "@command", or NULL */
+  const char *complete;
+  bool hidden; /* not in dhtreg help's list, nor offered by completion */
 } cli_cmd;
 
 extern const cli_cmd cli_cmds[];
+extern const cli_opt cli_global_opts[];
+
+const cli_cmd *cli_find(const char *name);
+
+/* ---- transport (cli.c) ---- */
 
 /* Calls method with params (stolen) and returns the result (caller decrefs),
- * or prints the error to stderr and returns NULL. */
+ * or prints the error to stderr and returns NULL (c->rpc_error says which). */
 json_t *cli_call(cli *c, const char *method, json_t *params);
 
 /* Opens a connection and sends one request: the fd, or -1 (error printed). */
@@ -33,22 +84,56 @@ int cli_send(cli *c, const char *method, json_t *params);
  * (*eof tells which). */
 json_t *cli_read(cli *c, int fd, bool *eof);
 
-/* Usage error: message, then the command's usage, on stderr; returns 2. */
-int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const cli_cmd *cli_find(const char *name);
+/* An error answer of the node: prints it to stderr and sets c->rpc_error. */
+void cli_rpc_error(cli *c, long long code, const char *message);
 
-/* Printing (cli_print.c). Everything a node sends is printed through
- * cli_escape: control characters and bytes that are not UTF-8 escaped. */
+/* The exit status of a failed call: CLI_NOT_FOUND for "not found", else
+ * CLI_ERROR. */
+int cli_failed(const cli *c);
+
+/* ---- the command line (cli_args.c) ---- */
+
+/* Parses argv: global options anywhere, the command, its options and
+ * arguments ("--" ends the options). Returns -1 with *cmd and *a set, or an
+ * exit status (0 after --help or --version, 2 after a usage error, printed). */
+int cli_parse(cli *c, int argc, char **argv, const cli_cmd **cmd, cli_args *a);
+
+/* Usage error of cmd (or NULL): "dhtreg: CMD: message", then its synopsis
+ * line, on stderr; returns CLI_USAGE. */
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The closest of n candidates to typed (an edit distance small for its
+ * length, or typed a prefix of only it), or NULL. */
+const char *cli_suggest(const char *typed, const char *const *cands, size_t n);
+
+/* ---- help, version, completion (cli_help.c) ---- */
+
+void cli_usage(FILE *out);
+void cli_cmd_help(FILE *out, const cli_cmd *cmd);
+/* "usage: dhtreg NAME ARGS [OPTIONS]" and a newline */
+void cli_synopsis(FILE *out, const cli_cmd *cmd);
+int cli_version_line(void); /* --version: prints "dhtreg X.Y.Z" */
+int cli_cmd_help_fn(cli *c, const cli_cmd *cmd, const cli_args *a);
+int cli_cmd_version(cli *c, const cli_cmd *cmd, const cli_args *a);
+int cli_cmd_completion(cli *c, const cli_cmd *cmd, const cli_args *a);
+
+/* ---- printing (cli_print.c) ----
+ * Everything a node sends is printed through cli_escape: control
+ * characters and bytes that are not UTF-8 escaped. */
 size_t cli_escape(const char *in, char *out, size_t cap);
 void cli_print_json(json_t *v);
-void cli_print_kv(json_t *obj, const char *const *keys);
-void cli_print_resource(json_t *res);
-void cli_print_record(json_t *rec);
-void cli_print_records_table(json_t *records, bool with_lease);
-void cli_print_resources_table(json_t *resources);
-void cli_print_status(json_t *info);
-void cli_print_event(json_t *params);
-/* "4m58s" for a number of seconds (negative: "expired") */
+void cli_print_kv(const cli *c, json_t *obj, const char *const *keys);
+void cli_print_resource(const cli *c, json_t *res);
+void cli_print_record(const cli *c, json_t *rec);
+/* The records of a resolve; with_lease: list's own advertisements */
+void cli_print_records_table(const cli *c, json_t *records, bool with_lease);
+void cli_print_resources_table(const cli *c, json_t *resources);
+void cli_print_status(const cli *c, json_t *info);
+void cli_print_event(const cli *c, json_t *params);
+void cli_print_names(const cli *c, json_t *names);
+/* "4m58s" for a number of seconds */
 void cli_fmt_duration(long long s, char *out, size_t len);
+/* A Unix time: "in 4m58s", "2m05s ago", or with --utc "2026-11-28T10:58:23Z" */
+void cli_fmt_time(const cli *c, long long t, char *out, size_t len);
 
 #endif

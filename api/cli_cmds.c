@@ -6,60 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#define MAX_POS 64
-#define MAX_VALUES 64
+#include "api/limits.h"
+#include "api/names.h"
+#include "crypto/crypto.h"
 
-/* An option of a subcommand: a flag, or one taking a value (repeatable). */
-typedef struct opt {
-  const char *name;
-  bool has_value;
-  bool repeat;
-  const char *values[MAX_VALUES];
-  int n;
-} opt;
-
-typedef struct args {
-  const char *pos[MAX_POS];
-  int n_pos;
-} args;
-
-/* Parses argv (argv[0] is the subcommand) against opts. Returns -1 to go on,
- * or an exit status (0 after --help, 2 after a usage error). */
-static int parse(const cli_cmd *cmd, int argc, char **argv, opt *opts, args *a, int min_pos,
-                 int max_pos) {
-  a->n_pos = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *s = argv[i];
-    if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-      printf("usage: dhtreg %s\n", cmd->usage);
-      return 0;
-    }
-    if (strncmp(s, "--", 2) == 0 && s[2]) {
-      const char *eq = strchr(s, '=');
-      size_t nlen = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
-      opt *o = opts;
-      while (o && o->name && !(strlen(o->name) == nlen && strncmp(o->name, s + 2, nlen) == 0)) o++;
-      if (!o || !o->name) return cli_usage_error(cmd, "unknown option '%s'", s);
-      if (!o->has_value) {
-        if (eq) return cli_usage_error(cmd, "--%s takes no value", o->name);
-        o->n = 1;
-        continue;
-      }
-      const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!v) return cli_usage_error(cmd, "--%s needs a value", o->name);
-      if (o->n && !o->repeat) return cli_usage_error(cmd, "--%s given twice", o->name);
-      if (o->n >= MAX_VALUES) return cli_usage_error(cmd, "--%s given too often", o->name);
-      o->values[o->n++] = v;
-      continue;
-    }
-    if (a->n_pos >= max_pos) return cli_usage_error(cmd, "unexpected argument '%s'", s);
-    a->pos[a->n_pos++] = s;
-  }
-  if (a->n_pos < min_pos) return cli_usage_error(cmd, "missing argument");
-  return -1;
-}
+/* ---- arguments ----------------------------------------------------------------------- */
 
 static int parse_int(const cli_cmd *cmd, const char *name, const char *s, long long min,
                      long long max, json_int_t *out) {
@@ -72,31 +26,96 @@ static int parse_int(const cli_cmd *cmd, const char *name, const char *s, long l
   return -1;
 }
 
-/* Runs a call and prints its result with print (or as JSON). */
-static int run(cli *c, const char *method, json_t *params, void (*print)(json_t *)) {
-  json_t *res = cli_call(c, method, params);
-  if (!res) return 1;
-  if (c->json) cli_print_json(res);
-  else print(res);
-  json_decref(res);
-  return 0;
+/* The names files this CLI searches ($DHTREG_NAMES, ~/.dhtreg/names,
+ * /etc/dhtreg/names), read from the environment once. */
+static size_t names_files(const char *const **files) {
+  static char paths[DR_NAMES_FILES_MAX][DR_NAMES_PATH_MAX];
+  static const char *ptrs[DR_NAMES_FILES_MAX];
+  static size_t n;
+  if (!n) {
+    n = dr_names_search_path(getenv("DHTREG_NAMES"), getenv("HOME"), paths);
+    for (size_t i = 0; i < n; i++) ptrs[i] = paths[i];
+  }
+  *files = ptrs;
+  return n;
 }
 
-static void print_ok(json_t *res) {
-  (void)res;
+/* The exit status of a names error: an unknown alias is not found, a
+ * malformed reference a usage error, a broken or unreadable names file an
+ * error. */
+static int names_failed(const cli_cmd *cmd, int err, const char *why) {
+  if (err == -EINVAL) return cli_usage_error(cmd, "%s", why);
+  fprintf(stderr, "dhtreg: %s: %s\n", cmd->name, why);
+  return err == -ENOENT ? CLI_NOT_FOUND : CLI_ERROR;
+}
+
+/* An argument read through the names files: a RESOURCE (dr_names_resource:
+ * an id, LABEL@ALIAS or LABEL@PEER_ID) or an owner (dr_names_owner: a peer
+ * id or an alias), as an id's text. Returns -1, or an exit status (the
+ * error printed). */
+typedef int (*names_fn)(const char *const *files, size_t n, const char *text, uint8_t id[DR_ID_LEN], char *err,
+                        size_t errlen);
+
+static int names_arg(const cli_cmd *cmd, names_fn fn, const char *text, char out[DR_ID_TEXT_MAX]) {
+  const char *const *files;
+  size_t n = names_files(&files);
+  uint8_t id[DR_ID_LEN];
+  char why[1200];
+  int r = fn(files, n, text, id, why, sizeof why);
+  if (r < 0) return names_failed(cmd, r, why);
+  dr_id_encode(id, out);
+  return -1;
+}
+
+static int resource_arg(const cli_cmd *cmd, const char *ref, char out[DR_ID_TEXT_MAX]) {
+  return names_arg(cmd, dr_names_resource, ref, out);
+}
+
+static int peer_arg(const cli_cmd *cmd, const char *owner, char out[DR_ID_TEXT_MAX]) {
+  return names_arg(cmd, dr_names_owner, owner, out);
+}
+
+static int label_arg(const cli_cmd *cmd, const char *label) {
+  size_t n = strlen(label);
+  if (n == 0 || n > DR_NAME_MAX) return cli_usage_error(cmd, "LABEL: '%.40s%s' is not 1-128 bytes", label, n > 40 ? "..." : "");
+  if (!dr_text_valid(label, n)) return cli_usage_error(cmd, "LABEL: not UTF-8, or holds a control character");
+  return -1;
+}
+
+/* ---- calling and printing --------------------------------------------------------------- */
+
+typedef void (*print_fn)(const cli *c, json_t *res);
+
+/* "published": false: said on stderr; what it did still stands (exit 0). */
+static void warn_unpublished(json_t *res, const char *done) {
+  if (json_is_false(json_object_get(res, "published")))
+    fprintf(stderr, "dhtreg: warning: %s, but no DHT node confirmed it yet: the node keeps trying\n", done);
+}
+
+/* Runs a call and prints its result with print (or as JSON). done: what
+ * to call it when "published" is false, or NULL. */
+static int run(cli *c, const char *method, json_t *params, print_fn print, const char *done) {
+  json_t *res = cli_call(c, method, params);
+  if (!res) return cli_failed(c);
+  if (c->json) cli_print_json(res);
+  else print(c, res);
+  if (done) warn_unpublished(res, done);
+  json_decref(res);
+  return CLI_OK;
+}
+
+static void print_ok(const cli *c, json_t *res) {
   printf("ok\n");
 }
 
 /* ---- commands ------------------------------------------------------------------------ */
 
-static int cmd_status(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("status"), argc, argv, NULL, &a, 0, 0);
-  return r >= 0 ? r : run(c, "node.info", NULL, cli_print_status);
+static int cmd_status(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  return run(c, "node.info", NULL, cli_print_status, NULL);
 }
 
 /* "ok" (alive), then whether it is ready and, if not, why */
-static void print_health(json_t *res) {
+static void print_health(const cli *c, json_t *res) {
   char s[300];
   cli_escape(json_string_value(json_object_get(res, "status")), s, sizeof s);
   bool ready = json_is_true(json_object_get(res, "ready"));
@@ -108,175 +127,266 @@ static void print_health(json_t *res) {
   }
 }
 
-static int cmd_health(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("health"), argc, argv, NULL, &a, 0, 0);
-  return r >= 0 ? r : run(c, "health", NULL, print_health);
+static int cmd_health(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  return run(c, "health", NULL, print_health, NULL);
 }
 
 /* readiness as an exit status, for scripts and ExecStartPost: 0 ready, 1 not */
-static int cmd_ready(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("ready"), argc, argv, NULL, &a, 0, 0);
-  if (r >= 0) return r;
+static int cmd_ready(cli *c, const cli_cmd *cmd, const cli_args *a) {
   json_t *res = cli_call(c, "health", NULL);
-  if (!res) return 1;
+  if (!res) return cli_failed(c);
   bool ready = json_is_true(json_object_get(res, "ready"));
   if (c->json) cli_print_json(res);
-  else print_health(res);
+  else print_health(c, res);
   json_decref(res);
-  return ready ? 0 : 1;
+  return ready ? CLI_OK : CLI_ERROR;
 }
 
-static void print_id(json_t *res) {
+static void print_id(const cli *c, json_t *res) {
   char s[128];
   cli_escape(json_string_value(json_object_get(res, "resource_id")), s, sizeof s);
   printf("%s\n", *s ? s : "?");
 }
 
-static int cmd_id(cli *c, int argc, char **argv) {
-  opt o[] = {{.name = "owner", .has_value = true}, {0}};
-  args a;
-  int r = parse(cli_find("id"), argc, argv, o, &a, 1, 1);
+enum { ID_OWNER };
+static const cli_opt id_opts[] = {
+    [ID_OWNER] = {"owner", 0, "OWNER", "the owner: a peer id or an alias (dhtreg names); computed here,\n"
+                                       "with no node and no network", false, NULL},
+    {NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* With --owner: computed here, no node. Without: the node's own peer id is
+ * the owner, so the node is asked. */
+static int cmd_id(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  int r = label_arg(cmd, a->pos[0]);
   if (r >= 0) return r;
-  json_t *p = json_pack("{s:s}", "label", a.pos[0]);
-  if (o[0].n) json_object_set_new(p, "owner", json_string(o[0].values[0]));
-  return run(c, "resource.id", p, print_id);
+  if (!a->n[ID_OWNER]) return run(c, "resource.id", json_pack("{s:s}", "label", a->pos[0]), print_id, NULL);
+  char owner_text[DR_ID_TEXT_MAX], rid_text[DR_ID_TEXT_MAX];
+  uint8_t owner[DR_ID_LEN], rid[DR_ID_LEN];
+  if ((r = peer_arg(cmd, a->val[ID_OWNER][0], owner_text)) >= 0) return r;
+  dr_id_decode(owner_text, owner);
+  dr_resource_id(rid, owner, a->pos[0], strlen(a->pos[0]));
+  dr_id_encode(rid, rid_text);
+  json_t *res = json_pack("{s:s}", "resource_id", rid_text);
+  if (c->json) cli_print_json(res);
+  else print_id(c, res);
+  json_decref(res);
+  return CLI_OK;
 }
 
-static int cmd_create(cli *c, int argc, char **argv) {
-  opt o[] = {{.name = "policy", .has_value = true},
-             {.name = "allow", .has_value = true, .repeat = true},
-             {.name = "shards", .has_value = true},
-             {0}};
-  args a;
-  const cli_cmd *cmd = cli_find("create");
-  int r = parse(cmd, argc, argv, o, &a, 1, 1);
+enum { CREATE_POLICY, CREATE_ALLOW, CREATE_SHARDS };
+static const cli_opt create_opts[] = {
+    [CREATE_POLICY] = {"policy", 0, "P", "open: anyone may add records (default); owner: only the owner\n"
+                                         "and the peers given with --allow", false, "open owner"},
+    [CREATE_ALLOW] = {"allow", 0, "PEER", "a peer (its id or alias) allowed to add records (repeatable,\n"
+                                          "at most 64; needs --policy owner)", true, NULL},
+    [CREATE_SHARDS] = {"shards", 0, "N", "DHT keys its records are spread over: a power of two up to\n"
+                                         "4096 (default 1); 50 to 100 records a shard (docs/DESIGN.md)", false, NULL},
+    {NULL, 0, NULL, NULL, false, NULL},
+};
+
+static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  int r = label_arg(cmd, a->pos[0]);
   if (r >= 0) return r;
   json_int_t shards = 1;
-  if (o[2].n && (r = parse_int(cmd, "shards", o[2].values[0], 1, 4096, &shards)) >= 0) return r;
-  if (shards & (shards - 1)) return cli_usage_error(cmd, "--shards: '%s' is not a power of two", o[2].values[0]);
-  json_t *p = json_pack("{s:s}", "label", a.pos[0]);
-  if (o[2].n) json_object_set_new(p, "shards", json_integer(shards));
-  if (o[0].n) {
-    if (strcmp(o[0].values[0], "open") && strcmp(o[0].values[0], "owner")) {
-      json_decref(p);
-      return cli_usage_error(cmd, "--policy: '%s' is not open or owner", o[0].values[0]);
+  if (a->n[CREATE_SHARDS] && (r = parse_int(cmd, "shards", a->val[CREATE_SHARDS][0], 1, DR_SHARDS_MAX, &shards)) >= 0)
+    return r;
+  if (shards & (shards - 1))
+    return cli_usage_error(cmd, "--shards: '%s' is not a power of two", a->val[CREATE_SHARDS][0]);
+  const char *policy = a->n[CREATE_POLICY] ? a->val[CREATE_POLICY][0] : NULL;
+  if (policy && strcmp(policy, "open") && strcmp(policy, "owner"))
+    return cli_usage_error(cmd, "--policy: '%s' is not open or owner", policy);
+  if (a->n[CREATE_ALLOW] && !(policy && strcmp(policy, "owner") == 0))
+    return cli_usage_error(cmd, "--allow needs --policy owner (an open resource takes anyone's records)");
+  if (a->n[CREATE_ALLOW] > DR_ALLOW_MAX) return cli_usage_error(cmd, "--allow: more than %d peers", DR_ALLOW_MAX);
+  json_t *allow = json_array();
+  for (int i = 0; i < a->n[CREATE_ALLOW]; i++) {
+    char peer[DR_ID_TEXT_MAX];
+    if ((r = peer_arg(cmd, a->val[CREATE_ALLOW][i], peer)) >= 0) {
+      json_decref(allow);
+      return r;
     }
-    json_object_set_new(p, "policy", json_string(o[0].values[0]));
+    json_array_append_new(allow, json_string(peer));
   }
-  if (o[1].n) {
-    json_t *allow = json_array();
-    for (int i = 0; i < o[1].n; i++) json_array_append_new(allow, json_string(o[1].values[i]));
-    json_object_set_new(p, "allow", allow);
-  }
-  return run(c, "resource.create", p, cli_print_resource);
+  json_t *p = json_pack("{s:s}", "label", a->pos[0]);
+  if (a->n[CREATE_SHARDS]) json_object_set_new(p, "shards", json_integer(shards));
+  if (policy) json_object_set_new(p, "policy", json_string(policy));
+  if (a->n[CREATE_ALLOW]) json_object_set_new(p, "allow", allow);
+  else json_decref(allow);
+  return run(c, "resource.create", p, cli_print_resource, "created");
 }
 
-static int cmd_get(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("get"), argc, argv, NULL, &a, 1, 1);
-  return r >= 0 ? r : run(c, "resource.get", json_pack("{s:s}", "resource_id", a.pos[0]), cli_print_resource);
+static int cmd_get(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
+  return r >= 0 ? r : run(c, "resource.get", json_pack("{s:s}", "resource_id", rid), cli_print_resource, NULL);
 }
 
-static void print_advertised(json_t *res) {
+static void print_advertised(const cli *c, json_t *res) {
   static const char *const keys[] = {"resource_id", "service_id", "peer_id", "seq", "expires_at", NULL};
-  cli_print_kv(res, keys);
+  cli_print_kv(c, res, keys);
 }
 
-static int cmd_advertise(cli *c, int argc, char **argv) {
-  enum { HOST, PORT, ADDRESS, TYPE, TAG, META, TTL, LEASE };
-  opt o[] = {{.name = "host", .has_value = true},
-             {.name = "port", .has_value = true},
-             {.name = "address", .has_value = true, .repeat = true},
-             {.name = "type", .has_value = true},
-             {.name = "tag", .has_value = true, .repeat = true},
-             {.name = "meta", .has_value = true, .repeat = true},
-             {.name = "ttl", .has_value = true},
-             {.name = "lease"},
-             {0}};
-  args a;
-  const cli_cmd *cmd = cli_find("advertise");
-  int r = parse(cmd, argc, argv, o, &a, 2, 2);
+enum { AD_HOST, AD_PORT, AD_ADDRESS, AD_TYPE, AD_TAG, AD_META, AD_TTL, AD_LEASE };
+static const cli_opt advertise_opts[] = {
+    [AD_HOST] = {"host", 0, "HOST", "where to reach it (at most 253 bytes)", false, "@hostname"},
+    [AD_PORT] = {"port", 0, "N", "its port (0-65535)", false, NULL},
+    [AD_ADDRESS] = {"address", 0, "ADDR", "another address (repeatable: at most 16, of 128 bytes)", true, NULL},
+    [AD_TYPE] = {"type", 0, "TYPE", "its type, e.g. http (at most 64 bytes)", false, NULL},
+    [AD_TAG] = {"tag", 0, "TAG", "a tag (repeatable: at most 16, of 64 bytes each)", true, NULL},
+    [AD_META] = {"meta", 0, "KEY=VALUE", "metadata (repeatable: 2 KiB in all)", true, NULL},
+    [AD_TTL] = {"ttl", 0, "SECONDS", "lifetime of each signed version (30-86400, default 300;\n"
+                                     "a node run with --min-ttl takes less)", false, NULL},
+    [AD_LEASE] = {"lease", 0, NULL, "live only while 'dhtreg renew' is called within the TTL", false, NULL},
+    {NULL, 0, NULL, NULL, false, NULL},
+};
+
+static int by_meta_key(const void *x, const void *y) {
+  return strcmp(((const dr_meta *)x)->key, ((const dr_meta *)y)->key);
+}
+
+/* The option a field of a record comes from, for dr_entry_validate's
+ * messages. */
+static const char *option_of(const char *field) {
+  static const char *const map[][2] = {{"service_id", "SERVICE_ID"}, {"host", "--host"}, {"addresses", "--address"},
+                                       {"type", "--type"}, {"tags", "--tag"}, {"metadata", "--meta"},
+                                       {"ttl", "--ttl"}, {"entry", "the record"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (field && strcmp(map[i][0], field) == 0) return map[i][1];
+  return field ? field : "the record";
+}
+
+/* Checks an advertise's fields as the node does: signs the record it would
+ * sign (with a key of no use after) through the same dr_entry_sign, which
+ * applies every limit of docs/API.md, the 4 KiB of the whole entry too.
+ * The TTL's floor is the node's own (--min-ttl): the node checks it. */
+static int check_record(const cli_cmd *cmd, const char *rid_text, const char *sid, const cli_args *a, json_int_t port,
+                        json_int_t ttl, dr_meta *meta) {
+  uint8_t rid[DR_ID_LEN];
+  dr_identity id;
+  dr_id_decode(rid_text, rid);
+  dr_identity_generate(&id);
+  uint64_t now = (uint64_t)time(NULL);
+  dr_entry e = {.kind = DR_KIND_RECORD, .name = (char *)sid, .seq = now * 1000000,
+                .issued_at = now, .expires_at = now + (uint64_t)(ttl ? ttl : DR_TTL_MAX),
+                .host = a->n[AD_HOST] ? (char *)a->val[AD_HOST][0] : NULL, .port = (uint16_t)port,
+                .addrs = (char **)a->val[AD_ADDRESS], .n_addrs = (size_t)a->n[AD_ADDRESS],
+                .type = a->n[AD_TYPE] ? (char *)a->val[AD_TYPE][0] : NULL,
+                .tags = (char **)a->val[AD_TAG], .n_tags = (size_t)a->n[AD_TAG], .meta = meta,
+                .n_meta = (size_t)a->n[AD_META]};
+  memcpy(e.rid, rid, DR_ID_LEN);
+  const char *field = NULL, *why = NULL;
+  int r = dr_entry_sign(&e, &id, &field, &why);
+  free(e.raw);
+  if (r == -ENOMEM) {
+    fprintf(stderr, "dhtreg: out of memory\n");
+    return CLI_ERROR;
+  }
+  if (r < 0) return cli_usage_error(cmd, "%s: %s", option_of(field), why ? why : "refused");
+  return -1;
+}
+
+static int cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
   json_int_t port = 0, ttl = 0;
-  if (o[PORT].n && (r = parse_int(cmd, "port", o[PORT].values[0], 0, 65535, &port)) >= 0) return r;
-  if (o[TTL].n && (r = parse_int(cmd, "ttl", o[TTL].values[0], 1, 1000000, &ttl)) >= 0) return r;
-  for (int i = 0; i < o[META].n; i++)
-    if (!strchr(o[META].values[i], '=') || o[META].values[i][0] == '=')
-      return cli_usage_error(cmd, "--meta: '%s' is not KEY=VALUE", o[META].values[i]);
-  json_t *p = json_pack("{s:s, s:s}", "resource_id", a.pos[0], "service_id", a.pos[1]);
-  if (o[HOST].n) json_object_set_new(p, "host", json_string(o[HOST].values[0]));
-  if (o[PORT].n) json_object_set_new(p, "port", json_integer(port));
-  if (o[TYPE].n) json_object_set_new(p, "type", json_string(o[TYPE].values[0]));
-  if (o[TTL].n) json_object_set_new(p, "ttl", json_integer(ttl));
-  if (o[LEASE].n) json_object_set_new(p, "lease", json_true());
-  if (o[ADDRESS].n || o[TAG].n) {
+  if (a->n[AD_PORT] && (r = parse_int(cmd, "port", a->val[AD_PORT][0], 0, 65535, &port)) >= 0) return r;
+  if (a->n[AD_TTL] && (r = parse_int(cmd, "ttl", a->val[AD_TTL][0], 1, DR_TTL_MAX, &ttl)) >= 0) return r;
+  /* metadata, split and sorted as the entry has it: one key once */
+  dr_meta meta[CLI_MAX_VALUES];
+  static char keys[CLI_MAX_VALUES][DR_META_ENCODED_MAX + 1];
+  for (int i = 0; i < a->n[AD_META]; i++) {
+    const char *kv = a->val[AD_META][i], *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return cli_usage_error(cmd, "--meta: '%s' is not KEY=VALUE", kv);
+    if ((size_t)(eq - kv) > DR_META_ENCODED_MAX) return cli_usage_error(cmd, "--meta: larger than 2048 bytes encoded");
+    snprintf(keys[i], sizeof keys[i], "%.*s", (int)(eq - kv), kv);
+    meta[i] = (dr_meta){keys[i], (char *)eq + 1};
+  }
+  qsort(meta, (size_t)a->n[AD_META], sizeof *meta, by_meta_key);
+  for (int i = 1; i < a->n[AD_META]; i++)
+    if (strcmp(meta[i - 1].key, meta[i].key) == 0) return cli_usage_error(cmd, "--meta: %s given twice", meta[i].key);
+  if ((r = check_record(cmd, rid, a->pos[1], a, port, ttl, meta)) >= 0) return r;
+
+  json_t *p = json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]);
+  if (a->n[AD_HOST]) json_object_set_new(p, "host", json_string(a->val[AD_HOST][0]));
+  if (a->n[AD_PORT]) json_object_set_new(p, "port", json_integer(port));
+  if (a->n[AD_TYPE]) json_object_set_new(p, "type", json_string(a->val[AD_TYPE][0]));
+  if (a->n[AD_TTL]) json_object_set_new(p, "ttl", json_integer(ttl));
+  if (a->n[AD_LEASE]) json_object_set_new(p, "lease", json_true());
+  if (a->n[AD_ADDRESS] || a->n[AD_TAG]) {
     json_t *addrs = json_array(), *tags = json_array();
-    for (int i = 0; i < o[ADDRESS].n; i++) json_array_append_new(addrs, json_string(o[ADDRESS].values[i]));
-    for (int i = 0; i < o[TAG].n; i++) json_array_append_new(tags, json_string(o[TAG].values[i]));
+    for (int i = 0; i < a->n[AD_ADDRESS]; i++) json_array_append_new(addrs, json_string(a->val[AD_ADDRESS][i]));
+    for (int i = 0; i < a->n[AD_TAG]; i++) json_array_append_new(tags, json_string(a->val[AD_TAG][i]));
     json_object_set_new(p, "addresses", addrs);
     json_object_set_new(p, "tags", tags);
   }
-  if (o[META].n) {
-    json_t *meta = json_object();
-    for (int i = 0; i < o[META].n; i++) {
-      const char *kv = o[META].values[i], *eq = strchr(kv, '=');
-      char key[256];
-      snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-      json_object_set_new(meta, key, json_string(eq + 1));
-    }
-    json_object_set_new(p, "metadata", meta);
+  if (a->n[AD_META]) {
+    json_t *m = json_object();
+    for (int i = 0; i < a->n[AD_META]; i++) json_object_set_new(m, meta[i].key, json_string(meta[i].value));
+    json_object_set_new(p, "metadata", m);
   }
-  return run(c, "record.advertise", p, print_advertised);
+  return run(c, "record.advertise", p, print_advertised, "advertised");
 }
 
-static void print_renewed(json_t *res) {
+static void print_renewed(const cli *c, json_t *res) {
   static const char *const keys[] = {"seq", "expires_at", NULL};
-  cli_print_kv(res, keys);
+  cli_print_kv(c, res, keys);
 }
 
-static int cmd_renew(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("renew"), argc, argv, NULL, &a, 2, 2);
+static int cmd_renew(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
   return r >= 0 ? r
-                : run(c, "record.renew", json_pack("{s:s, s:s}", "resource_id", a.pos[0], "service_id", a.pos[1]),
-                      print_renewed);
+                : run(c, "record.renew", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]),
+                      print_renewed, "renewed");
 }
 
-static void print_withdrawn(json_t *res) {
-  (void)res;
+static void print_withdrawn(const cli *c, json_t *res) {
   printf("withdrawn\n");
 }
 
-static int cmd_withdraw(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("withdraw"), argc, argv, NULL, &a, 2, 2);
+static int cmd_withdraw(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
   return r >= 0 ? r
-                : run(c, "record.withdraw", json_pack("{s:s, s:s}", "resource_id", a.pos[0], "service_id", a.pos[1]),
-                      print_withdrawn);
+                : run(c, "record.withdraw", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]),
+                      print_withdrawn, "withdrawn");
 }
 
-static void print_resolved(json_t *res) {
+static void print_resolved(const cli *c, json_t *res) {
   json_t *resource = json_object_get(res, "resource");
   if (json_is_object(resource)) {
-    char label[600], owner[128];
+    char label[600], owner[128], policy[32];
     cli_escape(json_string_value(json_object_get(resource, "label")), label, sizeof label);
     cli_escape(json_string_value(json_object_get(resource, "owner")), owner, sizeof owner);
+    cli_escape(json_string_value(json_object_get(resource, "policy")), policy, sizeof policy);
     json_int_t shards = json_integer_value(json_object_get(resource, "shards"));
     printf("resource %s owned by %s", *label ? label : "?", *owner ? owner : "?");
+    if (strcmp(policy, "owner") == 0) printf(", policy owner");
     if (shards > 1) printf(", %lld shards", (long long)shards);
     printf("\n");
   } else {
     printf("resource: unknown (no resource entry found)\n");
   }
-  cli_print_records_table(json_object_get(res, "records"), false);
+  cli_print_records_table(c, json_object_get(res, "records"), false);
   char next[64];
   cli_escape(json_string_value(json_object_get(res, "next_cursor")), next, sizeof next);
   if (*next) printf("more records: --cursor %s (or --all)\n", next);
 }
 
-#define ALL_PAGE 1000 /* records a page of --all asks for, unless --limit says */
+/* Prints a resolve's answer; no resource entry and no record is "not
+ * found" (3), whatever the format. */
+static int resolved(cli *c, json_t *res, const char *rid) {
+  bool unknown = json_is_null(json_object_get(res, "resource")) && !json_array_size(json_object_get(res, "records"));
+  if (c->json) cli_print_json(res);
+  else if (!unknown) print_resolved(c, res);
+  if (!unknown) return CLI_OK;
+  fprintf(stderr, "dhtreg: not found: no resource entry and no live record of %s\n", rid);
+  return CLI_NOT_FOUND;
+}
+
+#define ALL_PAGE DR_RESOLVE_LIMIT_MAX /* records a page of --all asks for, unless --limit says */
 
 /* resolve --all: every page, one after the other, printed as one answer
  * (next_cursor dropped). */
@@ -292,7 +402,7 @@ static int resolve_all(cli *c, const cli_cmd *cmd, const char *rid, json_int_t p
       if (all) fprintf(stderr, "dhtreg: resolve --all stopped after %zu records\n", json_array_size(records));
       json_decref(all);
       json_decref(records);
-      return 1;
+      return cli_failed(c);
     }
     json_array_extend(records, json_object_get(res, "records"));
     const char *next = json_string_value(json_object_get(res, "next_cursor"));
@@ -309,75 +419,88 @@ static int resolve_all(cli *c, const cli_cmd *cmd, const char *rid, json_int_t p
       json_decref(res);
       json_decref(all);
       json_decref(records);
-      return 1;
+      return CLI_ERROR;
     }
     snprintf(cursor, sizeof cursor, "%s", next);
     json_decref(res);
   }
   json_object_set_new(all, "records", records);
-  if (c->json) cli_print_json(all);
-  else print_resolved(all);
+  int r = resolved(c, all, rid);
   json_decref(all);
-  return 0;
+  return r;
 }
 
-static int cmd_resolve(cli *c, int argc, char **argv) {
-  opt o[] = {{.name = "limit", .has_value = true}, {.name = "cursor", .has_value = true}, {.name = "all"}, {0}};
-  args a;
-  const cli_cmd *cmd = cli_find("resolve");
-  int r = parse(cmd, argc, argv, o, &a, 1, 1);
+enum { RESOLVE_LIMIT, RESOLVE_CURSOR, RESOLVE_ALL };
+static const cli_opt resolve_opts[] = {
+    [RESOLVE_LIMIT] = {"limit", 0, "N", "at most N records (1-1000, default 100); with --all, the\n"
+                                        "records of a page (default 1000)", false, NULL},
+    [RESOLVE_CURSOR] = {"cursor", 0, "C", "the page after the one that printed C", false, NULL},
+    [RESOLVE_ALL] = {"all", 0, NULL, "every live record (from --cursor's page on), page after page", false, NULL},
+    {NULL, 0, NULL, NULL, false, NULL},
+};
+
+static int cmd_resolve(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
   json_int_t limit = 0;
-  if (o[0].n && (r = parse_int(cmd, "limit", o[0].values[0], 1, 1000000, &limit)) >= 0) return r;
-  if (o[2].n) return resolve_all(c, cmd, a.pos[0], o[0].n ? limit : ALL_PAGE, o[1].n ? o[1].values[0] : NULL);
-  json_t *p = json_pack("{s:s}", "resource_id", a.pos[0]);
-  if (o[0].n) json_object_set_new(p, "limit", json_integer(limit));
-  if (o[1].n) json_object_set_new(p, "cursor", json_string(o[1].values[0]));
-  return run(c, "resolve", p, print_resolved);
+  if (a->n[RESOLVE_LIMIT] &&
+      (r = parse_int(cmd, "limit", a->val[RESOLVE_LIMIT][0], 1, DR_RESOLVE_LIMIT_MAX, &limit)) >= 0)
+    return r;
+  const char *cursor = a->n[RESOLVE_CURSOR] ? a->val[RESOLVE_CURSOR][0] : NULL;
+  if (a->n[RESOLVE_ALL]) return resolve_all(c, cmd, rid, limit ? limit : ALL_PAGE, cursor);
+  json_t *p = json_pack("{s:s}", "resource_id", rid);
+  if (limit) json_object_set_new(p, "limit", json_integer(limit));
+  if (cursor) json_object_set_new(p, "cursor", json_string(cursor));
+  json_t *res = cli_call(c, "resolve", p);
+  if (!res) return cli_failed(c);
+  r = resolved(c, res, rid);
+  json_decref(res);
+  return r;
 }
 
-static int cmd_discover(cli *c, int argc, char **argv) {
-  opt o[] = {{.name = "type", .has_value = true}, {0}};
-  args a;
-  int r = parse(cli_find("discover"), argc, argv, o, &a, 1, 1);
+enum { DISCOVER_TYPE };
+static const cli_opt discover_opts[] = {
+    [DISCOVER_TYPE] = {"type", 0, "TYPE", "only records of that type", false, NULL},
+    {NULL, 0, NULL, NULL, false, NULL},
+};
+
+static int cmd_discover(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
-  json_t *p = json_pack("{s:s}", "resource_id", a.pos[0]);
-  if (o[0].n) json_object_set_new(p, "type", json_string(o[0].values[0]));
-  return run(c, "discover", p, cli_print_record);
+  json_t *p = json_pack("{s:s}", "resource_id", rid);
+  if (a->n[DISCOVER_TYPE]) json_object_set_new(p, "type", json_string(a->val[DISCOVER_TYPE][0]));
+  return run(c, "discover", p, cli_print_record, NULL);
 }
 
-static void print_list(json_t *res) {
+static void print_list(const cli *c, json_t *res) {
   printf("RESOURCES\n");
-  cli_print_resources_table(json_object_get(res, "resources"));
+  cli_print_resources_table(c, json_object_get(res, "resources"));
   printf("\nADVERTISED\n");
-  cli_print_records_table(json_object_get(res, "records"), true);
+  cli_print_records_table(c, json_object_get(res, "records"), true);
 }
 
-static int cmd_list(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("list"), argc, argv, NULL, &a, 0, 0);
-  return r >= 0 ? r : run(c, "list", NULL, print_list);
+static int cmd_list(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  return run(c, "list", NULL, print_list, NULL);
 }
 
-static int cmd_pin(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("pin"), argc, argv, NULL, &a, 1, 1);
-  return r >= 0 ? r : run(c, "resource.pin", json_pack("{s:s}", "resource_id", a.pos[0]), print_ok);
+static int cmd_pin(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
+  return r >= 0 ? r : run(c, "resource.pin", json_pack("{s:s}", "resource_id", rid), print_ok, NULL);
 }
 
-static int cmd_unpin(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("unpin"), argc, argv, NULL, &a, 1, 1);
-  return r >= 0 ? r : run(c, "resource.unpin", json_pack("{s:s}", "resource_id", a.pos[0]), print_ok);
+static int cmd_unpin(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
+  return r >= 0 ? r : run(c, "resource.unpin", json_pack("{s:s}", "resource_id", rid), print_ok, NULL);
 }
 
-static int cmd_bootstrap(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("bootstrap"), argc, argv, NULL, &a, 1, MAX_POS);
-  if (r >= 0) return r;
+static int cmd_bootstrap(cli *c, const cli_cmd *cmd, const cli_args *a) {
   json_t *addrs = json_array();
-  for (int i = 0; i < a.n_pos; i++) json_array_append_new(addrs, json_string(a.pos[i]));
-  return run(c, "node.bootstrap", json_pack("{s:o}", "addresses", addrs), print_ok);
+  for (int i = 0; i < a->n_pos; i++) json_array_append_new(addrs, json_string(a->pos[i]));
+  return run(c, "node.bootstrap", json_pack("{s:o}", "addresses", addrs), print_ok, NULL);
 }
 
 static volatile sig_atomic_t watch_stop;
@@ -388,103 +511,182 @@ static void on_watch_signal(int sig) {
 }
 
 /* Subscribes, then prints every event until a signal or the node hangs up. */
-static int cmd_watch(cli *c, int argc, char **argv) {
-  args a;
-  int r = parse(cli_find("watch"), argc, argv, NULL, &a, 1, 1);
+static int cmd_watch(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  char rid[DR_ID_TEXT_MAX];
+  int r = resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
-  int fd = cli_send(c, "watch", json_pack("{s:s}", "resource_id", a.pos[0]));
-  if (fd < 0) return 1;
+  c->rpc_error = 0;
+  int fd = cli_send(c, "watch", json_pack("{s:s}", "resource_id", rid));
+  if (fd < 0) return CLI_ERROR;
   bool eof;
   json_t *resp = cli_read(c, fd, &eof);
   json_t *err = json_object_get(resp, "error");
   if (!resp || err) {
-    if (err) {
-      char msg[1024];
-      cli_escape(json_string_value(json_object_get(err, "message")), msg, sizeof msg);
-      fprintf(stderr, "dhtreg: error %lld: %s\n", (long long)json_integer_value(json_object_get(err, "code")), msg);
-    }
+    if (err)
+      cli_rpc_error(c, (long long)json_integer_value(json_object_get(err, "code")),
+                    json_string_value(json_object_get(err, "message")));
     else if (eof)
       fprintf(stderr, "dhtreg: the node closed the connection without answering\n");
     json_decref(resp);
     close(fd);
-    return 1;
+    return cli_failed(c);
   }
   json_decref(resp);
   struct sigaction sa = {.sa_handler = on_watch_signal};
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   c->timeout_s = 0; /* events come when they come */
-  if (!c->json) fprintf(stderr, "watching %s (Ctrl-C to stop)\n", a.pos[0]);
+  if (!c->json) fprintf(stderr, "watching %s (Ctrl-C to stop)\n", rid);
   while (!watch_stop) {
     json_t *ev = cli_read(c, fd, &eof);
     if (!ev) {
       if (watch_stop) break;
       close(fd);
       fprintf(stderr, "dhtreg: the node closed the connection\n");
-      return 1;
+      return CLI_ERROR;
     }
     json_t *params = json_object_get(ev, "params");
     if (json_is_object(params)) {
       if (c->json) cli_print_json(params);
-      else cli_print_event(params);
+      else cli_print_event(c, params);
       fflush(stdout);
     }
     json_decref(ev);
   }
   close(fd);
+  return CLI_OK;
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+typedef struct names_walk {
+  json_t *list;
+} names_walk;
+
+static int on_name(void *ctx, const dr_names_entry *e) {
+  names_walk *w = ctx;
+  char peer[DR_ID_TEXT_MAX];
+  size_t i;
+  json_t *prev;
+  bool shadowed = false;
+  json_array_foreach(w->list, i, prev) shadowed |= strcmp(json_string_value(json_object_get(prev, "alias")), e->alias) == 0;
+  dr_id_encode(e->peer, peer);
+  json_array_append_new(w->list, json_pack("{s:s, s:s, s:s, s:i, s:b}", "alias", e->alias, "peer_id", peer, "file",
+                                           e->file, "line", (int)e->line, "shadowed", shadowed));
   return 0;
 }
 
+static void on_bad_name(void *ctx, const char *file, unsigned line, const char *why) {
+  if (line) fprintf(stderr, "dhtreg: warning: %s:%u: %s (line skipped)\n", file, line, why);
+  else fprintf(stderr, "dhtreg: warning: %s: %s (file skipped)\n", file, why);
+}
+
+/* Every alias the names files give, and the files; with an ALIAS, its peer
+ * id alone (for scripts). */
+static int cmd_names(cli *c, const cli_cmd *cmd, const cli_args *a) {
+  const char *const *files;
+  size_t n = names_files(&files);
+  if (a->n_pos) {
+    char peer[DR_ID_TEXT_MAX];
+    int r = peer_arg(cmd, a->pos[0], peer);
+    if (r >= 0) return r;
+    printf("%s\n", peer);
+    return CLI_OK;
+  }
+  names_walk w = {json_array()};
+  dr_names_each(files, n, on_name, on_bad_name, &w);
+  json_t *fl = json_array();
+  const char *env = getenv("DHTREG_NAMES");
+  for (size_t i = 0; i < n; i++) {
+    const char *from = i == 0 && env && *env ? "$DHTREG_NAMES" : i + 1 < n ? "~/.dhtreg/names" : NULL;
+    json_t *f = json_pack("{s:s, s:b}", "path", files[i], "exists", access(files[i], F_OK) == 0);
+    if (from) json_object_set_new(f, "from", json_string(from));
+    json_array_append_new(fl, f);
+  }
+  json_t *res = json_pack("{s:o, s:o}", "names", w.list, "files", fl);
+  if (c->json) cli_print_json(res);
+  else cli_print_names(c, res);
+  json_decref(res);
+  return CLI_OK;
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+#define NO_OPTS NULL
+#define RESOURCE_NOTE "RESOURCE: a resource id, LABEL@ALIAS or LABEL@PEER_ID (dhtreg help names).\n"
+
 const cli_cmd cli_cmds[] = {
-    {"status", cmd_status, "Shows this node's identity and state", "status\n\nexample: dhtreg status"},
-    {"health", cmd_health, "Checks that the node answers, and whether it is ready",
-     "health\n\nPrints ok (the node is alive), whether it is ready for traffic and, if not,\n"
-     "why. The exit status is 0 whenever the node answers.\n\nexample: dhtreg health"},
-    {"ready", cmd_ready, "Exits 0 when the node is ready for traffic, 1 when not",
-     "ready\n\nAs health, but the exit status says whether the node is ready (0) or not\n"
-     "(1: no peers, state not written, clock skewed; the reasons are printed).\n\n"
-     "example: dhtreg ready || echo not yet"},
-    {"id", cmd_id, "Computes a resource id (no network)",
-     "id LABEL [--owner PEER_ID]\n\n  --owner PEER_ID  the owner (default: this node)\n\nexample: dhtreg id web"},
-    {"create", cmd_create, "Creates a resource owned by this node",
-     "create LABEL [--policy open|owner] [--allow PEER_ID]... [--shards N]\n\n"
-     "  --policy P       open: anyone may add records (default); owner: only the owner\n"
-     "                   and the peers given with --allow\n"
-     "  --allow PEER_ID  a peer allowed to add records (repeatable)\n"
-     "  --shards N       DHT keys its records are spread over: a power of two up to\n"
-     "                   4096 (default 1); 50 to 100 records a shard (docs/DESIGN.md)\n\n"
-     "example: dhtreg create web --policy owner --allow 3NDP9m6Q..."},
-    {"get", cmd_get, "Shows a resource", "get RESOURCE_ID\n\nexample: dhtreg get $(dhtreg id web)"},
-    {"advertise", cmd_advertise, "Advertises a service of a resource",
-     "advertise RESOURCE_ID SERVICE_ID [options]\n\n"
-     "  --host HOST        where to reach it\n"
-     "  --port N           its port (0-65535)\n"
-     "  --address ADDR     another address (repeatable)\n"
-     "  --type TYPE        its type (e.g. http)\n"
-     "  --tag TAG          a tag (repeatable, at most 16)\n"
-     "  --meta KEY=VALUE   metadata (repeatable, 2 KiB in all)\n"
-     "  --ttl SECONDS      lifetime of each signed version (30-86400, default 300)\n"
-     "  --lease            live only while 'dhtreg renew' is called within the TTL\n\n"
-     "example: dhtreg advertise $RID web-1 --host 10.0.0.5 --port 8080 --type http"},
-    {"renew", cmd_renew, "Renews a record (required in lease mode)",
-     "renew RESOURCE_ID SERVICE_ID\n\nexample: dhtreg renew $RID web-1"},
-    {"withdraw", cmd_withdraw, "Withdraws a record this node advertises",
-     "withdraw RESOURCE_ID SERVICE_ID\n\nexample: dhtreg withdraw $RID web-1"},
-    {"resolve", cmd_resolve, "Lists the live records of a resource",
-     "resolve RESOURCE_ID [--limit N] [--cursor C] [--all]\n\n"
-     "  --limit N   at most N records (default 100; with --all, per page: 1000)\n"
-     "  --cursor C  the page after the one that printed C\n"
-     "  --all       every live record (from --cursor's page on), page after page\n\n"
-     "example: dhtreg --json resolve $RID --all"},
-    {"discover", cmd_discover, "Picks one live record at random",
-     "discover RESOURCE_ID [--type TYPE]\n\n  --type TYPE  only records of that type\n\nexample: dhtreg discover $RID --type http"},
-    {"list", cmd_list, "Lists this node's resources and advertisements", "list\n\nexample: dhtreg list"},
-    {"watch", cmd_watch, "Prints register/deregister/expire events until Ctrl-C",
-     "watch RESOURCE_ID\n\nexample: dhtreg watch $RID"},
-    {"pin", cmd_pin, "Keeps a resource's entries replicated by this node",
-     "pin RESOURCE_ID\n\nexample: dhtreg pin $RID"},
-    {"unpin", cmd_unpin, "Stops pinning a resource", "unpin RESOURCE_ID\n\nexample: dhtreg unpin $RID"},
-    {"bootstrap", cmd_bootstrap, "Joins the network through more nodes",
-     "bootstrap HOST:PORT...\n\nexample: dhtreg bootstrap 192.0.2.10:4222"},
-    {NULL, NULL, NULL, NULL},
+    {"status", cmd_status, "Shows this node's identity and state", NULL, 0, 0, NO_OPTS, NULL, "dhtreg status", NULL, false},
+    {"health", cmd_health, "Checks that the node answers, and whether it is ready", NULL, 0, 0, NO_OPTS,
+     "Prints ok (the node is alive), whether it is ready for traffic and, if not,\n"
+     "why. The exit status is 0 whenever the node answers.\n",
+     "dhtreg health", NULL, false},
+    {"ready", cmd_ready, "Exits 0 when the node is ready for traffic, 1 when not", NULL, 0, 0, NO_OPTS,
+     "As health, but the exit status says whether the node is ready (0) or not\n"
+     "(1: no peers, state not written, clock skewed; the reasons are printed).\n",
+     "dhtreg ready || echo not yet", NULL, false},
+    {"id", cmd_id, "Computes a resource id (with --owner: here, no network)", "LABEL", 1, 1, id_opts,
+     "A resource id is a hash of its owner's peer id and its label: the same label\n"
+     "gives another id under another owner. Without --owner the owner is this\n"
+     "node, whose peer id the node is asked for.\n",
+     "dhtreg id web --owner prod", NULL, false},
+    {"create", cmd_create, "Creates a resource owned by this node", "LABEL", 1, 1, create_opts,
+     "Creating it again is the same resource; another policy, allow-list or shard\n"
+     "count signs a newer version of it.\n",
+     "dhtreg create web --policy owner --allow 3NDP9m6Q...", NULL, false},
+    {"get", cmd_get, "Shows a resource", "RESOURCE", 1, 1, NO_OPTS, RESOURCE_NOTE "Exit status 3: no such resource.\n",
+     "dhtreg get web@prod", NULL, false},
+    {"advertise", cmd_advertise, "Advertises a service of a resource", "RESOURCE SERVICE_ID", 2, 2, advertise_opts,
+     RESOURCE_NOTE
+     "SERVICE_ID is 1-128 bytes. The limits are the node's (docs/API.md), checked\n"
+     "here first. The node keeps the record announced, and renews it, while it runs;\n"
+     "a warning says when no DHT node confirmed it yet (the exit status is still 0).\n",
+     "dhtreg advertise $RID web-1 --host 10.0.0.5 --port 8080 --type http", NULL, false},
+    {"renew", cmd_renew, "Renews a record (required in lease mode)", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
+     RESOURCE_NOTE "Exit status 3: this node has no such live record.\n", "dhtreg renew $RID web-1", NULL, false},
+    {"withdraw", cmd_withdraw, "Withdraws a record this node advertises", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
+     RESOURCE_NOTE "Exit status 3: this node advertises no such record.\n", "dhtreg withdraw $RID web-1", NULL,
+     false},
+    {"resolve", cmd_resolve, "Lists the live records of a resource", "RESOURCE", 1, 1, resolve_opts,
+     RESOURCE_NOTE
+     "Shows each record's address, type, tags, seq, health, expiry and metadata;\n"
+     "-o wide adds its peer, every address and when it was signed. Exit status 3:\n"
+     "no resource entry and no record (an unknown resource).\n",
+     "dhtreg resolve web@prod --wide", NULL, false},
+    {"discover", cmd_discover, "Picks one live record at random", "RESOURCE", 1, 1, discover_opts,
+     RESOURCE_NOTE "Exit status 3: no live record (of that type).\n", "dhtreg discover $RID --type http", NULL,
+     false},
+    {"list", cmd_list, "Lists this node's resources and advertisements", NULL, 0, 0, NO_OPTS, NULL, "dhtreg list",
+     NULL, false},
+    {"watch", cmd_watch, "Prints register/deregister/expire events until Ctrl-C", "RESOURCE", 1, 1, NO_OPTS,
+     RESOURCE_NOTE, "dhtreg watch $RID", NULL, false},
+    {"pin", cmd_pin, "Keeps a resource's entries replicated by this node", "RESOURCE", 1, 1, NO_OPTS, RESOURCE_NOTE,
+     "dhtreg pin $RID", NULL, false},
+    {"unpin", cmd_unpin, "Stops pinning a resource", "RESOURCE", 1, 1, NO_OPTS,
+     RESOURCE_NOTE "Exit status 3: the node does not pin it.\n", "dhtreg unpin $RID", NULL, false},
+    {"bootstrap", cmd_bootstrap, "Joins the network through more nodes", "HOST:PORT...", 1, CLI_MAX_POS, NO_OPTS,
+     NULL, "dhtreg bootstrap 192.0.2.10:4222", NULL, false},
+    {"names", cmd_names, "Lists the aliases of owners this CLI knows, and their files", "[ALIAS]", 0, 1, NO_OPTS,
+     "A names file maps aliases to owners' peer ids, one per line:\n"
+     "\n"
+     "  prod = 5A3at6zsWfe7hj6gxKyJY8vPe2sXE4SDjTzAsrRsbS4C   # the production node\n"
+     "\n"
+     "'#' starts a comment. The files are searched in order - $DHTREG_NAMES (a\n"
+     "path), ~/.dhtreg/names, /etc/dhtreg/names - and the first that has an alias\n"
+     "wins. Wherever a command takes a RESOURCE, LABEL@ALIAS is the resource LABEL\n"
+     "of that owner (LABEL@PEER_ID too), its id computed here. With an ALIAS,\n"
+     "names prints its peer id alone (exit status 3 when no file has it).\n",
+     "dhtreg names prod", NULL, false},
+    {"help", cli_cmd_help_fn, "Shows this help, or a command's", "[COMMAND]", 0, 1, NO_OPTS, NULL,
+     "dhtreg help resolve", "@command", false},
+    {"version", cli_cmd_version, "Prints the versions of dhtreg, and of the node when one answers", NULL, 0, 0,
+     NO_OPTS, "Exits 0 when no node answers too (the node's line says so).\n", "dhtreg version", NULL, false},
+    {"completion", cli_cmd_completion, "Prints a bash completion script for dhtreg", "bash", 1, 1, NO_OPTS,
+     "The script completes commands, their options and the global options, as\n"
+     "this dhtreg knows them (the build installs it as\n"
+     "share/bash-completion/completions/dhtreg). For your user alone:\n"
+     "\n"
+     "  dhtreg completion bash > ~/.local/share/bash-completion/completions/dhtreg\n",
+     "source <(dhtreg completion bash)", "bash", true},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, false},
 };

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_COLS 8
+#define MAX_COLS 12
+#define PATH_CELL 4200
 
 /* Escapes what a terminal could take for a command: C0 and C1 control
  * characters and DEL as \xNN (\u{NN} for C1), bytes that are not UTF-8
@@ -56,10 +57,35 @@ void cli_print_json(json_t *v) {
 }
 
 void cli_fmt_duration(long long s, char *out, size_t len) {
-  if (s <= 0) snprintf(out, len, "expired");
-  else if (s < 60) snprintf(out, len, "%llds", s);
+  if (s < 0) s = -s;
+  if (s < 60) snprintf(out, len, "%llds", s);
   else if (s < 3600) snprintf(out, len, "%lldm%02llds", s / 60, s % 60);
-  else snprintf(out, len, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  else if (s < 86400) snprintf(out, len, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  else snprintf(out, len, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+}
+
+void cli_fmt_time(const cli *c, long long t, char *out, size_t len) {
+  if (c->utc) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t < 0 || !gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+      snprintf(out, len, "%lld", t);
+    return;
+  }
+  long long d = t - (long long)time(NULL);
+  char dur[32];
+  cli_fmt_duration(d, dur, sizeof dur);
+  if (d == 0) snprintf(out, len, "now");
+  else if (d > 0) snprintf(out, len, "in %s", dur);
+  else snprintf(out, len, "%s ago", dur);
+}
+
+/* Keys whose values are Unix times, shown relative to now (or --utc). */
+static bool is_time_key(const char *k) {
+  static const char *const keys[] = {"created_at", "issued_at", "expires_at", "timestamp", "failing_since", NULL};
+  for (const char *const *p = keys; *p; p++)
+    if (strcmp(*p, k) == 0) return true;
+  return false;
 }
 
 /* A value as text: strings bare, arrays comma-joined, objects k=v. */
@@ -105,7 +131,7 @@ static void fmt_value(json_t *v, char *out, size_t len) {
   }
 }
 
-void cli_print_kv(json_t *obj, const char *const *keys) {
+void cli_print_kv(const cli *c, json_t *obj, const char *const *keys) {
   size_t w = 0;
   for (const char *const *k = keys; *k; k++)
     if (strlen(*k) > w) w = strlen(*k);
@@ -113,14 +139,15 @@ void cli_print_kv(json_t *obj, const char *const *keys) {
     json_t *v = json_object_get(obj, *k);
     if (!v) continue;
     char text[4096];
-    fmt_value(v, text, sizeof text);
+    if (json_is_integer(v) && is_time_key(*k)) cli_fmt_time(c, (long long)json_integer_value(v), text, sizeof text);
+    else fmt_value(v, text, sizeof text);
     printf("%-*s  %s\n", (int)w + 1, *k, text);
   }
 }
 
-void cli_print_resource(json_t *res) {
+void cli_print_resource(const cli *c, json_t *res) {
   static const char *const keys[] = {"resource_id", "label", "owner", "created_at", "policy", "allow", "shards", "seq", NULL};
-  cli_print_kv(res, keys);
+  cli_print_kv(c, res, keys);
 }
 
 static void address_of(json_t *rec, char *out, size_t len) {
@@ -135,17 +162,18 @@ static void address_of(json_t *rec, char *out, size_t len) {
   else snprintf(out, len, "-");
 }
 
-void cli_print_record(json_t *rec) {
+void cli_print_record(const cli *c, json_t *rec) {
   static const char *const keys[] = {"resource_id", "service_id", "peer_id", "host", "port",
                                      "addresses", "type", "tags", "metadata", "issued_at",
                                      "expires_at", "seq", "health", NULL};
-  cli_print_kv(rec, keys);
+  cli_print_kv(c, rec, keys);
 }
 
 /* ---- tables ---------------------------------------------------------------------------- */
 
 typedef struct table {
   int cols;
+  int indent; /* spaces before each row */
   size_t rows, cap;
   char **cells; /* rows * cols strings, row 0 the header */
 } table;
@@ -174,6 +202,7 @@ static void table_print(table *t) {
       if (s && strlen(s) > w[c]) w[c] = strlen(s);
     }
   for (size_t r = 0; r < t->rows; r++) {
+    printf("%*s", t->indent, "");
     for (int c = 0; c < t->cols; c++) {
       const char *s = t->cells[r * (size_t)t->cols + (size_t)c];
       if (c == t->cols - 1) printf("%s", s ? s : "");
@@ -185,48 +214,60 @@ static void table_print(table *t) {
   free(t->cells);
 }
 
-void cli_print_records_table(json_t *records, bool with_lease) {
+/* The columns of a record table: resolve's (wide: every one), or list's
+ * own advertisements (with_lease). */
+enum { C_RID, C_SID, C_PEER, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_TTL, C_LEASE, C_ISSUED, C_EXPIRES, C_META, C__N };
+
+static const char *const col_names[C__N] = {"RESOURCE_ID", "SERVICE_ID", "PEER_ID", "ADDRESS", "ADDRESSES", "TYPE",
+                                            "TAGS", "SEQ", "HEALTH", "TTL", "LEASE", "ISSUED", "EXPIRES", "METADATA"};
+
+void cli_print_records_table(const cli *c, json_t *records, bool with_lease) {
+  static const int resolve_cols[] = {C_SID, C_ADDR, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_EXPIRES, C_META, -1};
+  static const int resolve_wide[] = {C_SID, C_PEER, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_ISSUED,
+                                     C_EXPIRES, C_META, -1};
+  static const int list_cols[] = {C_RID, C_SID, C_ADDR, C_TYPE, C_TTL, C_LEASE, C_EXPIRES, -1};
+  static const int list_wide[] = {C_RID, C_SID, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_TTL, C_LEASE,
+                                  C_EXPIRES, C_META, -1};
+  const int *cols = with_lease ? (c->wide ? list_wide : list_cols) : (c->wide ? resolve_wide : resolve_cols);
   size_t i, n = json_array_size(records);
   json_t *rec;
   if (!n) {
     printf("no records\n");
     return;
   }
-  table t = {.cols = 7};
-  if (with_lease) {
-    const char *h[] = {"RESOURCE_ID", "SERVICE_ID", "ADDRESS", "TYPE", "TTL", "LEASE", "EXPIRES_IN"};
-    table_add(&t, h);
-  } else {
-    const char *h[] = {"SERVICE_ID", "PEER", "ADDRESS", "TYPE", "TAGS", "EXPIRES_IN", "HEALTH"};
-    table_add(&t, h);
+  table t = {.cols = 0};
+  const char *row[MAX_COLS];
+  while (cols[t.cols] >= 0) {
+    row[t.cols] = col_names[cols[t.cols]];
+    t.cols++;
   }
-  long long now = (long long)time(NULL);
+  table_add(&t, row);
   json_array_foreach(records, i, rec) {
-    char addr[300], type[128], tags[1200], exp[32], peer[16], ttl[24], rid[64];
-    address_of(rec, addr, sizeof addr);
-    fmt_value(json_object_get(rec, "type"), type, sizeof type);
-    fmt_value(json_object_get(rec, "tags"), tags, sizeof tags);
-    cli_fmt_duration((long long)json_integer_value(json_object_get(rec, "expires_at")) - now, exp, sizeof exp);
-    const char *sid = json_string_value(json_object_get(rec, "service_id"));
-    const char *pid = json_string_value(json_object_get(rec, "peer_id"));
-    snprintf(peer, sizeof peer, "%.12s", pid ? pid : "-");
-    if (with_lease) {
-      fmt_value(json_object_get(rec, "ttl"), ttl, sizeof ttl);
-      fmt_value(json_object_get(rec, "resource_id"), rid, sizeof rid);
-      const char *row[] = {rid, sid, addr, type, ttl,
-                           json_is_true(json_object_get(rec, "lease")) ? "yes" : "no", exp};
-      table_add(&t, row);
-    } else {
-      const char *health = json_string_value(json_object_get(rec, "health"));
-      const char *row[] = {sid, peer, addr, type, tags, exp, health ? health : "-"};
-      table_add(&t, row);
-    }
+    static char cell[C__N][2048];
+    address_of(rec, cell[C_ADDR], sizeof cell[C_ADDR]);
+    fmt_value(json_object_get(rec, "resource_id"), cell[C_RID], sizeof cell[C_RID]);
+    fmt_value(json_object_get(rec, "service_id"), cell[C_SID], sizeof cell[C_SID]);
+    fmt_value(json_object_get(rec, "peer_id"), cell[C_PEER], sizeof cell[C_PEER]);
+    fmt_value(json_object_get(rec, "addresses"), cell[C_ADDRS], sizeof cell[C_ADDRS]);
+    fmt_value(json_object_get(rec, "type"), cell[C_TYPE], sizeof cell[C_TYPE]);
+    fmt_value(json_object_get(rec, "tags"), cell[C_TAGS], sizeof cell[C_TAGS]);
+    fmt_value(json_object_get(rec, "seq"), cell[C_SEQ], sizeof cell[C_SEQ]);
+    fmt_value(json_object_get(rec, "health"), cell[C_HEALTH], sizeof cell[C_HEALTH]);
+    fmt_value(json_object_get(rec, "ttl"), cell[C_TTL], sizeof cell[C_TTL]);
+    snprintf(cell[C_LEASE], sizeof cell[C_LEASE], "%s", json_is_true(json_object_get(rec, "lease")) ? "yes" : "no");
+    cli_fmt_time(c, (long long)json_integer_value(json_object_get(rec, "issued_at")), cell[C_ISSUED],
+                 sizeof cell[C_ISSUED]);
+    cli_fmt_time(c, (long long)json_integer_value(json_object_get(rec, "expires_at")), cell[C_EXPIRES],
+                 sizeof cell[C_EXPIRES]);
+    fmt_value(json_object_get(rec, "metadata"), cell[C_META], sizeof cell[C_META]);
+    for (int k = 0; k < t.cols; k++) row[k] = cell[cols[k]];
+    table_add(&t, row);
   }
   table_print(&t);
   printf("%zu record%s\n", n, n == 1 ? "" : "s");
 }
 
-void cli_print_resources_table(json_t *resources) {
+void cli_print_resources_table(const cli *c, json_t *resources) {
   size_t i;
   json_t *r;
   if (!json_array_size(resources)) {
@@ -245,10 +286,10 @@ void cli_print_resources_table(json_t *resources) {
   table_print(&t);
 }
 
-void cli_print_status(json_t *info) {
+void cli_print_status(const cli *c, json_t *info) {
   static const char *const keys[] = {"peer_id", "version", "port", "network", "private", "uptime_s", "connected",
                                      "peers", "advertised", NULL};
-  cli_print_kv(info, keys);
+  cli_print_kv(c, info, keys);
   json_t *e = json_object_get(info, "entries");
   printf("%-11s  resources=%lld records=%lld tombstones=%lld\n", "entries",
          (long long)json_integer_value(json_object_get(e, "resources")),
@@ -266,7 +307,7 @@ void cli_print_status(json_t *info) {
   printf("%-11s  %s\n", "rejected", used ? line : "none");
 }
 
-void cli_print_event(json_t *params) {
+void cli_print_event(const cli *c, json_t *params) {
   json_t *rec = json_object_get(params, "record");
   char addr[300], ts[32];
   time_t now = time(NULL);
@@ -279,4 +320,41 @@ void cli_print_event(json_t *params) {
   cli_escape(json_string_value(json_object_get(rec, "service_id")), sid, sizeof sid);
   cli_escape(json_string_value(json_object_get(rec, "peer_id")), pid, sizeof pid);
   printf("%s %-10s %s %.12s %s\n", ts, *type ? type : "?", *sid ? sid : "-", *pid ? pid : "-", addr);
+}
+
+/* dhtreg names: every alias of the names files and where it is, then the
+ * files in the order they are searched. */
+void cli_print_names(const cli *c, json_t *names) {
+  size_t i;
+  json_t *e, *list = json_object_get(names, "names"), *files = json_object_get(names, "files");
+  if (json_array_size(list)) {
+    table t = {.cols = 3};
+    const char *h[] = {"ALIAS", "PEER_ID", "FILE"};
+    table_add(&t, h);
+    json_array_foreach(list, i, e) {
+      char where[PATH_CELL];
+      snprintf(where, sizeof where, "%s:%lld%s", json_string_value(json_object_get(e, "file")),
+               (long long)json_integer_value(json_object_get(e, "line")),
+               json_is_true(json_object_get(e, "shadowed")) ? " (shadowed: an earlier line has it)" : "");
+      const char *row[] = {json_string_value(json_object_get(e, "alias")),
+                           json_string_value(json_object_get(e, "peer_id")), where};
+      table_add(&t, row);
+    }
+    table_print(&t);
+  } else {
+    printf("no aliases\n");
+  }
+  printf("\nnames files, searched in this order:\n");
+  table t = {.cols = 2};
+  json_array_foreach(files, i, e) {
+    char note[64];
+    const char *from = json_string_value(json_object_get(e, "from"));
+    bool exists = json_is_true(json_object_get(e, "exists"));
+    snprintf(note, sizeof note, "%s%s%s", from ? from : "", from && !exists ? ": " : "", exists ? "" : "no such file");
+    const char *row[] = {json_string_value(json_object_get(e, "path")), note};
+    table_add(&t, row);
+  }
+  t.indent = 2;
+  table_print(&t);
+  (void)c;
 }

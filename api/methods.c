@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESOLVE_DEFAULT_LIMIT 100
+#include "api/limits.h"
+
 #define POLICY_FRESH_MS 30000 /* a resource entry read this long ago decides an advertise */
-#define RESOLVE_MAX_LIMIT 1000
 
 #define ONLY(...)                                                 \
   do {                                                            \
@@ -539,13 +539,13 @@ static void resolve_started(dr_rpc_call *call, int err, dr_resolve *r) {
 
 static void m_resolve(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
-  uint64_t limit = RESOLVE_DEFAULT_LIMIT;
+  uint64_t limit = DR_RESOLVE_LIMIT_DEFAULT;
   const char *cursor = NULL;
   dr_resolve_page from = {0};
   dr_resolve *r;
   ONLY("resource_id", "limit", "cursor");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
-      dr_param_uint(call, params, "limit", 1, RESOLVE_MAX_LIMIT, &limit, NULL) < 0 ||
+      dr_param_uint(call, params, "limit", 1, DR_RESOLVE_LIMIT_MAX, &limit, NULL) < 0 ||
       dr_param_string(call, params, "cursor", false, &cursor) < 0)
     return;
   if (cursor && cursor_decode(cursor, &from) < 0) {

@@ -167,7 +167,7 @@ int dr_names_lookup(const char *const *files, size_t n_files, const char *alias,
     unsigned line = 0;
     int r = walk_file(files[i], alias, take_first, NULL, out, &stop, &why, &line);
     if (r < 0) return fail(r, err, errlen, "cannot read %s: %s", files[i], strerror(-r));
-    if (r == 1 && why) return fail(-EINVAL, err, errlen, "%s:%u: the line of '%s' is broken: %s", files[i], line, alias, why);
+    if (r == 1 && why) return fail(-EBADMSG, err, errlen, "%s:%u: the line of '%s' is broken: %s", files[i], line, alias, why);
     if (r == 1) return 0;
   }
   size_t used = (size_t)snprintf(err, errlen, "no alias '%s' in the names files (", alias);

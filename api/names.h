@@ -66,16 +66,18 @@ int dr_names_each(const char *const *files, size_t n_files, dr_names_cb cb,
                   dr_names_bad_cb bad, void *ctx);
 
 /* The first line naming alias, searching the files in order. Returns 0
- * with *out filled; -ENOENT when no file names it; -EINVAL when the line
- * naming it first is malformed (not a peer id); -EACCES (or another
- * negative errno) when a file before that line exists but cannot be read,
- * so a later file does not answer in its place. */
+ * with *out filled; -ENOENT when no file names it; -EINVAL when alias is
+ * not a well-formed alias; -EBADMSG when the line naming it first is
+ * malformed (not a peer id); -EACCES (or another negative errno) when a
+ * file before that line exists but cannot be read, so a later file does
+ * not answer in its place. */
 int dr_names_lookup(const char *const *files, size_t n_files, const char *alias,
                     dr_names_entry *out, char *err, size_t errlen);
 
 /* An owner given as a peer id or an alias: its peer id. Returns 0, or
- * -EINVAL (neither a peer id nor a well-formed alias, or a malformed line),
- * -ENOENT (no such alias) or a file's error, as dr_names_lookup. */
+ * -EINVAL (neither a peer id nor a well-formed alias), -ENOENT (no such
+ * alias), -EBADMSG (its line is malformed) or a file's error, as
+ * dr_names_lookup. */
 int dr_names_owner(const char *const *files, size_t n_files, const char *owner,
                    uint8_t peer[DR_ID_LEN], char *err, size_t errlen);
 
@@ -88,8 +90,8 @@ int dr_names_split(const char *ref, char label[DR_NAME_MAX + 1], const char **ow
 
 /* The resource id a reference names: a resource id as it is, LABEL@PEER_ID
  * or LABEL@ALIAS computed here (no network). Returns 0, or -EINVAL (not a
- * resource id nor LABEL@OWNER), -ENOENT (an unknown alias) or a file's
- * error. */
+ * resource id nor LABEL@OWNER), -ENOENT (an unknown alias), -EBADMSG (the
+ * alias's line is malformed) or a file's error. */
 int dr_names_resource(const char *const *files, size_t n_files, const char *ref,
                       uint8_t rid[DR_ID_LEN], char *err, size_t errlen);
 

@@ -8,7 +8,7 @@
 #   lib/systemd/system/dhtregd.service         ExecStart=P/bin/dhtregd
 #   lib/sysusers.d/dhtreg.conf                 the system user and group dhtreg
 #   <sysconfdir>/default/dhtregd               the service's environment
-#   share/bash-completion/completions/         dhtreg, dhtregd
+#   share/bash-completion/completions/         dhtregd, and dhtreg (written by `dhtreg completion bash`)
 #   share/doc/dhtreg/                          README.md, LICENSE, docs/*.md
 include(GNUInstallDirs)
 
@@ -55,8 +55,21 @@ if(TARGET dhtreg)
   install(TARGETS dhtreg RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(FILES ${CMAKE_SOURCE_DIR}/dist/sysusers.d/dhtreg.conf DESTINATION ${DHTREG_SYSUSERS_DIR})
-install(FILES ${CMAKE_SOURCE_DIR}/dist/bash-completion/dhtregd ${CMAKE_SOURCE_DIR}/dist/bash-completion/dhtreg
+install(FILES ${CMAKE_SOURCE_DIR}/dist/bash-completion/dhtregd
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+# dhtreg's completion is written at build time by the CLI itself, from its
+# tables of commands and options (`dhtreg completion bash`)
+if(TARGET dhtreg)
+  set(DR_COMPLETION ${CMAKE_BINARY_DIR}/completion/dhtreg)
+  add_custom_command(OUTPUT ${DR_COMPLETION}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/completion
+    COMMAND ${CMAKE_COMMAND} -DEXEC=$<TARGET_FILE:dhtreg> -DOUT=${DR_COMPLETION} -P ${DR_CMAKE_DIR}/completion.cmake
+    DEPENDS dhtreg ${DR_CMAKE_DIR}/completion.cmake
+    COMMENT "Writing dhtreg's bash completion"
+    VERBATIM)
+  add_custom_target(dhtreg-completion ALL DEPENDS ${DR_COMPLETION})
+  install(FILES ${DR_COMPLETION} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+endif()
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # under docs/, where README.md's links point
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")

@@ -7,7 +7,7 @@
 include(GNUInstallDirs)
 
 set(DR_CLIENT_SOURCES api/client.c api/client_json.c api/client_uv.c api/client_heartbeat.c
-    api/client_names.c api/names.c crypto/ids.c crypto/entry.c crypto/entry_codec.c)
+    api/client_names.c api/names.c crypto/ids.c crypto/entry.c crypto/entry_codec.c crypto/identity.c)
 
 add_library(libdhtreg SHARED ${DR_CLIENT_SOURCES})
 add_library(libdhtreg_static STATIC ${DR_CLIENT_SOURCES})

@@ -7,7 +7,8 @@
 # formats them, and an @DHTREG_FLAG_ENV@ in the include becomes one
 # ENVIRONMENT entry per option of the usage (DHTREG_ and the option's name in
 # capitals, '-' as '_'; --data-dir is DHTREG_HOME, --rpc-socket
-# DHTREG_SOCKET), but for those the include describes itself.
+# DHTREG_SOCKET), but for those the include describes itself; an
+# @DHTREG_EXIT_STATUS@ becomes the usage's "Exit status:" paragraph.
 cmake_policy(VERSION 3.16)
 foreach(v HELP2MAN EXEC WRAPPER INCLUDE SECTION OUT WORK)
   if(NOT DEFINED ${v})
@@ -54,6 +55,21 @@ foreach(line ${lines})
 endforeach()
 string(REGEX REPLACE "\n$" "" env "${env}")
 string(REPLACE "@DHTREG_FLAG_ENV@" "${env}" include "${include}")
+
+# An "Exit status:" paragraph of the usage ("  N  meaning" lines) becomes
+# the page's EXIT STATUS, where the include says @DHTREG_EXIT_STATUS@
+# (help2man-exec.sh keeps it out of the DESCRIPTION).
+set(exits "")
+if(help MATCHES "\nExit status:\n(( +[0-9]+ +[^\n]*\n?)+)")
+  string(REGEX MATCHALL " +[0-9]+ +[^\n]*" lines "${CMAKE_MATCH_1}")
+  foreach(line ${lines})
+    string(REGEX MATCH "^ +([0-9]+) +(.*)$" unused "${line}")
+    string(REPLACE "-" "\\-" text "${CMAKE_MATCH_2}")
+    string(APPEND exits ".TP\n.B ${CMAKE_MATCH_1}\n${text}\n")
+  endforeach()
+  string(REGEX REPLACE "\n$" "" exits "${exits}")
+endif()
+string(REPLACE "@DHTREG_EXIT_STATUS@" "${exits}" include "${include}")
 
 get_filename_component(name ${INCLUDE} NAME)
 file(MAKE_DIRECTORY ${WORK})

@@ -1,35 +1,19 @@
-/* test_cli.c - the dhtreg command line against real nodes: output, --json, exit codes, error messages */
+/* test_cli.c - the dhtreg command line against real nodes: output, --json, exit codes, error messages (test_cli_conventions.c: its conventions) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
 
 #include "tests/support/harness.h"
+#include "tests/support/cli_run.h"
 
 static h_node a, b;
-static char out[65536];
 
-/* Runs dhtreg with the given arguments (a shell fragment) against socket;
- * stdout and stderr land in out; returns the exit status. */
-static int cli(const h_node *n, const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "%s/dhtreg --socket '%s' %s 2>&1", DR_BIN_DIR, n ? n->sock : "/nonexistent/x.sock", args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t len = fread(out, 1, sizeof out - 1, p);
-  out[len] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void expect_out(const char *text) {
-  if (!strstr(out, text)) fail_msg("expected \"%s\" in:\n%s", text, out);
-}
+#define ZERO_ID "11111111111111111111111111111111" /* a valid id: 32 zero bytes */
 
 static bool b_resolves(void *rid) {
   char args[200];
@@ -52,7 +36,7 @@ static void test_cli_round_trip(void **state) {
   assert_int_equal(cli(&a, "create api"), 0);
   expect_out("label");
   assert_int_equal(cli(&a, "id api"), 0);
-  snprintf(rid, sizeof rid, "%.*s", (int)strcspn(out, "\n"), out);
+  first_line(rid, sizeof rid);
   assert_true(strlen(rid) > 40);
   snprintf(args, sizeof args, "id api --owner %s", a.peer_id);
   assert_int_equal(cli(&b, args), 0);
@@ -65,14 +49,28 @@ static void test_cli_round_trip(void **state) {
   expect_out("api-1");
   assert_true(h_wait_for(b_resolves, rid, 10000));
 
+  /* the table: address, type, tags, seq, health, expiry (relative), metadata */
+  snprintf(args, sizeof args, "--json resolve %s", rid);
+  assert_int_equal(cli(&b, args), 0);
+  json_t *res = json_loads(cli_stdout, 0, NULL);
+  assert_non_null(res);
+  char seq[32];
+  snprintf(seq, sizeof seq, "%lld",
+           (long long)json_integer_value(json_object_get(json_array_get(json_object_get(res, "records"), 0), "seq")));
+  json_decref(res);
   snprintf(args, sizeof args, "resolve %s", rid);
   assert_int_equal(cli(&b, args), 0);
   expect_out("resource api owned by");
   expect_out("SERVICE_ID");
+  expect_out("SEQ");
+  expect_out("METADATA");
   expect_out("10.2.3.4:9000");
   expect_out("grpc");
   expect_out("blue,v3");
+  expect_out(seq);
   expect_out("passing");
+  expect_out("passing  in "); /* expires in 2 minutes (--ttl 120): relative */
+  expect_out("owner=team-x");
   expect_out("1 record");
 
   assert_int_equal(cli(&a, "list"), 0);
@@ -90,13 +88,14 @@ static void test_cli_round_trip(void **state) {
   assert_int_equal(cli(&a, args), 0);
   expect_out("no records");
 
-  /* errors: the node's message, non-zero */
+  /* errors: the node's message; not found is 3, a node's error 1, a bad argument 2 */
   assert_int_equal(cli(&a, args), 0);
   snprintf(args, sizeof args, "withdraw %s api-1", rid);
-  assert_int_equal(cli(&a, args), 1);
+  assert_int_equal(cli(&a, args), 3);
+  expect_out("not found");
   expect_out("error -32004");
-  assert_int_equal(cli(&a, "get not-an-id"), 1);
-  expect_out("resource_id");
+  assert_int_equal(cli(&a, "get not-an-id"), 2);
+  expect_out("'not-an-id' is not a resource id");
   assert_int_equal(cli(&a, "bootstrap nowhere"), 1);
   expect_out("addresses");
 }
@@ -107,16 +106,16 @@ static void test_cli_usage_errors(void **state) {
   assert_int_equal(cli(NULL, "frobnicate"), 2);
   expect_out("unknown command 'frobnicate'");
   assert_int_equal(cli(NULL, "advertise onlyone"), 2);
-  expect_out("missing argument");
-  assert_int_equal(cli(NULL, "advertise r s --port 70000"), 2);
+  expect_out("missing SERVICE_ID");
+  assert_int_equal(cli(NULL, "advertise " ZERO_ID " s --port 70000"), 2);
   expect_out("--port");
-  assert_int_equal(cli(NULL, "advertise r s --meta novalue"), 2);
+  assert_int_equal(cli(NULL, "advertise " ZERO_ID " s --meta novalue"), 2);
   expect_out("KEY=VALUE");
-  assert_int_equal(cli(NULL, "resolve r --bogus"), 2);
+  assert_int_equal(cli(NULL, "resolve " ZERO_ID " --bogus"), 2);
   expect_out("unknown option '--bogus'");
-  static const char *const cmds[] = {"status", "health", "id", "create", "get", "advertise", "renew",
+  static const char *const cmds[] = {"status", "health", "ready", "id", "create", "get", "advertise", "renew",
                                      "withdraw", "resolve", "discover", "list", "watch", "pin",
-                                     "unpin", "bootstrap", NULL};
+                                     "unpin", "bootstrap", "names", "help", "version", "completion", NULL};
   for (const char *const *c = cmds; *c; c++) {
     char args[64];
     snprintf(args, sizeof args, "%s --help", *c);
@@ -166,7 +165,7 @@ static void test_cli_shards_and_pages(void **state) {
   /* --all, in pages of 4, as one JSON answer without a cursor */
   snprintf(args, sizeof args, "--json resolve %s --all --limit 4", rid);
   assert_int_equal(cli(&b, args), 0);
-  json_t *res = json_loads(out, 0, NULL);
+  json_t *res = json_loads(cli_stdout, 0, NULL);
   assert_non_null(res);
   assert_int_equal(json_array_size(json_object_get(res, "records")), 30);
   assert_null(json_object_get(res, "next_cursor"));
@@ -194,7 +193,7 @@ static void test_cli_escapes_control_characters(void **state) {
   h_fake_node(path, script);
   h_node fake = {0};
   snprintf(fake.sock, sizeof fake.sock, "%s", path);
-  const char *forms[] = {"resolve R", "--json resolve R", "discover R"};
+  const char *forms[] = {"resolve " ZERO_ID, "--json resolve " ZERO_ID, "discover " ZERO_ID};
   for (size_t f = 0; f < 3; f++) {
     if (f == 2) { /* discover answers one record */
       snprintf(script, sizeof script, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":%s}\n", rec);
@@ -223,7 +222,7 @@ static void test_cli_escapes_control_characters(void **state) {
   snprintf(path, sizeof path, "%s/fake-watch.sock", h_tmpdir());
   h_fake_node(path, script);
   char cmd[600];
-  snprintf(cmd, sizeof cmd, "timeout 2 %s/dhtreg --socket '%s' watch R 2>/dev/null", DR_BIN_DIR, path);
+  snprintf(cmd, sizeof cmd, "timeout 2 %s/dhtreg --socket '%s' watch " ZERO_ID " 2>/dev/null", DR_BIN_DIR, path);
   FILE *p = popen(cmd, "r");
   size_t len = fread(out, 1, sizeof out - 1, p);
   out[len] = '\0';
