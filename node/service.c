@@ -7,7 +7,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#define CHECK_MS 250 /* how often the node's state is looked at */
+#define CHECK_MS 1000 /* how often the node's state is looked at (node.info walks its entries) */
 
 struct dr_service {
   dr_node *node;

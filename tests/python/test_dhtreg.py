@@ -75,9 +75,10 @@ class Blocking(unittest.TestCase):
 
     def resolves(self, rid: str, want: List[str], node: Optional[dhtreg.Client] = None) -> dhtreg.Resolution:
         """Polls a resolve (on A by default) until its service ids are ``want``."""
-        c = node or self.a
-        return wait_for(lambda: (lambda r: r if sids(r.records) == sorted(want) else None)(c.resolve_all(rid)),
-                        15, f"{rid} to resolve to {want}")
+        def matches() -> Optional[dhtreg.Resolution]:
+            r = (node or self.a).resolve_all(rid)
+            return r if sids(r.records) == sorted(want) else None
+        return wait_for(matches, 15, f"{rid} to resolve to {want}")
 
     def test_health_and_node_info(self) -> None:
         h = self.a.health()
