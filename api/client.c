@@ -244,6 +244,81 @@ int dhtreg_peer_id(dhtreg *c, char out[DHTREG_ID_MAX]) {
   return id ? 0 : fail(c, -EPROTO, "node.info has no peer_id");
 }
 
+int dhtreg_node_info_get(dhtreg *c, dhtreg_node_info *out) {
+  json_t *res;
+  int r = call(c, "node.info", NULL, &res);
+  if (r < 0) return r;
+  memset(out, 0, sizeof *out);
+  snprintf(out->peer_id, sizeof out->peer_id, "%s", json_string_value(json_object_get(res, "peer_id")) ?: "");
+  snprintf(out->version, sizeof out->version, "%s", json_string_value(json_object_get(res, "version")) ?: "");
+  out->port = (uint16_t)json_integer_value(json_object_get(res, "port"));
+  out->network = (uint32_t)json_integer_value(json_object_get(res, "network"));
+  out->uptime_s = (uint64_t)json_integer_value(json_object_get(res, "uptime_s"));
+  out->connected = json_is_true(json_object_get(res, "connected"));
+  out->ready = json_is_true(json_object_get(res, "ready"));
+  out->private_network = json_is_true(json_object_get(res, "private"));
+  out->peers = (unsigned)json_integer_value(json_object_get(res, "peers"));
+  out->advertised = (size_t)json_integer_value(json_object_get(res, "advertised"));
+  json_decref(res);
+  return 0;
+}
+
+int dhtreg_bootstrap(dhtreg *c, const char *const *addrs, size_t n) {
+  json_t *a = json_array(), *res;
+  for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(addrs[i] ? addrs[i] : ""));
+  int r = call(c, "node.bootstrap", json_pack("{s:o}", "addresses", a), &res);
+  if (r == 0) json_decref(res);
+  return r;
+}
+
+int dhtreg_resource_get(dhtreg *c, const char *rid, dhtreg_resource *out) {
+  json_t *res;
+  int r = call(c, "resource.get", json_pack("{s:s}", "resource_id", rid ? rid : ""), &res);
+  if (r < 0) return r;
+  json_t *e = json_object_get(res, "resource");
+  if (!json_is_object(e)) e = res; /* the entry itself */
+  memset(out, 0, sizeof *out);
+  const char *id = json_string_value(json_object_get(e, "resource_id"));
+  if (!id) {
+    json_decref(res);
+    return fail(c, DHTREG_ENOTFOUND, "not found: no entry of that resource");
+  }
+  snprintf(out->resource_id, sizeof out->resource_id, "%s", id);
+  snprintf(out->owner, sizeof out->owner, "%s", json_string_value(json_object_get(e, "owner")) ?: "");
+  snprintf(out->label, sizeof out->label, "%s", json_string_value(json_object_get(e, "label")) ?: "");
+  snprintf(out->policy, sizeof out->policy, "%s", json_string_value(json_object_get(e, "policy")) ?: "open");
+  out->created_at = (uint64_t)json_integer_value(json_object_get(e, "created_at"));
+  out->seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+  out->shards = (uint32_t)json_integer_value(json_object_get(e, "shards"));
+  out->n_allow = json_array_size(json_object_get(e, "allow"));
+  json_decref(res);
+  return 0;
+}
+
+static int rid_call(dhtreg *c, const char *method, const char *rid) {
+  json_t *res;
+  int r = call(c, method, json_pack("{s:s}", "resource_id", rid ? rid : ""), &res);
+  if (r == 0) json_decref(res);
+  return r;
+}
+
+int dhtreg_pin(dhtreg *c, const char *rid) {
+  return rid_call(c, "resource.pin", rid);
+}
+
+int dhtreg_unpin(dhtreg *c, const char *rid) {
+  return rid_call(c, "resource.unpin", rid);
+}
+
+int dhtreg_list(dhtreg *c, dhtreg_records *out) {
+  json_t *res;
+  int r = call(c, "list", NULL, &res);
+  if (r < 0) return r;
+  r = dr__records_from_json(res, false, out);
+  json_decref(res);
+  return r < 0 ? fail(c, r, "not a list's answer") : 0;
+}
+
 int dhtreg_resource_id(const char *owner, const char *label, char out[DHTREG_ID_MAX]) {
   uint8_t pk[DR_ID_LEN], rid[DR_ID_LEN];
   size_t ll = label ? strlen(label) : 0;

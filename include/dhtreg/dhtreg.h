@@ -74,6 +74,21 @@ int dhtreg_get_health(dhtreg *c, dhtreg_health *out);
 /* The node's peer id: the owner of the resources it creates. */
 int dhtreg_peer_id(dhtreg *c, char out[DHTREG_ID_MAX]);
 
+/* node.info's main fields (dhtreg_call "node.info" has every counter). */
+typedef struct dhtreg_node_info {
+  char peer_id[DHTREG_ID_MAX];
+  char version[32];
+  uint16_t port;
+  uint32_t network;
+  uint64_t uptime_s;
+  bool connected, ready, private_network;
+  unsigned peers;
+  size_t advertised; /* its live advertisements */
+} dhtreg_node_info;
+int dhtreg_node_info_get(dhtreg *c, dhtreg_node_info *out);
+/* Joins the network through more nodes ("host:port"). */
+int dhtreg_bootstrap(dhtreg *c, const char *const *addresses, size_t n);
+
 /* ---- ids and names ---------------------------------------------------------- */
 
 /* The id of the resource `label` of that owner (a peer id), computed here
@@ -131,6 +146,21 @@ typedef struct dhtreg_resource_opts {
 int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_opts *opts,
                            char rid[DHTREG_ID_MAX], bool *published);
 
+/* A resource's signed entry. */
+typedef struct dhtreg_resource {
+  char resource_id[DHTREG_ID_MAX], owner[DHTREG_ID_MAX];
+  char label[129];
+  char policy[8]; /* "open" or "owner" */
+  uint64_t created_at, seq;
+  uint32_t shards;
+  size_t n_allow; /* peers on the allow-list (dhtreg_call "resource.get" lists them) */
+} dhtreg_resource;
+/* DHTREG_ENOTFOUND when the DHT holds no entry of that resource. */
+int dhtreg_resource_get(dhtreg *c, const char *resource_id, dhtreg_resource *out);
+/* The node keeps the resource's entries replicated, whoever issued them. */
+int dhtreg_pin(dhtreg *c, const char *resource_id);
+int dhtreg_unpin(dhtreg *c, const char *resource_id);
+
 /* What to advertise: only resource_id and service_id are required. */
 typedef struct dhtreg_ad {
   const char *resource_id, *service_id;
@@ -168,6 +198,8 @@ int dhtreg_resolve(dhtreg *c, const char *resource_id, const dhtreg_resolve_opts
 /* One live record (of that type unless NULL) chosen at random, so that
  * clients spread their load; DHTREG_ENOTFOUND when there is none. */
 int dhtreg_discover(dhtreg *c, const char *resource_id, const char *type, dhtreg_records *out);
+/* This node's own live advertisements, as records. */
+int dhtreg_list(dhtreg *c, dhtreg_records *out);
 
 /* ---- watch ------------------------------------------------------------------- */
 

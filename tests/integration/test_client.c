@@ -128,6 +128,31 @@ static void test_blocking(void **state) {
   assert_non_null(strstr(json, rid));
   free(json);
   assert_int_equal(dhtreg_call(c, "no.such", NULL, &json), -32601);
+  /* the rest of the methods, typed */
+  dhtreg_node_info info;
+  assert_int_equal(dhtreg_node_info_get(c, &info), 0);
+  assert_string_equal(info.peer_id, me);
+  assert_int_equal(info.port, a.port);
+  assert_true(info.ready); /* started alone: ready whatever its peers */
+  assert_int_equal(info.advertised, 1);
+  dhtreg_resource res;
+  assert_int_equal(dhtreg_resource_get(c, rid, &res), 0);
+  assert_string_equal(res.label, "web");
+  assert_string_equal(res.owner, me);
+  assert_string_equal(res.policy, "open");
+  assert_int_equal(dhtreg_list(c, &rs), 0);
+  assert_int_equal(rs.n, 1);
+  assert_string_equal(rs.records[0].service_id, "web-1");
+  dhtreg_records_free(&rs);
+  assert_int_equal(dhtreg_pin(c, rid), 0);
+  assert_int_equal(dhtreg_unpin(c, rid), 0);
+  assert_int_equal(dhtreg_unpin(c, rid), DHTREG_ENOTFOUND);
+  char boot[64];
+  h_addr(&b, boot, sizeof boot);
+  const char *boots[] = {boot};
+  assert_int_equal(dhtreg_bootstrap(c, boots, 1), 0);
+  const char *bad[] = {"nocolon"};
+  assert_int_equal(dhtreg_bootstrap(c, bad, 1), DHTREG_EINVALID);
   /* withdrawn: gone */
   bool published;
   assert_int_equal(dhtreg_withdraw(c, rid, "web-1", &published), 0);
@@ -139,6 +164,7 @@ static void test_blocking(void **state) {
   assert_int_equal(dhtreg_resolve(c, local, NULL, &rs), 0);
   assert_false(rs.has_resource);
   dhtreg_records_free(&rs);
+  assert_int_equal(dhtreg_resource_get(c, local, &res), DHTREG_ENOTFOUND);
   dhtreg_close(c);
   /* no node: said so */
   char nowhere[300];
