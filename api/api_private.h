@@ -28,6 +28,8 @@ enum {
 typedef struct dr_rpc_call dr_rpc_call;
 
 dr_node *dr_rpc_call_node(const dr_rpc_call *call);
+/* Whether the call came through the TCP listener (any local user may reach it). */
+bool dr_rpc_call_tcp(const dr_rpc_call *call);
 
 /* When the call's client goes away before the call ends, fn(call, arg)
  * runs (once, on the loop): it must stop what the call waits for and end
@@ -102,9 +104,19 @@ int dr_param_strings(dr_rpc_call *call, json_t *params, const char *name, size_t
 /* Fails the call when params has a member not in the NULL-terminated list. */
 int dr_param_only(dr_rpc_call *call, json_t *params, const char *const *names);
 
+/* check: an advertise's "check" object, into *out (strings and argv
+ * borrowed from params; free out->argv); *present says whether there is
+ * one. include: "passing" (the default) or "all". */
+int dr_param_check(dr_rpc_call *call, json_t *params, dr_check_spec *out, bool *present);
+int dr_param_include(dr_rpc_call *call, json_t *params, dr_include *out);
+
 json_t *dr_json_id(const uint8_t id[DR_ID_LEN]);
 json_t *dr_json_resource(const dr_entry *e);
 json_t *dr_json_record(const dr_entry *e);
+/* list's "check" of an advertisement: its spec and what it says now. */
+json_t *dr_json_check(const dr_check_spec *spec, const dr_check_status *st);
+/* A watch event's "type": register, deregister, expire, critical, passing. */
+const char *dr_event_name(dr_event_type t);
 
 /* Removes the socket file at path when no node serves it (a node killed
  * left it). 0, or -EADDRINUSE (another node serves it) or another negative

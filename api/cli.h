@@ -38,7 +38,7 @@ typedef struct cli_opt {
   const char *complete;
 } cli_opt;
 
-#define CLI_MAX_OPTS 12 /* options of one command */
+#define CLI_MAX_OPTS 16 /* options of one command */
 #define CLI_MAX_VALUES 64
 #define CLI_MAX_POS 64
 
@@ -101,6 +101,12 @@ int cli_parse(cli *c, int argc, char **argv, const cli_cmd **cmd, cli_args *a);
 /* Usage error of cmd (or NULL): "dhtreg: CMD: message", then its synopsis
  * line, on stderr; returns CLI_USAGE. */
 int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Splits s into at most max words at spaces and tabs, as a shell would
+ * without expanding anything: '...' and "..." group words (quotes
+ * removed). The words are written into buf (cap bytes). Returns their
+ * count, or -1 (too many, too long, or an unclosed quote). */
+int cli_split_words(const char *s, char **words, int max, char *buf, size_t cap);
 
 /* The closest of n candidates to typed (an edit distance small for its
  * length, or typed a prefix of only it), or NULL. */

@@ -62,6 +62,27 @@ static int typo(const cli_cmd *cmd, const char *what, const char *typed, const c
   return CLI_USAGE;
 }
 
+int cli_split_words(const char *s, char **words, int max, char *buf, size_t cap) {
+  int n = 0;
+  size_t o = 0;
+  while (*s) {
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) break;
+    if (n == max) return -1;
+    words[n++] = buf + o;
+    char quote = 0;
+    for (; *s && (quote || (*s != ' ' && *s != '\t')); s++) {
+      if (!quote && (*s == '\'' || *s == '"')) quote = *s;
+      else if (quote && *s == quote) quote = 0;
+      else if (o + 1 < cap) buf[o++] = *s;
+      else return -1;
+    }
+    if (quote || o + 1 >= cap) return -1;
+    buf[o++] = '\0';
+  }
+  return n;
+}
+
 /* Optimal string alignment distance (Levenshtein with transpositions: a
  * swapped pair of letters counts one), of words of up to 63 bytes. */
 static size_t distance(const char *a, const char *b) {

@@ -227,7 +227,8 @@ static void print_advertised(const cli *c, json_t *res) {
   cli_print_kv(c, res, keys);
 }
 
-enum { AD_HOST, AD_PORT, AD_ADDRESS, AD_TYPE, AD_TAG, AD_META, AD_TTL, AD_LEASE };
+enum { AD_HOST, AD_PORT, AD_ADDRESS, AD_TYPE, AD_TAG, AD_META, AD_TTL, AD_LEASE, AD_CHECK_TCP, AD_CHECK_HTTP,
+       AD_CHECK_EXEC, AD_CHECK_INTERVAL, AD_CHECK_TIMEOUT, AD_CHECK_FAILURES, AD_CHECK_PASSES };
 static const cli_opt advertise_opts[] = {
     [AD_HOST] = {"host", 0, "HOST", "where to reach it (at most 253 bytes)", false, "@hostname"},
     [AD_PORT] = {"port", 0, "N", "its port (0-65535)", false, NULL},
@@ -238,8 +239,65 @@ static const cli_opt advertise_opts[] = {
     [AD_TTL] = {"ttl", 0, "SECONDS", "lifetime of each signed version (30-86400, default 300;\n"
                                      "a node run with --min-ttl takes less)", false, NULL},
     [AD_LEASE] = {"lease", 0, NULL, "live only while 'dhtreg renew' is called within the TTL", false, NULL},
+    [AD_CHECK_TCP] = {"check-tcp", 0, "HOST:PORT", "a health check: the node connects there every interval", false, NULL},
+    [AD_CHECK_HTTP] = {"check-http", 0, "URL", "a health check: GET http://HOST[:PORT]/PATH, 2xx passes (no https)",
+                       false, NULL},
+    [AD_CHECK_EXEC] = {"check-exec", 0, "'CMD ARGS'", "a health check: runs CMD (no shell; quotes group words), exit 0\n"
+                                                      "passes; killed at the timeout", false, NULL},
+    [AD_CHECK_INTERVAL] = {"check-interval", 0, "S", "seconds between the check's runs (1-86400, default 10)", false, NULL},
+    [AD_CHECK_TIMEOUT] = {"check-timeout", 0, "S", "seconds a run may take (1-3600, default 5)", false, NULL},
+    [AD_CHECK_FAILURES] = {"check-failures", 0, "N", "failures in a row that make it critical (1-100, default 3)", false,
+                           NULL},
+    [AD_CHECK_PASSES] = {"check-passes", 0, "N", "passes in a row that make it passing again (1-100, default 2)", false,
+                         NULL},
     {NULL, 0, NULL, NULL, false, NULL},
 };
+
+/* --check-*: the advertise's "check" object into *out (NULL: none).
+ * Returns -1 to go on, or an exit status (printed). The node checks the
+ * address, the URL and the program as well (-32602). */
+static int check_arg(const cli_cmd *cmd, const cli_args *a, json_t **out) {
+  static const struct {
+    int opt;
+    const char *key;
+    long long max;
+  } nums[] = {{AD_CHECK_INTERVAL, "interval", 86400}, {AD_CHECK_TIMEOUT, "timeout", 3600},
+              {AD_CHECK_FAILURES, "failures", 100}, {AD_CHECK_PASSES, "passes", 100}};
+  int kinds = !!a->n[AD_CHECK_TCP] + !!a->n[AD_CHECK_HTTP] + !!a->n[AD_CHECK_EXEC], r;
+  *out = NULL;
+  if (kinds > 1) return cli_usage_error(cmd, "one of --check-tcp, --check-http and --check-exec, not several");
+  for (size_t i = 0; !kinds && i < sizeof nums / sizeof nums[0]; i++)
+    if (a->n[nums[i].opt])
+      return cli_usage_error(cmd, "--%s needs --check-tcp, --check-http or --check-exec", advertise_opts[nums[i].opt].name);
+  if (!kinds) return -1;
+  json_t *chk = json_object();
+  if (a->n[AD_CHECK_TCP]) {
+    const char *t = a->val[AD_CHECK_TCP][0];
+    if (!strchr(t, ':')) r = cli_usage_error(cmd, "--check-tcp: '%s' is not HOST:PORT", t);
+    else r = -1, json_object_set_new(chk, "tcp", json_string(t));
+  } else if (a->n[AD_CHECK_HTTP]) {
+    const char *u = a->val[AD_CHECK_HTTP][0];
+    if (strncmp(u, "http://", 7) != 0) r = cli_usage_error(cmd, "--check-http: '%s' is not an http:// URL (https is not supported)", u);
+    else r = -1, json_object_set_new(chk, "http", json_string(u));
+  } else {
+    static char buf[4096];
+    char *words[32]; /* an exec check's words at most (docs/API.md) */
+    int n = cli_split_words(a->val[AD_CHECK_EXEC][0], words, 32, buf, sizeof buf);
+    json_t *argv = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(argv, json_string(words[i]));
+    json_object_set_new(chk, "exec", argv);
+    r = n < 1 ? cli_usage_error(cmd, "--check-exec: not a command of 1-32 words (or a quote is not closed)") : -1;
+  }
+  for (size_t i = 0; r < 0 && i < sizeof nums / sizeof nums[0]; i++) {
+    json_int_t v;
+    if (a->n[nums[i].opt] &&
+        (r = parse_int(cmd, advertise_opts[nums[i].opt].name, a->val[nums[i].opt][0], 1, nums[i].max, &v)) < 0)
+      json_object_set_new(chk, nums[i].key, json_integer(v));
+  }
+  if (r >= 0) json_decref(chk);
+  else *out = chk;
+  return r;
+}
 
 static int by_meta_key(const void *x, const void *y) {
   return strcmp(((const dr_meta *)x)->key, ((const dr_meta *)y)->key);
@@ -307,6 +365,8 @@ static int cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
   for (int i = 1; i < a->n[AD_META]; i++)
     if (strcmp(meta[i - 1].key, meta[i].key) == 0) return cli_usage_error(cmd, "--meta: %s given twice", meta[i].key);
   if ((r = check_record(cmd, rid, a->pos[1], a, port, ttl, meta)) >= 0) return r;
+  json_t *check;
+  if ((r = check_arg(cmd, a, &check)) >= 0) return r;
 
   json_t *p = json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]);
   if (a->n[AD_HOST]) json_object_set_new(p, "host", json_string(a->val[AD_HOST][0]));
@@ -314,6 +374,7 @@ static int cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
   if (a->n[AD_TYPE]) json_object_set_new(p, "type", json_string(a->val[AD_TYPE][0]));
   if (a->n[AD_TTL]) json_object_set_new(p, "ttl", json_integer(ttl));
   if (a->n[AD_LEASE]) json_object_set_new(p, "lease", json_true());
+  if (check) json_object_set_new(p, "check", check);
   if (a->n[AD_ADDRESS] || a->n[AD_TAG]) {
     json_t *addrs = json_array(), *tags = json_array();
     for (int i = 0; i < a->n[AD_ADDRESS]; i++) json_array_append_new(addrs, json_string(a->val[AD_ADDRESS][i]));
@@ -390,13 +451,15 @@ static int resolved(cli *c, json_t *res, const char *rid) {
 
 /* resolve --all: every page, one after the other, printed as one answer
  * (next_cursor dropped). */
-static int resolve_all(cli *c, const cli_cmd *cmd, const char *rid, json_int_t page, const char *from) {
+static int resolve_all(cli *c, const cli_cmd *cmd, const char *rid, json_int_t page, const char *from,
+                       const char *include) {
   json_t *all = NULL, *records = json_array();
   char cursor[64] = "";
   if (from) snprintf(cursor, sizeof cursor, "%s", from);
   for (;;) {
     json_t *p = json_pack("{s:s, s:I}", "resource_id", rid, "limit", page);
     if (*cursor) json_object_set_new(p, "cursor", json_string(cursor));
+    if (include) json_object_set_new(p, "include", json_string(include));
     json_t *res = cli_call(c, "resolve", p);
     if (!res) {
       if (all) fprintf(stderr, "dhtreg: resolve --all stopped after %zu records\n", json_array_size(records));
@@ -430,12 +493,23 @@ static int resolve_all(cli *c, const cli_cmd *cmd, const char *rid, json_int_t p
   return r;
 }
 
-enum { RESOLVE_LIMIT, RESOLVE_CURSOR, RESOLVE_ALL };
+enum { RESOLVE_LIMIT, RESOLVE_CURSOR, RESOLVE_ALL, RESOLVE_INCLUDE };
+#define INCLUDE_HELP "passing (the default) or all: records whose health check\nfails (critical) too"
+
+/* --include: "passing" or "all" into *out (NULL: not given). -1, or an exit status. */
+static int include_arg(const cli_cmd *cmd, const cli_args *a, int opt, const char **out) {
+  *out = a->n[opt] ? a->val[opt][0] : NULL;
+  if (*out && strcmp(*out, "passing") && strcmp(*out, "all"))
+    return cli_usage_error(cmd, "--include: '%s' is not passing or all", *out);
+  return -1;
+}
+
 static const cli_opt resolve_opts[] = {
     [RESOLVE_LIMIT] = {"limit", 0, "N", "at most N records (1-1000, default 100); with --all, the\n"
                                         "records of a page (default 1000)", false, NULL},
     [RESOLVE_CURSOR] = {"cursor", 0, "C", "the page after the one that printed C", false, NULL},
     [RESOLVE_ALL] = {"all", 0, NULL, "every live record (from --cursor's page on), page after page", false, NULL},
+    [RESOLVE_INCLUDE] = {"include", 0, "WHAT", INCLUDE_HELP, false, "passing all"},
     {NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -447,9 +521,11 @@ static int cmd_resolve(cli *c, const cli_cmd *cmd, const cli_args *a) {
   if (a->n[RESOLVE_LIMIT] &&
       (r = parse_int(cmd, "limit", a->val[RESOLVE_LIMIT][0], 1, DR_RESOLVE_LIMIT_MAX, &limit)) >= 0)
     return r;
-  const char *cursor = a->n[RESOLVE_CURSOR] ? a->val[RESOLVE_CURSOR][0] : NULL;
-  if (a->n[RESOLVE_ALL]) return resolve_all(c, cmd, rid, limit ? limit : ALL_PAGE, cursor);
+  const char *cursor = a->n[RESOLVE_CURSOR] ? a->val[RESOLVE_CURSOR][0] : NULL, *include;
+  if ((r = include_arg(cmd, a, RESOLVE_INCLUDE, &include)) >= 0) return r;
+  if (a->n[RESOLVE_ALL]) return resolve_all(c, cmd, rid, limit ? limit : ALL_PAGE, cursor, include);
   json_t *p = json_pack("{s:s}", "resource_id", rid);
+  if (include) json_object_set_new(p, "include", json_string(include));
   if (limit) json_object_set_new(p, "limit", json_integer(limit));
   if (cursor) json_object_set_new(p, "cursor", json_string(cursor));
   json_t *res = cli_call(c, "resolve", p);
@@ -459,9 +535,10 @@ static int cmd_resolve(cli *c, const cli_cmd *cmd, const cli_args *a) {
   return r;
 }
 
-enum { DISCOVER_TYPE };
+enum { DISCOVER_TYPE, DISCOVER_INCLUDE };
 static const cli_opt discover_opts[] = {
     [DISCOVER_TYPE] = {"type", 0, "TYPE", "only records of that type", false, NULL},
+    [DISCOVER_INCLUDE] = {"include", 0, "WHAT", INCLUDE_HELP, false, "passing all"},
     {NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -469,8 +546,11 @@ static int cmd_discover(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
   int r = resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
+  const char *include;
+  if ((r = include_arg(cmd, a, DISCOVER_INCLUDE, &include)) >= 0) return r;
   json_t *p = json_pack("{s:s}", "resource_id", rid);
   if (a->n[DISCOVER_TYPE]) json_object_set_new(p, "type", json_string(a->val[DISCOVER_TYPE][0]));
+  if (include) json_object_set_new(p, "include", json_string(include));
   return run(c, "discover", p, cli_print_record, NULL);
 }
 
@@ -640,7 +720,10 @@ const cli_cmd cli_cmds[] = {
      RESOURCE_NOTE
      "SERVICE_ID is 1-128 bytes. The limits are the node's (docs/API.md), checked\n"
      "here first. The node keeps the record announced, and renews it, while it runs;\n"
-     "a warning says when no DHT node confirmed it yet (the exit status is still 0).\n",
+     "a warning says when no DHT node confirmed it yet (the exit status is still 0).\n"
+     "With a --check-*, the node runs that check every interval: after --check-failures\n"
+     "failures in a row the record is signed critical (resolve and discover leave it\n"
+     "out), after --check-passes passes passing again; it starts passing.\n",
      "dhtreg advertise $RID web-1 --host 10.0.0.5 --port 8080 --type http", NULL, false},
     {"renew", cmd_renew, "Renews a record (required in lease mode)", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
      RESOURCE_NOTE "Exit status 3: this node has no such live record.\n", "dhtreg renew $RID web-1", NULL, false},
@@ -650,16 +733,19 @@ const cli_cmd cli_cmds[] = {
     {"resolve", cmd_resolve, "Lists the live records of a resource", "RESOURCE", 1, 1, resolve_opts,
      RESOURCE_NOTE
      "Shows each record's address, type, tags, seq, health, expiry and metadata;\n"
-     "-o wide adds its peer, every address and when it was signed. Exit status 3:\n"
-     "no resource entry and no record (an unknown resource).\n",
+     "-o wide adds its peer, every address and when it was signed. Records whose\n"
+     "health check fails (critical) only with --include all. Exit status 3: no\n"
+     "resource entry and no record (an unknown resource).\n",
      "dhtreg resolve web@prod --wide", NULL, false},
     {"discover", cmd_discover, "Picks one live record at random", "RESOURCE", 1, 1, discover_opts,
-     RESOURCE_NOTE "Exit status 3: no live record (of that type).\n", "dhtreg discover $RID --type http", NULL,
+     RESOURCE_NOTE "Exit status 3: no live, passing record (of that type).\n", "dhtreg discover $RID --type http", NULL,
      false},
-    {"list", cmd_list, "Lists this node's resources and advertisements", NULL, 0, 0, NO_OPTS, NULL, "dhtreg list",
+    {"list", cmd_list, "Lists this node's resources and advertisements", NULL, 0, 0, NO_OPTS,
+     "Each advertisement's health, and its check's state and last output (-o wide:\n"
+     "all of it; -o json: the check's every field).\n", "dhtreg list", NULL, false},
+    {"watch", cmd_watch, "Prints register/deregister/expire/critical/passing events until Ctrl-C", "RESOURCE", 1, 1,
+     NO_OPTS, RESOURCE_NOTE "critical and passing: a record's health check changed its state.\n", "dhtreg watch $RID",
      NULL, false},
-    {"watch", cmd_watch, "Prints register/deregister/expire events until Ctrl-C", "RESOURCE", 1, 1, NO_OPTS,
-     RESOURCE_NOTE, "dhtreg watch $RID", NULL, false},
     {"pin", cmd_pin, "Keeps a resource's entries replicated by this node", "RESOURCE", 1, 1, NO_OPTS, RESOURCE_NOTE,
      "dhtreg pin $RID", NULL, false},
     {"unpin", cmd_unpin, "Stops pinning a resource", "RESOURCE", 1, 1, NO_OPTS,

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_COLS 12
+#define MAX_COLS 16
 #define PATH_CELL 4200
 
 /* Escapes what a terminal could take for a command: C0 and C1 control
@@ -216,18 +216,63 @@ static void table_print(table *t) {
 
 /* The columns of a record table: resolve's (wide: every one), or list's
  * own advertisements (with_lease). */
-enum { C_RID, C_SID, C_PEER, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_TTL, C_LEASE, C_ISSUED, C_EXPIRES, C_META, C__N };
+enum { C_RID, C_SID, C_PEER, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_TTL, C_LEASE, C_ISSUED, C_EXPIRES, C_META,
+       C_CHECK, C_CHECK_STATE, C_OUTPUT, C__N };
 
 static const char *const col_names[C__N] = {"RESOURCE_ID", "SERVICE_ID", "PEER_ID", "ADDRESS", "ADDRESSES", "TYPE",
-                                            "TAGS", "SEQ", "HEALTH", "TTL", "LEASE", "ISSUED", "EXPIRES", "METADATA"};
+                                            "TAGS", "SEQ", "HEALTH", "TTL", "LEASE", "ISSUED", "EXPIRES", "METADATA",
+                                            "CHECK", "CHECK_STATE", "LAST_OUTPUT"};
+
+/* list's check cells: what it checks, its state and how many runs in a
+ * row said so, its last output (its first line, cut unless wide). */
+static void check_cells(const cli *c, json_t *chk, char *what, char *state, char *output, size_t len) {
+  char target[1024];
+  if (!json_is_object(chk)) {
+    snprintf(what, len, "-");
+    snprintf(state, len, "-");
+    snprintf(output, len, "-");
+    return;
+  }
+  const char *type = json_string_value(json_object_get(chk, "type"));
+  json_t *argv = json_object_get(chk, "exec"), *w;
+  size_t i, used = 0;
+  if (json_is_array(argv)) { /* a command line: words with a space quoted */
+    target[0] = '\0';
+    json_array_foreach(argv, i, w) {
+      const char *word = json_string_value(w) ? json_string_value(w) : "";
+      bool q = !*word || strpbrk(word, " \t\"");
+      used += (size_t)snprintf(target + used, used < sizeof target ? sizeof target - used : 0, "%s%s%s%s",
+                               i ? " " : "", q ? "'" : "", word, q ? "'" : "");
+      if (used >= sizeof target) break;
+    }
+  } else {
+    fmt_value(json_object_get(chk, type ? type : "?"), target, sizeof target);
+  }
+  snprintf(what, len, "%.8s %s", type ? type : "?", target);
+  if (!c->wide && strlen(what) > 40) snprintf(what + 37, len - 37, "...");
+  const char *st = json_string_value(json_object_get(chk, "status"));
+  if (!json_object_get(chk, "last_result")) {
+    snprintf(state, len, "%s (not run yet)", st ? st : "?");
+  } else {
+    bool ok = strcmp(json_string_value(json_object_get(chk, "last_result")), "pass") == 0;
+    long long k = (long long)json_integer_value(json_object_get(chk, ok ? "consecutive_passes" : "consecutive_failures"));
+    snprintf(state, len, "%s (%lld %s%s)", st ? st : "?", k, ok ? "pass" : "failure", k == 1 ? "" : ok ? "es" : "s");
+  }
+  const char *out = json_string_value(json_object_get(chk, "output"));
+  size_t n = out ? strcspn(out, "\n") : 0;
+  if (!out || !*out) snprintf(output, len, "-");
+  else if (c->wide) snprintf(output, len, "%s", out);
+  else snprintf(output, len, "%.*s%s", (int)(n > 60 ? 57 : n), out, n > 60 || out[n] ? "..." : "");
+}
 
 void cli_print_records_table(const cli *c, json_t *records, bool with_lease) {
   static const int resolve_cols[] = {C_SID, C_ADDR, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_EXPIRES, C_META, -1};
   static const int resolve_wide[] = {C_SID, C_PEER, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_HEALTH, C_ISSUED,
                                      C_EXPIRES, C_META, -1};
-  static const int list_cols[] = {C_RID, C_SID, C_ADDR, C_TYPE, C_TTL, C_LEASE, C_EXPIRES, -1};
+  static const int list_cols[] = {C_RID, C_SID, C_ADDR, C_TYPE, C_TTL, C_LEASE, C_EXPIRES, C_HEALTH, C_CHECK,
+                                  C_CHECK_STATE, C_OUTPUT, -1};
   static const int list_wide[] = {C_RID, C_SID, C_ADDR, C_ADDRS, C_TYPE, C_TAGS, C_SEQ, C_TTL, C_LEASE,
-                                  C_EXPIRES, C_META, -1};
+                                  C_EXPIRES, C_META, C_HEALTH, C_CHECK, C_CHECK_STATE, C_OUTPUT, -1};
   const int *cols = with_lease ? (c->wide ? list_wide : list_cols) : (c->wide ? resolve_wide : resolve_cols);
   size_t i, n = json_array_size(records);
   json_t *rec;
@@ -260,6 +305,7 @@ void cli_print_records_table(const cli *c, json_t *records, bool with_lease) {
     cli_fmt_time(c, (long long)json_integer_value(json_object_get(rec, "expires_at")), cell[C_EXPIRES],
                  sizeof cell[C_EXPIRES]);
     fmt_value(json_object_get(rec, "metadata"), cell[C_META], sizeof cell[C_META]);
+    check_cells(c, json_object_get(rec, "check"), cell[C_CHECK], cell[C_CHECK_STATE], cell[C_OUTPUT], sizeof cell[0]);
     for (int k = 0; k < t.cols; k++) row[k] = cell[cols[k]];
     table_add(&t, row);
   }

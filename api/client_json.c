@@ -155,6 +155,8 @@ int dr__event_from_json(json_t *params, dhtreg_event *ev) {
   if (strcmp(type, "register") == 0) ev->type = DHTREG_EVENT_REGISTER;
   else if (strcmp(type, "deregister") == 0) ev->type = DHTREG_EVENT_DEREGISTER;
   else if (strcmp(type, "expire") == 0) ev->type = DHTREG_EVENT_EXPIRE;
+  else if (strcmp(type, "critical") == 0) ev->type = DHTREG_EVENT_CRITICAL;
+  else if (strcmp(type, "passing") == 0) ev->type = DHTREG_EVENT_PASSING;
   else return -EPROTO;
   if (record_from_json(json_object_get(params, "record"), &ev->record) < 0) return -EPROTO;
   ev->priv_ = json_incref(params);

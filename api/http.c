@@ -24,6 +24,7 @@ struct dr_http_server {
   uv_loop_t *loop;
   dr_node *node;
   const dr_rpc_server *rpc;
+  const dr_dns_server *dns;
   struct MHD_Daemon *mhd;
   uv_poll_t poll;
   uv_timer_t timer;
@@ -84,7 +85,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     s->requests[0]++;
     char *text;
     size_t len;
-    if (dr_metrics_text(s->node, s->rpc, s->requests, &text, &len) < 0) return MHD_NO;
+    if (dr_metrics_text(s->node, s->rpc, s->requests, s->dns, &text, &len) < 0) return MHD_NO;
     return answer(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
   }
   if (strcmp(url, "/health") == 0) { /* alive: it answers */
@@ -202,6 +203,10 @@ int dr_http_start(dr_http_server **out, uv_loop_t *loop, dr_node *node, const dr
 
 void dr_http_set_rpc(dr_http_server *s, const dr_rpc_server *rpc) {
   s->rpc = rpc;
+}
+
+void dr_http_set_dns(dr_http_server *s, const dr_dns_server *dns) {
+  s->dns = dns;
 }
 
 static void on_closed(uv_handle_t *h) {

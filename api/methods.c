@@ -291,10 +291,12 @@ typedef struct advertise_req {
   dr_rpc_call *call;
   json_t *params;
   dr_advertise_params p;
+  dr_check_spec check; /* its strings borrowed too; argv owned */
   dr_resolve *resolve; /* the policy lookup under way */
 } advertise_req;
 
 static void advertise_req_free(advertise_req *a) {
+  free(a->check.argv);
   free(a->p.addrs);
   free(a->p.tags);
   free(a->p.meta);
@@ -305,6 +307,7 @@ static void advertise_req_free(advertise_req *a) {
 /* Parses and checks every param; NULL (the call answered) on a bad one. */
 static advertise_req *advertise_parse(dr_rpc_call *call, json_t *params) {
   uint64_t port = 0, ttl = 0;
+  bool has_check = false;
   advertise_req *a = calloc(1, sizeof *a);
   if (!a) {
     dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
@@ -322,10 +325,12 @@ static advertise_req *advertise_parse(dr_rpc_call *call, json_t *params) {
       dr_param_bool(call, params, "lease", &p->lease) < 0 ||
       dr_param_strings(call, params, "addresses", DR_ADDRS_MAX, &p->addrs, &p->n_addrs) < 0 ||
       dr_param_strings(call, params, "tags", DR_TAGS_MAX, &p->tags, &p->n_tags) < 0 ||
-      read_metadata(call, params, &p->meta, &p->n_meta) < 0) {
+      read_metadata(call, params, &p->meta, &p->n_meta) < 0 ||
+      dr_param_check(call, params, &a->check, &has_check) < 0) {
     advertise_req_free(a);
     return NULL;
   }
+  p->check = has_check ? &a->check : NULL;
   p->port = (uint16_t)port;
   p->ttl = (uint32_t)ttl;
   return a;
@@ -371,7 +376,7 @@ static void policy_abandoned(dr_rpc_call *call, void *arg) {
 
 static void m_record_advertise(dr_rpc_call *call, json_t *params) {
   ONLY("resource_id", "service_id", "host", "port", "addresses", "type", "tags", "metadata",
-       "ttl", "lease");
+       "ttl", "lease", "check");
   /* every param is checked before the policy is looked up */
   advertise_req *a = advertise_parse(call, params);
   if (!a) return;
@@ -543,24 +548,25 @@ static void m_resolve(dr_rpc_call *call, json_t *params) {
   const char *cursor = NULL;
   dr_resolve_page from = {0};
   dr_resolve *r;
-  ONLY("resource_id", "limit", "cursor");
+  dr_include include;
+  ONLY("resource_id", "limit", "cursor", "include");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
       dr_param_uint(call, params, "limit", 1, DR_RESOLVE_LIMIT_MAX, &limit, NULL) < 0 ||
-      dr_param_string(call, params, "cursor", false, &cursor) < 0)
+      dr_param_string(call, params, "cursor", false, &cursor) < 0 || dr_param_include(call, params, &include) < 0)
     return;
   if (cursor && cursor_decode(cursor, &from) < 0) {
     dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param cursor: not a cursor this node gave");
     return;
   }
-  int err = dr_node_resolve(dr_rpc_call_node(call), rid, (size_t)limit, cursor ? &from : NULL,
-                            on_resolved, call, &r);
+  int err = dr_node_resolve_with(dr_rpc_call_node(call), rid, (size_t)limit, cursor ? &from : NULL, include,
+                                 on_resolved, call, &r);
   resolve_started(call, err, r);
 }
 
 static void on_discovered(void *ctx, int err, const dr_resolution *res) {
   dr_rpc_call *call = ctx;
   if (err < 0) dr_rpc_fail_node(call, err, NULL);
-  else if (!res->n_records) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: no live record of that kind");
+  else if (!res->n_records) dr_rpc_fail(call, DR_RPC_NOT_FOUND, "not found: no live record of that kind (critical ones: include all)");
   else dr_rpc_reply(call, dr_json_record(res->records[0]));
 }
 
@@ -568,12 +574,13 @@ static void m_discover(dr_rpc_call *call, json_t *params) {
   uint8_t rid[DR_ID_LEN];
   const char *type = NULL;
   dr_resolve *r;
-  ONLY("resource_id", "type");
+  dr_include include;
+  ONLY("resource_id", "type", "include");
   if (dr_param_id(call, params, "resource_id", true, rid, NULL) < 0 ||
-      dr_param_string(call, params, "type", false, &type) < 0)
+      dr_param_string(call, params, "type", false, &type) < 0 || dr_param_include(call, params, &include) < 0)
     return;
-  /* one record chosen uniformly among the live ones: load spreads over the providers */
-  int err = dr_node_discover(dr_rpc_call_node(call), rid, type, on_discovered, call, &r);
+  /* one record chosen uniformly among the live (passing) ones: load spreads over the providers */
+  int err = dr_node_discover_with(dr_rpc_call_node(call), rid, type, include, on_discovered, call, &r);
   resolve_started(call, err, r);
 }
 
@@ -606,6 +613,7 @@ static void m_list(dr_rpc_call *call, json_t *params) {
     json_t *r = dr_json_record(ads[i].record);
     json_object_set_new(r, "ttl", json_integer(ads[i].ttl));
     json_object_set_new(r, "lease", json_boolean(ads[i].lease));
+    if (ads[i].check) json_object_set_new(r, "check", dr_json_check(ads[i].check, &ads[i].status));
     json_array_append_new(jads, r);
   }
   free(res);

@@ -124,13 +124,28 @@ static void rpc_metrics(FILE *f, const dr_rpc_server *rpc) {
   }
 }
 
+static void dns_metrics(FILE *f, const dr_dns_server *dns) {
+  static const char *const rcodes[DR_DNS_RCODES] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  dr_dns_stats st;
+  dr_dns_stats_get(dns, &st);
+  COUNTER(f, "dns_queries", "DNS queries received (messages with a header that were not responses).", st.queries);
+  head(f, "dhtreg_dns_responses_total", "counter", "DNS answers sent, by rcode.");
+  for (int i = 0; i < DR_DNS_RCODES; i++)
+    fprintf(f, "dhtreg_dns_responses_total{rcode=\"%s\"} %llu\n", rcodes[i], (unsigned long long)st.rcodes[i]);
+  COUNTER(f, "dns_dropped", "DNS datagrams not answered: shorter than a header, or responses.", st.dropped);
+  COUNTER(f, "dns_truncated", "DNS answers cut to fit a UDP datagram (TC set).", st.truncated);
+  COUNTER(f, "dns_tcp_connections_accepted", "DNS connections accepted over TCP.", st.tcp_accepted);
+  GAUGE(f, "dns_tcp_connections", "DNS connections open over TCP.", st.tcp_connections);
+}
+
 int dr_metrics_text(dr_node *node, const dr_rpc_server *rpc, const uint64_t http_requests[4],
-                    char **text, size_t *len) {
+                    const dr_dns_server *dns, char **text, size_t *len) {
   static const char *const paths[4] = {"/metrics", "/health", "/ready", "other"};
   FILE *f = open_memstream(text, len);
   if (!f) return -ENOMEM;
   node_metrics(f, node);
   if (rpc) rpc_metrics(f, rpc);
+  if (dns) dns_metrics(f, dns);
   if (http_requests) {
     head(f, "dhtreg_http_requests_total", "counter", "HTTP requests, by path.");
     for (int i = 0; i < 4; i++)

@@ -1,8 +1,8 @@
 /* rpc.h - the api module's API: the JSON-RPC 2.0 server of a node
  *
  * Serves the node's Unix socket (mode 0600, or 0660 for --rpc-group) and,
- * when asked, a loopback TCP address; and the HTTP endpoint of metrics and
- * readiness. Runs on the node's loop thread.
+ * when asked, a loopback TCP address; the HTTP endpoint of metrics and
+ * readiness; and the DNS interface. Runs on the node's loop thread.
  */
 #ifndef DR_RPC_H
 #define DR_RPC_H
@@ -76,15 +76,51 @@ int dr_http_start(dr_http_server **out, uv_loop_t *loop, dr_node *node, const dr
                   const dr_http_config *cfg, char *err, size_t errlen);
 /* A new (or no) JSON-RPC server to take metrics from. */
 void dr_http_set_rpc(dr_http_server *s, const dr_rpc_server *rpc);
+/* The DNS interface (or none) to take metrics from (dns.c, below). */
+typedef struct dr_dns_server dr_dns_server;
+void dr_http_set_dns(dr_http_server *s, const dr_dns_server *dns);
 /* Closes every connection and the listener, frees s, then done(ctx). */
 void dr_http_stop(dr_http_server *s, void (*done)(void *ctx), void *ctx);
 
+/* ---- dns.c: the DNS interface (--dns-listen) -------------------------------- */
+
+typedef struct dr_dns_config {
+  const char *listen;   /* "ADDR:PORT", numeric: UDP and TCP */
+  bool any_address;     /* a non-loopback address was allowed (--dns-any-address) */
+  const char *names_env; /* $DHTREG_NAMES, or NULL: the names files of aliases (api/names.h) */
+  const char *home;     /* $HOME, or NULL */
+} dr_dns_config;
+
+/* What the DNS interface has done, for /metrics. */
+#define DR_DNS_RCODES 6 /* NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED */
+typedef struct dr_dns_stats {
+  uint64_t queries;   /* messages with a DNS header that were not responses */
+  uint64_t rcodes[DR_DNS_RCODES]; /* answers sent, by rcode */
+  uint64_t dropped;   /* datagrams not answered: shorter than a header, or responses */
+  uint64_t truncated; /* answers cut to fit a UDP datagram (TC) */
+  uint64_t tcp_accepted;
+  unsigned tcp_connections; /* open now */
+} dr_dns_stats;
+
+/* Answers DNS queries for the zone dhtreg. (README, "DNS interface") over
+ * UDP and TCP on the node's loop: resource names from resolves (or the
+ * node's cache), names outside the zone REFUSED. Returns 0, or a negative
+ * errno with the reason in err (nothing left open). dr_dns_server is
+ * declared with the HTTP endpoint's calls above. */
+int dr_dns_start(dr_dns_server **out, uv_loop_t *loop, dr_node *node, const dr_dns_config *cfg,
+                 char *err, size_t errlen);
+/* Answers SERVFAIL to every query still waiting for a resolve (whose
+ * resolve is cancelled: the node may stop right after), closes the sockets
+ * and connections, frees s, then done(ctx) (may be NULL). */
+void dr_dns_stop(dr_dns_server *s, void (*done)(void *ctx), void *ctx);
+void dr_dns_stats_get(const dr_dns_server *s, dr_dns_stats *out);
+
 /* The node's metrics in the Prometheus text format, in a buffer *text of
  * *len bytes that the caller frees; http_requests: the HTTP endpoint's
- * request counts (/metrics, /health, /ready, other), or NULL. Returns 0 or
- * -ENOMEM. */
+ * request counts (/metrics, /health, /ready, other), or NULL; dns: the DNS
+ * interface, or NULL. Returns 0 or -ENOMEM. */
 int dr_metrics_text(dr_node *node, const dr_rpc_server *rpc, const uint64_t http_requests[4],
-                    char **text, size_t *len);
+                    const dr_dns_server *dns, char **text, size_t *len);
 
 /* Checks, before the node starts, that path can be its socket: the
  * directory exists (or is data_dir, which the node creates), no other user

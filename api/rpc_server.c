@@ -248,23 +248,11 @@ static void call_end(dr_rpc_call *call, json_t *response) {
 
 /* ---- watch subscriptions ------------------------------------------------------ */
 
-static const char *event_name(dr_event_type t) {
-  switch (t) {
-  case DR_EVENT_REGISTER:
-    return "register";
-  case DR_EVENT_DEREGISTER:
-    return "deregister";
-  case DR_EVENT_EXPIRE:
-    return "expire";
-  }
-  return "?";
-}
-
 static void on_event(void *ctx, uint64_t sub, dr_event_type type, const dr_entry *record) {
   conn *c = ctx;
   if (c->closed) return;
   json_t *msg = json_pack("{s:s, s:s, s:{s:I, s:s, s:o}}", "jsonrpc", "2.0", "method", "event",
-                          "params", "subscription", (json_int_t)sub, "type", event_name(type),
+                          "params", "subscription", (json_int_t)sub, "type", dr_event_name(type),
                           "record", dr_json_record(record));
   if (!msg) return;
   send_json(c, msg);
@@ -296,6 +284,10 @@ int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub) {
 
 dr_node *dr_rpc_call_node(const dr_rpc_call *call) {
   return call->c->node;
+}
+
+bool dr_rpc_call_tcp(const dr_rpc_call *call) {
+  return call->c->tcp;
 }
 
 void dr_rpc_call_on_close(dr_rpc_call *call, void (*fn)(dr_rpc_call *call, void *arg), void *arg) {

@@ -107,6 +107,11 @@ typedef enum dr_kind {
 
 typedef enum dr_policy { DR_POLICY_OPEN = 0, DR_POLICY_OWNER = 1 } dr_policy;
 
+/* A record's signed health (docs/PROTOCOL.md, Record element 12): what its
+ * issuer's check last said. Passing is the default and is not encoded. */
+#define DR_HEALTH_PASSING 0
+#define DR_HEALTH_CRITICAL 1
+
 /* Why a reader dropped an entry; counted in node.info's "rejected". */
 typedef enum dr_reject {
   DR_REJ_NONE = 0,
@@ -134,7 +139,7 @@ typedef struct dr_meta {
  *   resource:  rid, issuer (the owner), name (label), issued_at (created_at),
  *              seq, policy, allow
  *   record:    rid, issuer, name (service id), seq, issued_at, expires_at,
- *              host, port, addrs, type, tags, meta
+ *              host, port, addrs, type, tags, meta, health
  *   tombstone: rid, issuer, name (service id), seq, issued_at, expires_at */
 typedef struct dr_entry {
   dr_kind kind;
@@ -157,6 +162,7 @@ typedef struct dr_entry {
   uint8_t (*allow)[DR_ID_LEN];
   size_t n_allow;
   uint32_t shards; /* resources: its records' shards, a power of two (0 is read as 1) */
+  uint8_t health;  /* records: DR_HEALTH_PASSING (0) or DR_HEALTH_CRITICAL */
   uint8_t sig[DR_SIG_LEN];
   uint8_t *raw; /* the signed, encoded entry (set by sign and decode) */
   size_t raw_len;
@@ -165,6 +171,12 @@ typedef struct dr_entry {
 /* Whether s (len bytes) may be an entry's text: valid UTF-8 without
  * control characters (C0, DEL, C1). */
 bool dr_text_valid(const char *s, size_t len);
+
+/* Whether readers hand out this record by default (resolve, discover,
+ * and any other interface: the one place that decides): a record whose
+ * signed health is passing, as every record without a check is. False for
+ * a critical record and for an entry that is not a record. */
+bool dr_entry_passing(const dr_entry *e);
 
 /* Frees what the entry owns and zeroes it. Safe on a zeroed entry. */
 void dr_entry_clear(dr_entry *e);

@@ -131,6 +131,10 @@ fail:
   return -ENOMEM;
 }
 
+bool dr_entry_passing(const dr_entry *e) {
+  return e && e->kind == DR_KIND_RECORD && e->health == DR_HEALTH_PASSING;
+}
+
 /* ---- limits ------------------------------------------------------------- */
 
 #define FAIL(err, f, w)        \
@@ -219,6 +223,8 @@ int dr_entry_validate(const dr_entry *e, const char **field, const char **why) {
                                        : "must be 1-128 bytes of valid UTF-8 without control characters");
   if (e->seq == 0) FAIL(-EINVAL, "seq", "must be at least 1");
   if (e->kind != DR_KIND_RESOURCE && e->shards) FAIL(-EINVAL, "shards", "only a resource has shards");
+  if (e->kind != DR_KIND_RECORD && e->health) FAIL(-EINVAL, "health", "only a record has a health");
+  if (e->health > DR_HEALTH_CRITICAL) FAIL(-EINVAL, "health", "must be passing (0) or critical (1)");
   if (e->kind == DR_KIND_RESOURCE) {
     if (e->policy != DR_POLICY_OPEN && e->policy != DR_POLICY_OWNER)
       FAIL(-EINVAL, "policy", "must be \"open\" or \"owner\"");

@@ -54,7 +54,9 @@ int dr__entry_pack_body(const dr_entry *e, uint8_t **out, size_t *out_len) {
     break;
   case DR_KIND_RECORD:
   case DR_KIND_TOMBSTONE:
-    msgpack_pack_array(&pk, e->kind == DR_KIND_RECORD ? 12 : 6);
+    /* a record's health is there only when it is critical: a record of
+     * no check, or a passing one, has exactly the 12 elements of before */
+    msgpack_pack_array(&pk, e->kind == DR_KIND_TOMBSTONE ? 6 : e->health ? 13 : 12);
     pack_bin(&pk, e->rid, DR_ID_LEN);
     pack_bin(&pk, e->issuer, DR_ID_LEN);
     pack_str(&pk, e->name);
@@ -72,6 +74,7 @@ int dr__entry_pack_body(const dr_entry *e, uint8_t **out, size_t *out_len) {
       pack_str(&pk, e->meta[i].key);
       pack_str(&pk, e->meta[i].value);
     }
+    if (e->health) msgpack_pack_uint8(&pk, e->health);
     break;
   default:
     msgpack_sbuffer_destroy(&sb);
@@ -233,8 +236,9 @@ static int read_strs(reader *r, size_t max_count, size_t max_len, char ***out,
   } while (0)
 
 static int read_body(reader *r, dr_entry *e) {
-  uint64_t n, v;
+  uint64_t n, v, elems;
   if (read_array(r, &n) < 0) return -1;
+  elems = n;
   if (e->kind == DR_KIND_RESOURCE) {
     if (n != 7 && n != 8) return -1;
     if (read_id(r, e->rid) < 0 || read_id(r, e->issuer) < 0) return -1;
@@ -260,7 +264,7 @@ static int read_body(reader *r, dr_entry *e) {
     }
     return 0;
   }
-  if (n != (e->kind == DR_KIND_RECORD ? 12u : 6u)) return -1;
+  if (e->kind == DR_KIND_RECORD ? n != 12 && n != 13 : n != 6) return -1;
   if (read_id(r, e->rid) < 0 || read_id(r, e->issuer) < 0) return -1;
   TRY(read_str(r, DR_NAME_MAX, &e->name));
   if (read_uint(r, &e->seq) < 0 || read_uint(r, &e->issued_at) < 0 ||
@@ -282,6 +286,10 @@ static int read_body(reader *r, dr_entry *e) {
       TRY(read_str(r, DR_META_ENCODED_MAX, &e->meta[i].key));
       TRY(read_str(r, DR_META_ENCODED_MAX, &e->meta[i].value));
     }
+  }
+  if (elems == 13) { /* present only when critical: passing is the 12 elements' */
+    if (read_uint(r, &v) < 0 || v != DR_HEALTH_CRITICAL) return -1;
+    e->health = (uint8_t)v;
   }
   return 0;
 }

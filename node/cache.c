@@ -5,8 +5,10 @@
  * verification as a resolve into a dr_merge that lives as long as the
  * cache. Each change of which records are live becomes an event for the
  * watchers: register (a record is new, or its content changed), deregister
- * (a tombstone hid it), expire (its expiry passed, checked by the tick).
- * Renewals (a new seq, the same content) are not events. resolve of a
+ * (a tombstone hid it), expire (its expiry passed, checked by the tick),
+ * critical and passing (the signed health of a record reported before
+ * changed; after its register when its content changed too). Renewals (a
+ * new seq, the same content and health) are not events. resolve of a
  * cached resource is answered from here once the first get is over.
  *
  * A renewal replaces its record in place (the same OpenDHT value id), and
@@ -133,14 +135,18 @@ static void cache_take(dr_cache *c, dr_entry *e, uint32_t shard) {
   }
   const dr_entry *reported = dr_map_get(&c->live, key, klen);
   bool changed = !reported || e->kind != DR_KIND_RECORD || !same_content(reported, e);
+  /* known before, and its check changed its state (read before the offer frees it) */
+  bool health_changed = reported && e->kind == DR_KIND_RECORD && reported->health != e->health;
   dr_entry gone = {0};
   if (reported && e->kind == DR_KIND_TOMBSTONE && c->subs) dr_entry_copy(&gone, reported);
   if (dr_merge_offer(&c->m, e) < 0) return;
   dr_map_put(&c->where, key, klen, (void *)(uintptr_t)(shard + 1), NULL);
   const dr_entry *win = dr_map_get(&c->m.winners, key, klen);
   if (is_live(c, win, now)) {
-    if (dr_map_put(&c->live, key, klen, (void *)win, NULL) == 0 && changed)
-      emit(c, DR_EVENT_REGISTER, win);
+    if (dr_map_put(&c->live, key, klen, (void *)win, NULL) == 0) {
+      if (changed) emit(c, DR_EVENT_REGISTER, win);
+      if (health_changed) emit(c, win->health == DR_HEALTH_CRITICAL ? DR_EVENT_CRITICAL : DR_EVENT_PASSING, win);
+    }
   } else if (reported) {
     dr_map_del(&c->live, key, klen);
     if (win && win->kind == DR_KIND_TOMBSTONE)
@@ -435,7 +441,7 @@ void dr__cache_offer_own(dr_node *n, const dr_entry *e, uint32_t shard) {
 
 /* The cache's live records (of that type, unless NULL) placed in the
  * order drawn from seed. *out is malloc'd. */
-static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_placed **out) {
+static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_include include, dr_placed **out) {
   dr_node *n = c->n;
   const dr_entry **recs;
   size_t forbidden;
@@ -448,6 +454,7 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_plac
     dr__shard_order(seed, c->n_shards, true, order, pos_of);
     for (size_t i = 0; i < k; i++) {
       if (type && strcmp(recs[i]->type ? recs[i]->type : "", type) != 0) continue;
+      if (include != DR_INCLUDE_ALL && !dr_entry_passing(recs[i])) continue;
       uint32_t sh = dr__cache_shard_of(c, recs[i]);
       p[m] = (dr_placed){recs[i], sh < c->n_shards ? pos_of[sh] : 0, 0};
       dr__placed_hash(&p[m++], c->rid);
@@ -459,7 +466,7 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_plac
 }
 
 bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                       const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx) {
+                       const dr_resolve_page *from, dr_include include, dr_node_resolve_cb cb, void *ctx) {
   dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
   if (!c || !c->ready) return false;
   dr_resolution res = {.resource = c->m.resource, .shards = c->n_shards};
@@ -470,7 +477,7 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   }
   uint32_t seed = from && from->set ? from->seed : dr__page_seed(n, rid);
   dr_placed *p;
-  size_t k = cache_placed(c, seed, NULL, &p);
+  size_t k = cache_placed(c, seed, NULL, include, &p);
   int r = p ? dr__page(p, k, seed, c->n_shards, from, limit, c->n_shards, &res) : -ENOMEM;
   free(p);
   cb(ctx, r, &res);
@@ -478,12 +485,12 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   return true;
 }
 
-bool dr__cache_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+bool dr__cache_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type, dr_include include,
                         dr_node_resolve_cb cb, void *ctx) {
   dr_cache *c = dr_map_get(&n->caches, rid, DR_ID_LEN);
   if (!c || !c->ready) return false;
   dr_placed *p;
-  size_t k = cache_placed(c, 0, type, &p);
+  size_t k = cache_placed(c, 0, type, include, &p);
   const dr_entry *pick = k ? p[randombytes_uniform((uint32_t)k)].e : NULL; /* uniform: all are known */
   dr_resolution res = {.resource = c->m.resource, .shards = c->n_shards, .records = &pick,
                        .n_records = pick ? 1 : 0};

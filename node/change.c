@@ -26,6 +26,7 @@ typedef struct chain {
 
 static void change_free(dr_change *c) {
   dr_entry_clear(&c->e);
+  dr__check_free(c->check); /* an advertise's check, unless it went to its ad */
   free(c);
 }
 

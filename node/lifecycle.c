@@ -42,6 +42,7 @@ static void on_tick(uv_timer_t *t) {
     }
     /* a change a client asked for is being written: it decides first */
     if (dr__change_pending(n, it->key, it->key_len)) continue;
+    dr__check_sync(ad); /* a change of health that such a change held back */
     switch (due(ad, now)) {
     case AD_KEEP:
       break;

@@ -1,4 +1,4 @@
-/* main.c - dhtregd: start a node, its JSON-RPC server and HTTP endpoint, tell systemd, stop within 2 s on a signal */
+/* main.c - dhtregd: start a node, its JSON-RPC server, HTTP endpoint and DNS interface, tell systemd, stop within 2 s on a signal */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +28,7 @@ typedef struct daemon_state {
   dr_node *node;
   dr_rpc_server *rpc;
   dr_http_server *http;
+  dr_dns_server *dns;
   dr_service *service;
   uv_signal_t sigint, sigterm;
   uv_timer_t stop_timer; /* bounds the withdrawal at shutdown */
@@ -51,6 +52,9 @@ static void stop_node(daemon_state *d) {
   uv_close((uv_handle_t *)&d->stop_timer, NULL);
   if (d->http) dr_http_stop(d->http, NULL, NULL);
   d->http = NULL;
+  /* before the node: its queries waiting for resolves are answered SERVFAIL */
+  if (d->dns) dr_dns_stop(d->dns, NULL, NULL);
+  d->dns = NULL;
   if (d->node) dr_node_stop(d->node, on_node_stopped, d);
 }
 
@@ -120,8 +124,22 @@ static int serve(daemon_state *d, dr_options *o) {
     d->rpc = NULL;
     goto fail;
   }
+  if (o->dns.listen) {
+    o->dns.names_env = getenv("DHTREG_NAMES");
+    o->dns.home = getenv("HOME");
+    if (dr_dns_start(&d->dns, d->loop, d->node, &o->dns, err, sizeof err) < 0) {
+      fprintf(stderr, "dhtregd: %s\n", err);
+      d->dns = NULL;
+      if (d->http) dr_http_stop(d->http, NULL, NULL);
+      dr_rpc_server_stop(d->rpc, NULL, NULL);
+      d->rpc = NULL;
+      goto fail;
+    }
+    if (d->http) dr_http_set_dns(d->http, d->dns);
+  }
   if (dr_service_start(&d->service, d->loop, d->node, o->n_bootstrap == 0, READY_GIVE_UP_MS) < 0) {
     fprintf(stderr, "dhtregd: out of memory\n");
+    if (d->dns) dr_dns_stop(d->dns, NULL, NULL);
     if (d->http) dr_http_stop(d->http, NULL, NULL);
     dr_rpc_server_stop(d->rpc, NULL, NULL);
     goto fail;

@@ -291,6 +291,7 @@ void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx) {
   n->stopping = true;
   n->stop_done = done;
   n->stop_ctx = ctx;
+  dr__checks_stop(n); /* programs killed, connections closed */
   uv_timer_stop(&n->deadline_timer);
   uv_timer_stop(&n->tick_timer);
   uv_timer_stop(&n->repl_timer);

@@ -161,6 +161,54 @@ typedef struct dr_param_error {
 
 typedef void (*dr_node_publish_cb)(void *ctx, int err, const dr_entry *entry, bool published);
 
+/* ---- health checks (node/check.c) --------------------------------------------
+ * An advertisement may carry a check that its node runs on its loop every
+ * interval: a TCP connect, an HTTP GET (2xx passes; plain http only), or a
+ * program (exit 0 passes; killed at the timeout, which fails). `failures`
+ * consecutive failures turn the record critical and `passes` consecutive
+ * passes turn it back; each change re-signs the record with its new health
+ * (dr_entry.health). A check that has not run yet leaves the record as it
+ * is: passing for a new advertisement, as last signed after a restart. */
+typedef enum dr_check_kind { DR_CHECK_TCP = 1, DR_CHECK_HTTP = 2, DR_CHECK_EXEC = 3 } dr_check_kind;
+
+#define DR_CHECK_TARGET_MAX 1024 /* a tcp "HOST:PORT" or an http URL, bytes */
+#define DR_CHECK_ARGS_MAX 32     /* an exec check's program and arguments */
+#define DR_CHECK_ARGV_BYTES 2048 /* all of them together */
+#define DR_CHECK_OUTPUT_MAX 512  /* what is kept of a run's output */
+#define DR_CHECK_INTERVAL_DEFAULT 10
+#define DR_CHECK_TIMEOUT_DEFAULT 5
+#define DR_CHECK_FAILURES_DEFAULT 3
+#define DR_CHECK_PASSES_DEFAULT 2
+
+typedef struct dr_check_spec {
+  dr_check_kind kind;
+  char *target;           /* tcp: "HOST:PORT" ("[v6]:PORT"); http: "http://HOST[:PORT][/PATH]" */
+  char **argv;            /* exec: the program (found in PATH) and its arguments; no shell */
+  size_t argc;
+  uint32_t interval_s;    /* 1-86400 (0: DR_CHECK_INTERVAL_DEFAULT) */
+  uint32_t timeout_s;     /* 1-3600 (0: DR_CHECK_TIMEOUT_DEFAULT) */
+  uint32_t failures;      /* 1-100 (0: DR_CHECK_FAILURES_DEFAULT) */
+  uint32_t passes;        /* 1-100 (0: DR_CHECK_PASSES_DEFAULT) */
+} dr_check_spec;
+
+/* Checks every field of s and fills in the defaults of those left 0.
+ * Returns 0, or -EINVAL with pe naming the param ("check.interval", ...). */
+int dr_check_spec_validate(dr_check_spec *s, dr_param_error *pe);
+/* Deep copy (0 or -ENOMEM, dst cleared), and the freeing of a copy. */
+int dr_check_spec_copy(dr_check_spec *dst, const dr_check_spec *src);
+void dr_check_spec_clear(dr_check_spec *s);
+const char *dr_check_kind_name(dr_check_kind k); /* "tcp", "http", "exec" */
+
+/* What a check says now, for `list`. */
+typedef struct dr_check_status {
+  uint8_t health;         /* its state: DR_HEALTH_PASSING or DR_HEALTH_CRITICAL */
+  bool ran;               /* it ran since the node started */
+  bool last_ok;           /* its last run passed */
+  uint32_t failures, passes; /* consecutive, up to its last run */
+  uint64_t last_at;       /* Unix seconds of its last run's end */
+  const char *output;     /* its last run's output or error, at most DR_CHECK_OUTPUT_MAX bytes */
+} dr_check_status;
+
 /* Creates (or, when it exists, returns) this node's resource of that label,
  * signs it and keeps it announced. cb gets the resource entry (valid only
  * during the callback) once the first announce is over; published says
@@ -187,6 +235,7 @@ typedef struct dr_advertise_params {
   size_t n_meta;
   uint32_t ttl;
   bool lease;
+  const dr_check_spec *check; /* NULL: none (validated and copied by dr_node_advertise) */
 } dr_advertise_params;
 
 /* Signs a record with a new seq and keeps it announced. cb gets the record. */
@@ -222,8 +271,13 @@ typedef struct dr_resolution {
 
 typedef void (*dr_node_resolve_cb)(void *ctx, int err, const dr_resolution *res);
 
+/* Which live records a resolve or discover returns: those dr_entry_passing
+ * accepts (the default), or critical ones too. */
+typedef enum dr_include { DR_INCLUDE_PASSING = 0, DR_INCLUDE_ALL = 1 } dr_include;
+
 /* Resolves a resource: reads its shards (docs/PROTOCOL.md) in a random
- * order until it has limit live records (or read them all), verifies every
+ * order until it has limit live, passing records (or read them all; see
+ * dr_node_resolve_with for critical ones too), verifies every
  * value, merges them with this node's own entries, and answers a page of
  * at most limit records, shard by shard; from (NULL: a first page) is where
  * a previous answer's next said the page starts. cb runs exactly once: err
@@ -240,10 +294,16 @@ typedef struct dr_resolve dr_resolve;
 int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
                     const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx,
                     dr_resolve **out);
-/* One live record (of that type, unless NULL) chosen uniformly at random:
- * res->records[0], or none. As dr_node_resolve otherwise. */
+/* dr_node_resolve returns passing records only; this one what include says. */
+int dr_node_resolve_with(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                         const dr_resolve_page *from, dr_include include, dr_node_resolve_cb cb,
+                         void *ctx, dr_resolve **out);
+/* One live, passing record (of that type, unless NULL) chosen uniformly at
+ * random: res->records[0], or none. As dr_node_resolve otherwise. */
 int dr_node_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
                      dr_node_resolve_cb cb, void *ctx, dr_resolve **out);
+int dr_node_discover_with(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                          dr_include include, dr_node_resolve_cb cb, void *ctx, dr_resolve **out);
 /* The resource entry alone (res->resource, or NULL): one cheap lookup of
  * its fixed value id in the head. As dr_node_resolve otherwise. */
 int dr_node_resource_get(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_resolve_cb cb,
@@ -283,7 +343,16 @@ size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx);
 
 /* ---- watch and pin --------------------------------------------------------- */
 
-typedef enum dr_event_type { DR_EVENT_REGISTER, DR_EVENT_DEREGISTER, DR_EVENT_EXPIRE } dr_event_type;
+/* register: a record appeared, or its content changed (its health is in
+ * the record); critical, passing: the health of a record reported before
+ * changed (after a register when its content changed too). */
+typedef enum dr_event_type {
+  DR_EVENT_REGISTER,
+  DR_EVENT_DEREGISTER,
+  DR_EVENT_EXPIRE,
+  DR_EVENT_CRITICAL,
+  DR_EVENT_PASSING,
+} dr_event_type;
 
 /* An event of a watched resource: record is the record concerned (for a
  * deregister, the record that was withdrawn when this node had seen it,
@@ -316,6 +385,8 @@ typedef struct dr_own_ad_view {
   const dr_entry *record;
   uint32_t ttl;
   bool lease;
+  const dr_check_spec *check; /* NULL: none */
+  dr_check_status status;     /* the check's, when there is one */
 } dr_own_ad_view;
 
 size_t dr_node_own_resources(const dr_node *n, const dr_entry ***out);

@@ -71,6 +71,7 @@ typedef struct own_ad {
   bool kept;      /* withdrawn by the node stopping: on disk it stays a live record */
   bool lease;
   uint32_t ttl;
+  struct dr_check *check; /* its health check, or NULL (check.c) */
 } own_ad;
 
 /* publish.c: a new side holding *e (taken), or NULL (out of memory: e is
@@ -290,6 +291,7 @@ typedef struct dr_change {
   bool lease;    /* an advertise's, or the renewed ad's */
   uint32_t ttl;
   uint32_t shard; /* records and tombstones: where it goes */
+  struct dr_check *check; /* an advertise's check (not started yet), or NULL */
   bool queued;   /* it waited behind another change of its entry */
   bool writing;  /* its frame is logged and a sync asked for */
   dr_node_publish_cb cb; /* runs exactly once */
@@ -330,12 +332,47 @@ void dr__persist_status(const dr_node *n, dr_persist_status *st);
 /* lifecycle.c */
 void dr__tick_start(dr_node *n, unsigned period_ms);
 
+/* check.c: an advertisement's health check. A check is created idle
+ * (holding its spec), runs once started, and stops when told or freed; its
+ * handles close on the loop after that, and it frees itself then. */
+struct dr_check;
+/* A new idle check of a copy of spec (validated), or NULL: out of memory. */
+struct dr_check *dr__check_new(const dr_check_spec *spec);
+const dr_check_spec *dr__check_spec(const struct dr_check *c);
+/* Starts ad->check on the node's loop: a first run now, then one every
+ * interval; its state starts as ad's record's health. A change of state
+ * calls dr__ad_set_health. */
+void dr__check_start(dr_node *n, own_ad *ad);
+/* Stops it: a run under way is abandoned (a program killed), no more
+ * runs; its spec stays (written with the advertisement). */
+void dr__check_stop(struct dr_check *c);
+/* Stops and frees it (once its handles are closed). NULL is fine. */
+void dr__check_free(struct dr_check *c);
+/* What list shows of it. */
+void dr__check_status(const struct dr_check *c, dr_check_status *st);
+/* When ad's running check says another health than ad's record, tries
+ * dr__ad_set_health again (the maintenance task: a client's change of the
+ * ad held it back). */
+void dr__check_sync(own_ad *ad);
+/* Stops every advertisement's check (the node stops). */
+void dr__checks_stop(dr_node *n);
+/* The spec in the data dir's frames (persist.c): encode returns the length
+ * (at most DR_CHECK_ENCODED_MAX) or a negative errno; decode fills out (a
+ * validated spec: the caller clears it) and returns 0, or -EINVAL. */
+#define DR_CHECK_ENCODED_MAX (16 + 2 * DR_CHECK_ARGS_MAX + DR_CHECK_ARGV_BYTES)
+/* check_spec.c: splits an http check's URL: host and port (80 when none),
+ * the authority as written (for Host:), the path ("/" when none). */
+int dr__check_url(const char *url, char *host, size_t hostlen, char *port, size_t portlen,
+                  const char **authority, size_t *authority_len, const char **path);
+int dr__check_encode(const dr_check_spec *s, uint8_t *out, size_t cap);
+int dr__check_decode(const uint8_t *p, size_t len, dr_check_spec *out);
+
 /* cache.c */
 void dr__cache_offer_own(dr_node *n, const dr_entry *e, uint32_t shard);
 /* Answers from the cache (synchronously) when rid has a ready one. */
 bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                       const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx);
-bool dr__cache_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                       const dr_resolve_page *from, dr_include include, dr_node_resolve_cb cb, void *ctx);
+bool dr__cache_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type, dr_include include,
                         dr_node_resolve_cb cb, void *ctx);
 /* A ready cache's resource entry (*known false: no ready cache). */
 const dr_entry *dr__cache_resource(dr_node *n, const uint8_t rid[DR_ID_LEN], bool *known);
@@ -365,6 +402,11 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
 /* Stops announcing everything of ad and frees it (it must be removed from
  * n->ads by the caller first). */
 void dr__ad_free(dr_node *n, own_ad *ad);
+/* Re-signs ad's record with that health (its check changed state) and
+ * announces it as a change (a new value id, so that listens report it).
+ * 0 when done or nothing to do; -EAGAIN when a client's change of the ad
+ * is being written (the maintenance task tries again). */
+int dr__ad_set_health(dr_node *n, own_ad *ad, uint8_t health);
 /* Announces e through a, under shard `shard` of its resource: puts it now
  * and again every 80% of the value lifetime until dr__unannounce. prev, when
  * not NULL, is the announce this one takes over: e replaces its value in

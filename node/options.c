@@ -35,6 +35,10 @@ static const char usage_text[] =
     "                          over HTTP (default off; loopback addresses only,\n"
     "                          unless --http-any-address)\n"
     "  --http-any-address      let --http-listen take a non-loopback address\n"
+    "  --dns-listen ADDR:PORT  answer DNS queries (UDP and TCP) for the zone dhtreg.:\n"
+    "                          SRV, A, AAAA, TXT of LABEL.OWNER.dhtreg. (default off;\n"
+    "                          loopback addresses only, unless --dns-any-address)\n"
+    "  --dns-any-address       let --dns-listen take a non-loopback address\n"
     "  --network ID            OpenDHT network id (default 0)\n"
     "  --psk PASSPHRASE        private registry: only nodes with the same passphrase\n"
     "                          find, read or write its entries (env DHTREG_PSK)\n"
@@ -78,7 +82,8 @@ enum {
   OPT_EPHEMERAL, OPT_LOG_LEVEL, OPT_SKEW, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_MAX_INFLIGHT,
   OPT_VERSION, OPT_MIN_TTL, OPT_TICK, OPT_REPLICATE, OPT_MAX_WATCHES, OPT_PEER_RATE,
   OPT_VALUE_LIFETIME, OPT_MAX_QUEUE, OPT_MAX_LOOKUP_KEYS, OPT_IDLE, OPT_REQUEST, OPT_BIND,
-  OPT_MAX_STORE, OPT_RPC_GROUP, OPT_HTTP_LISTEN, OPT_HTTP_ANY, OPT_LOG_FORMAT, OPT__END
+  OPT_MAX_STORE, OPT_RPC_GROUP, OPT_HTTP_LISTEN, OPT_HTTP_ANY, OPT_LOG_FORMAT, OPT_DNS_LISTEN,
+  OPT_DNS_ANY, OPT__END
 };
 
 static const struct option long_opts[] = {
@@ -92,6 +97,8 @@ static const struct option long_opts[] = {
     {"rpc-listen", required_argument, NULL, OPT_LISTEN},
     {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
     {"http-any-address", no_argument, NULL, OPT_HTTP_ANY},
+    {"dns-listen", required_argument, NULL, OPT_DNS_LISTEN},
+    {"dns-any-address", no_argument, NULL, OPT_DNS_ANY},
     {"network", required_argument, NULL, OPT_NETWORK},
     {"psk", required_argument, NULL, OPT_PSK},
     {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
@@ -185,6 +192,16 @@ static int set_group(dr_options *o, const char *val, const char *name) {
   return -1;
 }
 
+/* The ADDR:PORT of --http-listen or --dns-listen (whether it must be a
+ * loopback address is known once every flag is read). */
+static int set_listen(const char **dst, const char *val, const char *name, int example_port) {
+  char host[64], port[8];
+  if (dr_split_hostport(val, host, sizeof host, port, sizeof port) < 0)
+    return fail_usage(name, "'%s' is not ADDR:PORT (127.0.0.1:%d or [::1]:%d)", val, example_port, example_port);
+  *dst = val;
+  return -1;
+}
+
 static const char *data_dir_arg, *socket_arg;
 
 /* Applies one flag (or variable) of that code and value. Returns -1 to go
@@ -204,14 +221,10 @@ static int apply(dr_options *o, int code, char *val, const char *name) {
       return fail_usage(name, "'%s' is not a loopback ADDR:PORT (127.0.0.1:PORT or [::1]:PORT)", val);
     o->rpc.tcp_listen = val;
     break;
-  case OPT_HTTP_LISTEN: {
-    char host[64], port[8];
-    if (dr_split_hostport(val, host, sizeof host, port, sizeof port) < 0)
-      return fail_usage(name, "'%s' is not ADDR:PORT (127.0.0.1:9422 or [::1]:9422)", val);
-    o->http.listen = val;
-    break;
-  }
+  case OPT_HTTP_LISTEN: return set_listen(&o->http.listen, val, name, 9422);
   case OPT_HTTP_ANY: o->http.any_address = true; break;
+  case OPT_DNS_LISTEN: return set_listen(&o->dns.listen, val, name, 8600);
+  case OPT_DNS_ANY: o->dns.any_address = true; break;
   case OPT_NETWORK: UINT_IN(0, UINT32_MAX, "a number (0-4294967295)"); o->node.network = (uint32_t)v; break;
   case OPT_PSK:
     if (!*val) return fail_usage(name, "the passphrase is empty");
@@ -320,6 +333,9 @@ int dr_options_parse(dr_options *o, int argc, char **argv) {
   if (o->http.listen && !o->http.any_address && dr_rpc_check_loopback(o->http.listen) < 0)
     return fail_usage("--http-listen", "'%s' is not a loopback address: add --http-any-address "
                       "to serve metrics to other hosts", o->http.listen);
+  if (o->dns.listen && !o->dns.any_address && dr_rpc_check_loopback(o->dns.listen) < 0)
+    return fail_usage("--dns-listen", "'%s' is not a loopback address: add --dns-any-address "
+                      "to answer other hosts", o->dns.listen);
   o->node.bootstrap = o->bootstrap;
   o->node.n_bootstrap = o->n_bootstrap;
 

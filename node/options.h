@@ -15,11 +15,12 @@ typedef struct dr_options {
   dr_node_config node;
   dr_rpc_config rpc;
   dr_http_config http;
+  dr_dns_config dns;
   char *bootstrap[DR_MAX_BOOTSTRAP];
   size_t n_bootstrap;
   char data_dir[PATH_MAX];
   char socket_path[PATH_MAX + 16];
-  char *env_copies[8]; /* owned copies of split environment values (entries point into them) */
+  char *env_copies[64]; /* owned copies of environment values (entries point into them): one per flag at most */
   size_t n_env_copies;
   char *psk;           /* owned copy of the passphrase, wiped from argv */
   bool log_json;       /* --log-format json */

@@ -5,9 +5,11 @@
  *   state.log   changes since, appended
  * Both are sequences of frames: u32be length, 8-byte BLAKE2b of the payload,
  * the payload. A payload is one op: u8 op, u8 lease, u32be ttl, [u16be
- * shard, for ops 5 and 6,] u32be entry length, the signed entry (resource,
- * record or tombstone); ops 1 and 2, a record or tombstone without its
- * shard (as an older node wrote them), load into shard 0. Loading replays
+ * shard, for ops 5, 6 and 7,] u32be entry length, the signed entry (resource,
+ * record or tombstone), [for op 7, the advertisement's health check, to the
+ * end (check_spec.c)]; ops 1 and 2, a record or tombstone without its
+ * shard (as an older node wrote them), load into shard 0; op 5 is a record
+ * without a check (as every record was before checks). Loading replays
  * the snapshot, then the journal; the newest seq of each entry wins, as in
  * the DHT. A torn frame at the end of the journal (a crash mid-write) is cut
  * off; anything else unreadable is an error that names the file.
@@ -42,7 +44,7 @@
 #define SUM_LEN 8
 #define COMPACT_MIN (1u << 20)
 
-enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4, OP_AD_AT = 5, OP_TOMB_AT = 6 };
+enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4, OP_AD_AT = 5, OP_TOMB_AT = 6, OP_AD_CHECK = 7 };
 
 typedef struct waiter {
   struct waiter *next;
@@ -106,14 +108,17 @@ static uint32_t get32(const uint8_t *p) {
 
 /* The payload's header: 12 bytes for the ops that carry a shard, else 10. */
 static size_t head_len(uint8_t op) {
-  return op == OP_AD_AT || op == OP_TOMB_AT ? 12 : 10;
+  return op == OP_AD_AT || op == OP_TOMB_AT || op == OP_AD_CHECK ? 12 : 10;
 }
 
-static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, uint32_t shard,
-                     const uint8_t *data, size_t len) {
-  uint8_t head[4 + SUM_LEN], payload[12 + DR_ENTRY_MAX + DR_ID_LEN + DR_NAME_MAX];
+/* A frame of op; check (op 7 only) follows the entry. */
+static int add_frame_check(buf *b, uint8_t op, bool lease, uint32_t ttl, uint32_t shard,
+                           const uint8_t *data, size_t len, const dr_check_spec *check) {
+  uint8_t head[4 + SUM_LEN], payload[12 + DR_ENTRY_MAX + DR_CHECK_ENCODED_MAX];
   size_t hl = head_len(op);
-  if (len > sizeof payload - hl) return -EMSGSIZE;
+  int clen = 0;
+  if (len > DR_ENTRY_MAX + DR_ID_LEN + DR_NAME_MAX) return -EMSGSIZE;
+  if (check && (clen = dr__check_encode(check, payload + hl + len, sizeof payload - hl - len)) < 0) return clen;
   payload[0] = op;
   payload[1] = lease;
   put32(payload + 2, ttl);
@@ -123,27 +128,48 @@ static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, uint32_t shar
   }
   put32(payload + hl - 4, (uint32_t)len);
   memcpy(payload + hl, data, len);
-  put32(head, (uint32_t)(hl + len));
-  crypto_generichash(head + 4, SUM_LEN, payload, hl + len, NULL, 0);
+  size_t total = hl + len + (size_t)clen;
+  put32(head, (uint32_t)total);
+  crypto_generichash(head + 4, SUM_LEN, payload, total, NULL, 0);
   int r = buf_add(b, head, sizeof head);
-  return r < 0 ? r : buf_add(b, payload, hl + len);
+  return r < 0 ? r : buf_add(b, payload, total);
+}
+
+static int add_frame(buf *b, uint8_t op, bool lease, uint32_t ttl, uint32_t shard,
+                     const uint8_t *data, size_t len) {
+  return add_frame_check(b, op, lease, ttl, shard, data, len, NULL);
+}
+
+/* A record's frame: op 7 with its check, op 5 without. */
+static int add_record(buf *b, bool lease, uint32_t ttl, uint32_t shard, const dr_entry *e,
+                      const struct dr_check *check) {
+  return add_frame_check(b, check ? OP_AD_CHECK : OP_AD_AT, lease, ttl, shard, e->raw, e->raw_len,
+                         check ? dr__check_spec(check) : NULL);
 }
 
 /* ---- logging changes ------------------------------------------------------------ */
 
+/* r: what adding a frame to the pending ops gave */
+static void logged(dr_node *n, int r) {
+  if (r >= 0) return;
+  /* the state in memory has it: the next write is a whole snapshot */
+  DR_ERROR(&n->log, "cannot record a change of state: out of memory");
+  n->persist->must_compact = true;
+}
+
 static void log_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, uint32_t shard, const uint8_t *d,
                    size_t len) {
-  if (!n->persist) return;
-  if (add_frame(&n->persist->pending, op, lease, ttl, shard, d, len) < 0) {
-    /* the state in memory has it: the next write is a whole snapshot */
-    DR_ERROR(&n->log, "cannot record a change of state: out of memory");
-    n->persist->must_compact = true;
-  }
+  if (n->persist) logged(n, add_frame(&n->persist->pending, op, lease, ttl, shard, d, len));
+}
+
+static void log_record(dr_node *n, bool lease, uint32_t ttl, uint32_t shard, const dr_entry *e,
+                       const struct dr_check *check) {
+  if (n->persist) logged(n, add_record(&n->persist->pending, lease, ttl, shard, e, check));
 }
 
 void dr__persist_ad(dr_node *n, const own_ad *ad) {
   if (ad->withdrawn && !ad->kept) log_op(n, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len);
-  else log_op(n, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
+  else log_record(n, ad->lease, ad->ttl, ad->shard, &ad->rec, ad->check);
 }
 
 void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen) {
@@ -153,8 +179,12 @@ void dr__persist_drop(dr_node *n, const uint8_t *key, size_t klen) {
 void dr__persist_change(dr_node *n, const dr_change *c) {
   switch (c->kind) {
   case DR_CH_RESOURCE: log_op(n, OP_RES, false, 0, 0, c->e.raw, c->e.raw_len); break;
-  case DR_CH_ADVERTISE:
-  case DR_CH_RENEW: log_op(n, OP_AD_AT, c->lease, c->ttl, c->shard, c->e.raw, c->e.raw_len); break;
+  case DR_CH_ADVERTISE: log_record(n, c->lease, c->ttl, c->shard, &c->e, c->check); break;
+  case DR_CH_RENEW: {
+    const own_ad *ad = dr_map_get(&n->ads, c->key, c->klen); /* its check stays */
+    log_record(n, c->lease, c->ttl, c->shard, &c->e, ad ? ad->check : NULL);
+    break;
+  }
   case DR_CH_WITHDRAW: log_op(n, OP_TOMB_AT, false, 0, c->shard, c->e.raw, c->e.raw_len); break;
   }
 }
@@ -171,7 +201,7 @@ static int snapshot(dr_node *n, buf *b) {
     /* one the stopping node withdrew is a record still: the next start
      * re-signs it (a compaction may run while the node stops) */
     r = ad->withdrawn && !ad->kept ? add_frame(b, OP_TOMB_AT, false, 0, ad->shard, ad->tomb->e.raw, ad->tomb->e.raw_len)
-                      : add_frame(b, OP_AD_AT, ad->lease, ad->ttl, ad->shard, ad->rec.raw, ad->rec.raw_len);
+                      : add_record(b, ad->lease, ad->ttl, ad->shard, &ad->rec, ad->check);
   }
   return r;
 }
@@ -344,18 +374,35 @@ void dr__persist_status(const dr_node *n, dr_persist_status *st) {
 
 /* ---- loading ------------------------------------------------------------------ */
 
+static int apply_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, uint32_t shard, const uint8_t *d,
+                    size_t dlen, const dr_check_spec *check);
+
 /* Applies one op to the node's maps. Entries are verified as if read from
  * the DHT, and must be this node's own. */
 static int apply(dr_node *n, const uint8_t *pl, size_t len) {
   if (len < 10) return -EINVAL;
   uint8_t op = pl[0];
   size_t hl = head_len(op);
-  if (len < hl || get32(pl + hl - 4) != len - hl) return -EINVAL;
+  /* op 7: the check follows the entry; the others end with it */
+  if (len < hl || (op == OP_AD_CHECK ? get32(pl + hl - 4) >= len - hl : get32(pl + hl - 4) != len - hl))
+    return -EINVAL;
   bool lease = pl[1] != 0;
   uint32_t ttl = get32(pl + 2);
   uint32_t shard = hl == 12 ? (uint32_t)pl[6] << 8 | pl[7] : 0;
   const uint8_t *d = pl + hl;
-  size_t dlen = len - hl;
+  size_t dlen = get32(pl + hl - 4);
+  dr_check_spec spec = {0};
+  bool has_check = op == OP_AD_CHECK;
+  if (has_check && dr__check_decode(d + dlen, len - hl - dlen, &spec) < 0) return -EINVAL;
+  if (op == OP_AD_CHECK) op = OP_AD_AT;
+  int r = apply_op(n, op, lease, ttl, shard, d, dlen, has_check ? &spec : NULL);
+  dr_check_spec_clear(&spec);
+  return r;
+}
+
+/* apply()'s op, its header read; check: a record's (op 7), or NULL. */
+static int apply_op(dr_node *n, uint8_t op, bool lease, uint32_t ttl, uint32_t shard, const uint8_t *d,
+                    size_t dlen, const dr_check_spec *check) {
   if (op == OP_AD_AT) op = OP_AD;
   if (op == OP_TOMB_AT) op = OP_TOMB;
   if (op < OP_AD || op > OP_RES || shard >= DR_SHARDS_MAX) return -EINVAL;
@@ -407,8 +454,15 @@ static int apply(dr_node *n, const uint8_t *pl, size_t len) {
       dr_entry_clear(&e);
       return 0;
     }
+    struct dr_check *chk = check ? dr__check_new(check) : NULL;
+    if (check && !chk) {
+      dr_entry_clear(&e);
+      return -ENOMEM;
+    }
     dr_entry_clear(&ad->rec);
     dr__side_free(n, &ad->tomb);
+    dr__check_free(ad->check);
+    ad->check = chk;
     ad->rec = e;
     ad->withdrawn = false;
     ad->lease = lease;

@@ -220,6 +220,7 @@ void dr__side_free(dr_node *n, own_side **s) {
 
 /* Hides ad's record behind t (taken) and announces t. */
 static int set_withdrawn(dr_node *n, own_ad *ad, dr_entry *t, dr_node_publish_cb cb, void *ctx) {
+  dr__check_stop(ad->check); /* its spec stays: a stopping node's ad comes back with it */
   dr__unannounce(n, &ad->rec_ann);
   dr__side_free(n, &ad->tomb);
   if (!(ad->tomb = dr__side_new(t))) return -ENOMEM;
@@ -352,8 +353,13 @@ static void apply_advertise(dr_node *n, dr_change *c) {
   ad->lease = c->lease;
   ad->ttl = c->ttl;
   ad->shard = c->shard;
+  /* advertising again starts its check again (or ends the one it had) */
+  dr__check_free(ad->check);
+  ad->check = c->check;
+  c->check = NULL;
   int r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, ad->shard, c->cb, c->ctx);
   if (r < 0) c->cb(c->ctx, r, NULL, false);
+  dr__check_start(n, ad);
 }
 
 void dr__change_apply(dr_node *n, dr_change *c) {
@@ -481,6 +487,11 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
     pe->why = dr_node_ttl_range(n);
     return -EINVAL;
   }
+  dr_check_spec spec = {0};
+  if (p->check) {
+    spec = *p->check;
+    if ((r = dr_check_spec_validate(&spec, pe)) < 0) return r;
+  }
   /* sign a template that borrows the caller's strings, then keep a copy */
   r = dr_entry_sign(&tmpl, &n->id, &pe->field, &pe->why);
   if (r < 0) {
@@ -488,7 +499,8 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
     return r;
   }
   dr_change *c = change_new(DR_CH_ADVERTISE, key, dr__ad_key(key, p->rid, p->service_id), cb, ctx);
-  if (!c || (r = dr_entry_copy(&c->e, &tmpl)) < 0) {
+  if (!c || (r = dr_entry_copy(&c->e, &tmpl)) < 0 || (p->check && !(c->check = dr__check_new(&spec)))) {
+    if (c) dr_entry_clear(&c->e);
     free(c);
     free(tmpl.raw);
     return -ENOMEM;
@@ -584,7 +596,44 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   return r;
 }
 
+int dr__ad_set_health(dr_node *n, own_ad *ad, uint8_t health) {
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  uint64_t now = dr_now();
+  if (ad->withdrawn || n->stopping || ad->rec.health == health) return 0;
+  if (dr__change_pending(n, key, dr__ad_key(key, ad->rec.rid, ad->rec.name))) return -EAGAIN;
+  if (ad->lease && ad->rec.expires_at <= now + 1) return 0; /* an ending lease: nothing to say */
+  dr_entry e;
+  int r = dr_entry_copy(&e, &ad->rec);
+  if (r < 0) return r;
+  free(e.raw);
+  e.raw = NULL;
+  e.seq = dr__next_seq(n);
+  e.issued_at = now;
+  e.expires_at = ad->lease ? ad->rec.expires_at : now + ad->ttl; /* only its client renews a lease */
+  e.health = health;
+  if ((r = dr_entry_sign(&e, &n->id, NULL, NULL)) < 0) {
+    dr_entry_clear(&e);
+    return r;
+  }
+  dr_entry_clear(&ad->rec);
+  ad->rec = e;
+  dr__persist_ad(n, ad);
+  /* a change, not a renewal: a value id of its own, which watchers' listens
+   * report at once (a value replaced in place they would not hear of). An
+   * advertise still waiting for its first put hears of this one instead. */
+  dr_pub *waiting = ad->rec_ann.pub;
+  ad->rec_ann.pub = NULL;
+  dr__unannounce(n, &ad->rec_ann);
+  r = dr__announce(n, &ad->rec_ann, NULL, &ad->rec, ad->shard, NULL, NULL);
+  if (waiting) {
+    ad->rec_ann.pub = waiting;
+    if (r < 0) pub_finish(waiting, false);
+  }
+  return r;
+}
+
 void dr__ad_free(dr_node *n, own_ad *ad) {
+  dr__check_free(ad->check);
   dr__unannounce(n, &ad->rec_ann);
   dr__side_free(n, &ad->tomb);
   dr__side_free(n, &ad->moved);
@@ -611,7 +660,12 @@ size_t dr_node_own_ads(const dr_node *n, dr_own_ad_view **out) {
   for (dr_map_item *it = dr_map_next(&n->ads, NULL, &b); it; it = dr_map_next(&n->ads, it, &b)) {
     const own_ad *ad = it->value;
     if (ad->withdrawn) continue;
-    (*out)[i++] = (dr_own_ad_view){&ad->rec, ad->ttl, ad->lease};
+    dr_own_ad_view *v = &(*out)[i++];
+    *v = (dr_own_ad_view){&ad->rec, ad->ttl, ad->lease, NULL, {0}};
+    if (!ad->check) continue;
+    v->check = dr__check_spec(ad->check);
+    dr__check_status(ad->check, &v->status);
+    if (!v->status.ran) v->status.health = ad->rec.health; /* as last signed, until it runs */
   }
   return i;
 }
@@ -640,6 +694,7 @@ void dr__announce_loaded(dr_node *n) {
     if (ad->withdrawn) dr__announce(n, &ad->tomb->ann, NULL, &ad->tomb->e, ad->shard, NULL, NULL);
     else if (ad->lease) dr__announce(n, &ad->rec_ann, NULL, &ad->rec, ad->shard, NULL, NULL);
     else dr__ad_resign(n, ad, NULL, NULL); /* it may have expired while the node was down */
+    if (!ad->withdrawn) dr__check_start(n, ad); /* from the health it was signed with */
   }
   for (size_t i = 0; i < n_drop; i++) {
     own_ad *ad = dr_map_del(&n->ads, drop[i], drop_len[i]);

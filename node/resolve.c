@@ -64,6 +64,7 @@ struct dr_resolve {
   rs_mode mode;
   size_t limit;
   char *type; /* discover: of this type only (NULL: any) */
+  dr_include include; /* critical records too, or passing ones only */
   dr_node_resolve_cb cb;
   void *ctx;
   dr_deadline dl;
@@ -303,6 +304,7 @@ static size_t live_placed(resolve_op *op, placed **out, size_t *forbidden) {
     uint32_t pos = op->pos_of && shard < op->shards ? op->pos_of[shard] : 0;
     if (pos < op->start) continue;
     if (op->type && strcmp(recs[i]->type ? recs[i]->type : "", op->type) != 0) continue;
+    if (op->include != DR_INCLUDE_ALL && !dr_entry_passing(recs[i])) continue;
     p[k] = (placed){recs[i], pos, 0};
     dr__placed_hash(&p[k++], op->rid);
   }
@@ -525,8 +527,8 @@ static int collect_own(resolve_op *op) {
 }
 
 static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t limit,
-                 const char *type, const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx,
-                 dr_resolve **out) {
+                 const char *type, dr_include include, const dr_resolve_page *from, dr_node_resolve_cb cb,
+                 void *ctx, dr_resolve **out) {
   if (out) *out = NULL;
   if (n->stopping) return -ESHUTDOWN;
   resolve_op *op = calloc(1, sizeof *op);
@@ -535,6 +537,7 @@ static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t 
   memcpy(op->rid, rid, DR_ID_LEN);
   op->mode = mode;
   op->limit = limit;
+  op->include = include;
   op->cb = cb;
   op->ctx = ctx;
   dr_merge_init(&op->merge, rid);
@@ -576,20 +579,31 @@ static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t 
   return 0;
 }
 
-int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
-                    const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
+int dr_node_resolve_with(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                         const dr_resolve_page *from, dr_include include, dr_node_resolve_cb cb,
+                         void *ctx, dr_resolve **out) {
   if (out) *out = NULL;
   if (n->stopping) return -ESHUTDOWN;
-  if (dr__cache_resolve(n, rid, limit, from, cb, ctx)) return 0;
-  return start(n, rid, RS_RESOLVE, limit, NULL, from, cb, ctx, out);
+  if (dr__cache_resolve(n, rid, limit, from, include, cb, ctx)) return 0;
+  return start(n, rid, RS_RESOLVE, limit, NULL, include, from, cb, ctx, out);
+}
+
+int dr_node_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
+                    const dr_resolve_page *from, dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
+  return dr_node_resolve_with(n, rid, limit, from, DR_INCLUDE_PASSING, cb, ctx, out);
+}
+
+int dr_node_discover_with(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
+                          dr_include include, dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
+  if (out) *out = NULL;
+  if (n->stopping) return -ESHUTDOWN;
+  if (dr__cache_discover(n, rid, type, include, cb, ctx)) return 0;
+  return start(n, rid, RS_DISCOVER, 1, type, include, NULL, cb, ctx, out);
 }
 
 int dr_node_discover(dr_node *n, const uint8_t rid[DR_ID_LEN], const char *type,
                      dr_node_resolve_cb cb, void *ctx, dr_resolve **out) {
-  if (out) *out = NULL;
-  if (n->stopping) return -ESHUTDOWN;
-  if (dr__cache_discover(n, rid, type, cb, ctx)) return 0;
-  return start(n, rid, RS_DISCOVER, 1, type, NULL, cb, ctx, out);
+  return dr_node_discover_with(n, rid, type, DR_INCLUDE_PASSING, cb, ctx, out);
 }
 
 int dr_node_resource_get(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_resolve_cb cb,
@@ -604,7 +618,7 @@ int dr_node_resource_get(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_node_resol
     cb(ctx, 0, &r);
     return 0;
   }
-  return start(n, rid, RS_RESOURCE, 0, NULL, NULL, cb, ctx, out);
+  return start(n, rid, RS_RESOURCE, 0, NULL, DR_INCLUDE_ALL, NULL, cb, ctx, out);
 }
 
 void dr_node_resolve_cancel(dr_node *n, dr_resolve *op) {

@@ -48,7 +48,7 @@ class InvalidParams(DhtregError):
 
     @property
     def param(self) -> Optional[str]:
-        m = re.match(r"invalid param (\w+)", self.message)
+        m = re.match(r"invalid param ([\w.]+)", self.message)
         return m.group(1) if m else None
 
 
@@ -94,7 +94,7 @@ def _unavailable(path: str, e: Any, lost: bool = False) -> NodeUnavailable:
 # ---- results -----------------------------------------------------------------------------
 @dataclass
 class Record:
-    """One provider of a resource (``ttl`` and ``lease`` only in ``list``)."""
+    """One provider of a resource: ``health`` passing or critical (``ttl``, ``lease``, ``check``: in ``list``)."""
     resource_id: str
     service_id: str
     peer_id: str = ""
@@ -110,6 +110,7 @@ class Record:
     health: str = ""
     ttl: Optional[int] = None
     lease: Optional[bool] = None
+    check: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -163,7 +164,7 @@ class Listing:
 
 @dataclass
 class Event:
-    """A watch event: ``type`` is register, deregister or expire."""
+    """A watch event: ``type`` is register, deregister, expire, critical or passing (its health changed)."""
     type: str
     record: Record
     subscription: int
@@ -183,8 +184,7 @@ def _build(cls: Type[T], obj: Any) -> T:
 
 
 def _resolution(r: Dict[str, Any]) -> Resolution:
-    res = r.get("resource")
-    return Resolution(_build(Resource, res) if res else None,
+    return Resolution(_build(Resource, r["resource"]) if r.get("resource") else None,
                       [_build(Record, x) for x in r.get("records") or []], r.get("next_cursor"))
 
 
@@ -423,12 +423,12 @@ class AsyncClient:
                         port: Optional[int] = None, addresses: Optional[Sequence[str]] = None,
                         type: Optional[str] = None, tags: Optional[Sequence[str]] = None,
                         metadata: Optional[Dict[str, str]] = None, ttl: Optional[int] = None,
-                        lease: Optional[bool] = None) -> Advertised:
-        """Advertises (or replaces) this node's record ``service_id``; with ``lease=True`` it lives
-        only while ``renew`` is called within ``ttl`` (see Heartbeat)."""
+                        lease: Optional[bool] = None, check: Optional[Dict[str, Any]] = None) -> Advertised:
+        """Advertises (or replaces) this node's record ``service_id``; with ``lease=True`` it lives only while
+        ``renew`` is called within ``ttl`` (see Heartbeat); ``check``: {"tcp": "HOST:PORT"}, {"http": URL}, ..."""
         return await self._get("record.advertise", _conv(Advertised), resource_id=resource_id,
                                service_id=service_id, host=host, port=port, addresses=_strs(addresses), type=type,
-                               tags=_strs(tags), metadata=metadata, ttl=ttl, lease=lease)
+                               tags=_strs(tags), metadata=metadata, ttl=ttl, lease=lease, check=check)
 
     async def renew(self, resource_id: str, service_id: str) -> Advertised:
         """Re-signs a record now; NotFound when the node has no such live record (an ended lease)."""
@@ -441,23 +441,24 @@ class AsyncClient:
         return await self._get("record.withdraw", lambda r: bool(r.get("published")), resource_id=resource_id,
                                service_id=service_id)
 
-    async def resolve(self, resource_id: str, limit: Optional[int] = None, cursor: Optional[str] = None) -> Resolution:
-        """A page of at most ``limit`` (1-1000, default 100) live records; pass its ``next_cursor``
-        as ``cursor`` for the next page."""
-        return await self._get("resolve", _resolution, resource_id=resource_id, limit=limit, cursor=cursor)
+    async def resolve(self, resource_id: str, limit: Optional[int] = None, cursor: Optional[str] = None,
+                      include: Optional[str] = None) -> Resolution:
+        """A page of ``limit`` (1-1000, default 100) live, passing records (``include="all"``: critical too)."""
+        return await self._get("resolve", _resolution, resource_id=resource_id, limit=limit, cursor=cursor,
+                               include=include)
 
-    async def resolve_all(self, resource_id: str, limit: Optional[int] = None) -> Resolution:
-        """Every live record, following the cursors (pages of ``limit``)."""
-        page = await self.resolve(resource_id, limit)
+    async def resolve_all(self, resource_id: str, limit: Optional[int] = None, include: str = "passing") -> Resolution:
+        """Every live record (``include="all"``: critical ones too), following the cursors (pages of ``limit``)."""
+        page = await self.resolve(resource_id, limit, include=include)
         records = list(page.records)
         while page.next_cursor:
-            page = await self.resolve(resource_id, limit, page.next_cursor)
+            page = await self.resolve(resource_id, limit, page.next_cursor, include)
             records += page.records
         return Resolution(page.resource, records)
 
-    async def discover(self, resource_id: str, type: Optional[str] = None) -> Record:
-        """One live record of ``type`` (None: any), at random; NotFound when there is none."""
-        return await self._get("discover", _conv(Record), resource_id=resource_id, type=type)
+    async def discover(self, resource_id: str, type: Optional[str] = None, include: str = "passing") -> Record:
+        """One live passing (``include="all"``: or critical) record of ``type`` (None: any), at random; or NotFound."""
+        return await self._get("discover", _conv(Record), resource_id=resource_id, type=type, include=include)
 
     async def list(self) -> Listing:
         """This node's own resources and live advertisements (with ``ttl`` and ``lease``)."""

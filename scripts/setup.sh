@@ -6,6 +6,7 @@ PACKAGES=(
   build-essential g++ cmake pkg-config
   libopendht-c-dev libopendht-dev libuv1-dev libsodium-dev libmsgpack-dev libjansson-dev
   libcmocka-dev dhtnode faketime libmicrohttpd-dev libsystemd-dev
+  libldns-dev bind9-dnsutils
   curl prometheus
   help2man man-db systemd
 )

@@ -121,7 +121,7 @@ typedef struct dhtreg_record {
   const dhtreg_meta *metadata;
   size_t n_metadata;
   uint64_t seq, issued_at, expires_at; /* expires_at: Unix seconds */
-  const char *health; /* "passing" */
+  const char *health; /* "passing", or "critical" (its issuer's check fails; resolve include "all") */
 } dhtreg_record;
 
 /* A page of a resolve, or a discovered record (n == 1). */
@@ -207,6 +207,8 @@ typedef enum dhtreg_event_type {
   DHTREG_EVENT_REGISTER,   /* a record appeared or its content changed */
   DHTREG_EVENT_DEREGISTER, /* its issuer withdrew it */
   DHTREG_EVENT_EXPIRE,     /* it expired without a renewal */
+  DHTREG_EVENT_CRITICAL,   /* its issuer's health check failed: its health is now "critical" */
+  DHTREG_EVENT_PASSING,    /* its health check passes again: "passing" */
 } dhtreg_event_type;
 
 typedef struct dhtreg_event {

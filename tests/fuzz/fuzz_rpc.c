@@ -12,7 +12,9 @@
  * A node left with state (own entries, caches, watches) is restarted, so
  * nothing grows from one input to the next. node.bootstrap is checked but
  * contacts nobody (the link wraps dr_node_bootstrap): a fuzzer must not send
- * packets to the addresses it makes up.
+ * packets to the addresses it makes up; nor may an advertisement's health
+ * check run the programs it makes up or connect to its addresses (the link
+ * wraps uv_spawn and uv_getaddrinfo: each fails as it can for real).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -43,6 +45,27 @@ int __wrap_dr_node_bootstrap(dr_node *n, const char *hostport, dr_node_bootstrap
   if (dr_split_hostport(hostport, host, sizeof host, port, sizeof port) < 0) return -EINVAL;
   if (cb) cb(ctx, 0, NULL);
   return 0;
+}
+
+/* an exec check's program never runs: uv_spawn fails before it forks (a
+ * descriptor of -1 to inherit), its handle initialised as a failed spawn leaves it */
+int __real_uv_spawn(uv_loop_t *l, uv_process_t *h, const uv_process_options_t *o);
+int __wrap_uv_spawn(uv_loop_t *l, uv_process_t *h, const uv_process_options_t *o);
+int __wrap_uv_spawn(uv_loop_t *l, uv_process_t *h, const uv_process_options_t *o) {
+  uv_stdio_container_t none = {.flags = UV_INHERIT_FD, .data.fd = -1};
+  uv_process_options_t copy = *o;
+  copy.stdio = &none;
+  copy.stdio_count = 1;
+  return __real_uv_spawn(l, h, &copy);
+}
+
+/* a tcp or http check finds no address: it connects nowhere */
+int __wrap_uv_getaddrinfo(uv_loop_t *l, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *node_name,
+                          const char *service, const struct addrinfo *hints);
+int __wrap_uv_getaddrinfo(uv_loop_t *l, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *node_name,
+                          const char *service, const struct addrinfo *hints) {
+  (void)l, (void)req, (void)cb, (void)node_name, (void)service, (void)hints;
+  return UV_EAI_NONAME;
 }
 
 static void die(const char *what) {

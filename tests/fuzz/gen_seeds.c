@@ -71,11 +71,23 @@ static dr_entry record(const uint8_t rid[DR_ID_LEN], const char *sid, uint64_t s
     e.tags = strs(tags, 3);
     e.n_tags = 3;
     e.meta = calloc(2, sizeof *e.meta);
-    e.meta[0] = (dr_meta){strdup("zone"), strdup("eu")};
-    e.meta[1] = (dr_meta){strdup("weight"), strdup("")};
+    e.meta[0] = (dr_meta){strdup("weight"), strdup("")}; /* keys in ascending order (one encoding) */
+    e.meta[1] = (dr_meta){strdup("zone"), strdup("eu")};
     e.n_meta = 2;
   }
   if (dr_entry_sign(&e, &id, NULL, NULL) < 0) die("sign record");
+  return e;
+}
+
+/* A record whose issuer's check failed: its signed health is critical. */
+static dr_entry critical(const uint8_t rid[DR_ID_LEN], const char *sid, uint64_t seq) {
+  dr_entry e = {.kind = DR_KIND_RECORD, .seq = seq, .issued_at = T0 + 60, .expires_at = T0 + 360,
+                .health = DR_HEALTH_CRITICAL};
+  memcpy(e.rid, rid, DR_ID_LEN);
+  e.name = strdup(sid);
+  e.host = strdup("10.0.0.9");
+  e.port = 80;
+  if (dr_entry_sign(&e, &id, NULL, NULL) < 0) die("sign critical record");
   return e;
 }
 
@@ -107,7 +119,22 @@ static void be32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
-enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4 };
+enum { OP_AD = 1, OP_TOMB = 2, OP_DROP = 3, OP_RES = 4, OP_AD_CHECK = 7 };
+
+/* op 7: a record (shard 0) and its health check (node/check_spec.c's
+ * encoding: a tcp check of 127.0.0.1:8080 every 10 s) */
+static size_t payload_check(uint8_t *out, bool lease, uint32_t ttl, const uint8_t *d, size_t len) {
+  static const uint8_t check[] = {1, 1, 0, 0, 0, 10, 0, 0, 0, 5, 0, 3, 0, 2, 1, 0, 14,
+                                  '1', '2', '7', '.', '0', '.', '0', '.', '1', ':', '8', '0', '8', '0'};
+  out[0] = OP_AD_CHECK;
+  out[1] = lease;
+  be32(out + 2, ttl);
+  out[6] = out[7] = 0;
+  be32(out + 8, (uint32_t)len);
+  memcpy(out + 12, d, len);
+  memcpy(out + 12 + len, check, sizeof check);
+  return 12 + len + sizeof check;
+}
 
 static size_t payload(uint8_t *out, uint8_t op, bool lease, uint32_t ttl, const uint8_t *d, size_t len) {
   out[0] = op;
@@ -212,6 +239,18 @@ static void rpc_seeds(const char *rid, const char *peer) {
                     "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resolve\",\"params\":{\"resource_id\":\"1111\",\"x\":1}}"
                     "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"record.advertise\",\"params\":{\"ttl\":-1}}");
   rpc("invalid", "{\"jsonrpc\":\"1.0\",\"id\":{},\"method\":3}\n{\"id\":[],\"method\":\"health\"}\n");
+  snprintf(t, sizeof t,
+           "{\"jsonrpc\":\"2.0\",\"id\":19,\"method\":\"record.advertise\",\"params\":{\"resource_id\":\"%s\","
+           "\"service_id\":\"c1\",\"check\":{\"tcp\":\"127.0.0.1:8080\",\"interval\":1,\"timeout\":1,\"failures\":1,\"passes\":1}}}\n"
+           "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":\"record.advertise\",\"params\":{\"resource_id\":\"%s\","
+           "\"service_id\":\"c2\",\"check\":{\"http\":\"http://127.0.0.1:8080/health\"}}}\n"
+           "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"record.advertise\",\"params\":{\"resource_id\":\"%s\","
+           "\"service_id\":\"c3\",\"check\":{\"exec\":[\"true\",\"x\"],\"interval\":1}}}\n"
+           "{\"jsonrpc\":\"2.0\",\"id\":22,\"method\":\"list\"}\n"
+           "{\"jsonrpc\":\"2.0\",\"id\":23,\"method\":\"resolve\",\"params\":{\"resource_id\":\"%s\",\"include\":\"all\"}}\n"
+           "{\"jsonrpc\":\"2.0\",\"id\":24,\"method\":\"discover\",\"params\":{\"resource_id\":\"%s\",\"include\":\"passing\"}}\n",
+           rid, rid, rid, rid, rid);
+  rpc("advertise_checks", t);
 }
 
 int main(int argc, char **argv) {
@@ -237,6 +276,8 @@ int main(int argc, char **argv) {
   write_seed("fuzz_entry", "record", rec.raw, rec.raw_len);
   write_seed("fuzz_entry", "record_full", rec_full.raw, rec_full.raw_len);
   write_seed("fuzz_entry", "tombstone", tomb.raw, tomb.raw_len);
+  dr_entry crit = critical(res.rid, "web-3", 8);
+  write_seed("fuzz_entry", "record_critical", crit.raw, crit.raw_len);
 
   static buf snap, log, torn, framed;
   frame(&snap, OP_RES, false, 0, res.raw, res.raw_len);
@@ -262,6 +303,13 @@ int main(int argc, char **argv) {
   framed_op(&framed, false, OP_DROP, false, 0, key, DR_ID_LEN + 5);
   framed_op(&framed, false, OP_RES, false, 0, res_owner.raw, res_owner.raw_len);
   state_seed("framed_ops", 3, &snap, &framed); /* mode 3: the bytes as framed ops */
+  static buf checked; /* a record and its health check (op 7), critical as its check signed it */
+  uint8_t cpl[8192];
+  size_t cn = payload_check(cpl, false, 300, crit.raw, crit.raw_len);
+  uint8_t ch[3] = {0, (uint8_t)(cn >> 8), (uint8_t)cn};
+  put(&checked, ch, 3);
+  put(&checked, cpl, cn);
+  state_seed("check_op", 3, &snap, &checked);
 
   char rid[DR_ID_TEXT_MAX], peer[DR_ID_TEXT_MAX];
   dr_id_encode(res.rid, rid);
@@ -274,5 +322,6 @@ int main(int argc, char **argv) {
   dr_entry_clear(&rec_full);
   dr_entry_clear(&rec2);
   dr_entry_clear(&tomb);
+  dr_entry_clear(&crit);
   return 0;
 }

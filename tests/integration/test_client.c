@@ -233,6 +233,21 @@ static void test_watch(void **state) {
   assert_string_equal(ev.record.service_id, "first");
   dhtreg_event_free(&ev);
   assert_int_equal(dhtreg_watch_next(w, &ev, 200), -ETIMEDOUT);
+  /* a record whose health check fails (nothing listens on port 1): critical */
+  char params[300], *result = NULL;
+  snprintf(params, sizeof params, "{\"resource_id\":\"%s\",\"service_id\":\"checked\",\"check\":{\"tcp\":"
+           "\"127.0.0.1:1\",\"interval\":1,\"failures\":2}}", rid); /* critical after 1 s */
+  assert_int_equal(dhtreg_call(cb, "record.advertise", params, &result), 0);
+  free(result);
+  assert_int_equal(dhtreg_watch_next(w, &ev, 15000), 0);
+  assert_int_equal(ev.type, DHTREG_EVENT_REGISTER);
+  assert_string_equal(ev.record.health, "passing"); /* a new check starts passing */
+  dhtreg_event_free(&ev);
+  assert_int_equal(dhtreg_watch_next(w, &ev, 15000), 0);
+  assert_int_equal(ev.type, DHTREG_EVENT_CRITICAL);
+  assert_string_equal(ev.record.service_id, "checked");
+  assert_string_equal(ev.record.health, "critical");
+  dhtreg_event_free(&ev);
   dhtreg_watch_close(w);
   dhtreg_close(cb);
 }

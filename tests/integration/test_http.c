@@ -71,7 +71,7 @@ static void test_ready_follows_joining(void **state) {
   h_node_start(&b, "isolated", (const char *[]){"--http-listen", listen, "--bootstrap", quiet, NULL});
   snprintf(url, sizeof url, "%s/ready", base);
   assert_int_equal(http_status(url), 503);
-  char cmd[300];
+  char cmd[800];
   snprintf(cmd, sizeof cmd, "curl -s -m 5 '%s' | grep -q 'not joined through its bootstrap addresses'", url);
   assert_int_equal(system(cmd), 0);
   snprintf(url, sizeof url, "%s/health", base);

@@ -38,20 +38,6 @@ static void advertise(const char *sid, int ttl, bool lease) {
                              "host", "10.0.0.7", "port", 7000, "ttl", ttl, "lease", lease)));
 }
 
-static json_int_t subscribe(int fd) {
-  char req[256];
-  int len = snprintf(req, sizeof req,
-                     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"watch\",\"params\":{\"resource_id\":\"%s\"}}\n",
-                     rid);
-  h_send(fd, req, (size_t)len);
-  json_t *resp = h_read_json(fd, 10000);
-  assert_non_null(resp);
-  json_int_t sub = json_integer_value(json_object_get(json_object_get(resp, "result"), "subscription"));
-  assert_true(sub > 0);
-  json_decref(resp);
-  return sub;
-}
-
 /* Events as "type:service_id" strings, in arrival order. */
 typedef struct seen {
   char ev[64][80];
@@ -105,7 +91,7 @@ static bool no_watches(void *p) {
 static void test_events_in_order(void **state) {
   int fd = h_connect(&c);
   assert_true(fd >= 0);
-  json_int_t sub = subscribe(fd);
+  json_int_t sub = h_watch(fd, rid);
 
   advertise("kept", 30, false);
   advertise("withdrawn", 30, false);
@@ -141,7 +127,7 @@ static void test_events_in_order(void **state) {
 
   /* a second watcher starts with what is live */
   int fd2 = h_connect(&c);
-  json_int_t sub2 = subscribe(fd2);
+  json_int_t sub2 = h_watch(fd2, rid);
   seen s2 = {0};
   const char *want2[] = {"register:kept", "register:renewed", NULL};
   collect_until(fd2, sub2, &s2, want2, 5000);

@@ -1,6 +1,6 @@
 """test_dhtreg.py - python/dhtreg.py against real nodes: every method (blocking and asyncio), typed
-errors, paging, discover, watch, the lease heartbeats across a node restart and after they stop,
-names files.
+errors, paging, discover, watch, health checks, the lease heartbeats across a node restart and after
+they stop, names files.
 
 Two nodes for the whole module: A starts a network, B joins through it. Run from this directory
 with PYTHONPATH=python and DR_BIN_DIR=build/bin (as ctest does):
@@ -217,6 +217,39 @@ class Blocking(unittest.TestCase):
                 w.next(timeout=0.3)
             w.unwatch()
             self.assertEqual(list(w), [])
+
+    def test_health_check(self) -> None:
+        rid = self.a.resource_create("checked").resource_id
+        with socket.socket() as s:  # a port where nothing listens
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.b.advertise(rid, "up", ttl=60)
+        self.resolves(rid, ["up"])
+        with self.a.watch(rid, timeout=20) as w:
+            self.b.advertise(rid, "down", host="127.0.0.1", port=port, ttl=60,
+                             check={"tcp": f"127.0.0.1:{port}", "interval": 1, "failures": 2})  # critical after 1 s
+            wait_for(lambda: [r for r in self.a.resolve(rid, include="all").records
+                              if (r.service_id, r.health) == ("down", "critical")], 15, "down to turn critical")
+            self.assertEqual(sids(self.a.resolve(rid).records), ["up"])  # passing ones only
+            self.assertEqual(sids(self.a.resolve_all(rid, include="all").records), ["down", "up"])
+            self.assertEqual({self.a.discover(rid).service_id for _ in range(20)}, {"up"})
+            seen = []
+            while ("critical", "down") not in seen:
+                ev = w.next()
+                seen.append((ev.type, ev.record.service_id))
+            self.assertLess(seen.index(("register", "down")), seen.index(("critical", "down")))
+        mine = {r.service_id: r for r in self.b.list().records if r.resource_id == rid}
+        self.assertIsNone(mine["up"].check)
+        chk = mine["down"].check
+        self.assertEqual((chk["type"], chk["tcp"], chk["status"], chk["interval"]),
+                         ("tcp", f"127.0.0.1:{port}", "critical", 1))
+        self.assertIn("connection refused", chk["output"])
+        with self.assertRaises(dhtreg.InvalidParams) as cm:
+            self.b.advertise(rid, "x", check={"tcp": "nope"})
+        self.assertEqual(cm.exception.param, "check.tcp")
+        with self.assertRaises(dhtreg.InvalidParams) as cm:
+            self.a.resolve(rid, include="some")
+        self.assertEqual(cm.exception.param, "include")
 
     def test_find_socket(self) -> None:
         env = {k: os.environ.pop(k) for k in ("DHTREG_SOCKET", "DHTREG_HOME") if k in os.environ}

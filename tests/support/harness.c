@@ -146,6 +146,20 @@ json_t *h_read_json(int fd, int timeout_ms) {
   return j;
 }
 
+json_int_t h_watch(int fd, const char *rid) {
+  char req[256];
+  int len = snprintf(req, sizeof req,
+                     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"watch\",\"params\":{\"resource_id\":\"%s\"}}\n",
+                     rid);
+  h_send(fd, req, (size_t)len);
+  json_t *resp = h_read_json(fd, 10000);
+  if (!resp) fail_msg("no answer to a watch of %s", rid);
+  json_int_t sub = json_integer_value(json_object_get(json_object_get(resp, "result"), "subscription"));
+  if (sub <= 0) fail_msg("a watch of %s was refused", rid);
+  json_decref(resp);
+  return sub;
+}
+
 int h_error_code(json_t *resp) {
   return (int)json_integer_value(json_object_get(json_object_get(resp, "error"), "code"));
 }
@@ -415,26 +429,33 @@ pid_t h_fake_node(const char *path, const char *script) {
   return pid;
 }
 
-uint16_t h_free_udp_port(void) {
+/* A port free for UDP and TCP alike on 127.0.0.1, drawn below the
+ * ephemeral range (32768-60999), where outgoing connections and the
+ * --port 0 sockets of other nodes could take it before its user binds it. */
+static uint16_t free_port(void) {
+  static unsigned seed;
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-      getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-    fail_msg("no free UDP port");
-  close(fd);
-  return ntohs(sa.sin_port);
+  if (!seed) seed = (unsigned)getpid() ^ (unsigned)h_now_ms();
+  for (int tries = 0; tries < 1000; tries++) {
+    sa.sin_port = htons((uint16_t)(20000 + (unsigned)rand_r(&seed) % 12000));
+    int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool ok = u >= 0 && t >= 0 && bind(u, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+              bind(t, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (u >= 0) close(u);
+    if (t >= 0) close(t);
+    if (ok) return ntohs(sa.sin_port);
+  }
+  fail_msg("no free port on 127.0.0.1");
+  return 0;
+}
+
+uint16_t h_free_udp_port(void) {
+  return free_port();
 }
 
 uint16_t h_free_tcp_port(void) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-      getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-    fail_msg("no free TCP port");
-  close(fd);
-  return ntohs(sa.sin_port);
+  return free_port();
 }
 
 int h_node_try_start(h_node *n, const char *name, const char *const *args, int *status) {

@@ -40,8 +40,9 @@ int h_node_try_start(h_node *n, const char *name, const char *const *args, int *
  * killed at exit like the nodes. Returns its pid. */
 pid_t h_spawn(char *const *argv, const char *log);
 
-/* A UDP port that was free a moment ago on 127.0.0.1 (for programs that
- * cannot take port 0 and report the one they got). */
+/* A UDP port that was free a moment ago on 127.0.0.1, below the ephemeral
+ * range (for programs that cannot take port 0 and report the one they
+ * got). */
 uint16_t h_free_udp_port(void);
 /* The same for TCP (an HTTP listener). */
 uint16_t h_free_tcp_port(void);
@@ -86,6 +87,11 @@ char *h_read_line(int fd, int timeout_ms);
 /* h_read_line parsed: NULL on EOF or timeout; a line that is not JSON fails
  * the test. Caller decrefs. */
 json_t *h_read_json(int fd, int timeout_ms);
+
+/* Sends a watch of resource rid on the connection fd and returns the
+ * subscription of its answer (within 10 s; fails the test otherwise): its
+ * events then come on fd. */
+json_int_t h_watch(int fd, const char *rid);
 
 /* A JSON-RPC response's error code (0 when it has none) and message (""). */
 int h_error_code(json_t *resp);

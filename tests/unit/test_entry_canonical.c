@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <sodium.h>
 
 #include "crypto/crypto.h"
@@ -100,11 +101,62 @@ static void test_longer_body_forms_refused(void **state) {
   free(body);
 }
 
+/* A record body re-packed with a 13th element of value v (NULL: the 12
+ * elements as they are), signed by its issuer: what a reader makes of it. */
+static dr_reject record_with_health(const uint8_t *tail, size_t tail_len) {
+  uint8_t *body, *raw, msg[DR_ENTRY_MAX + 32], sig[DR_SIG_LEN], edited[DR_ENTRY_MAX];
+  size_t body_len, raw_len;
+  dr_entry r = {.kind = DR_KIND_RECORD, .seq = 2, .issued_at = 1700000000, .expires_at = 1700000300};
+  dr_entry e;
+  r.name = "web-1";
+  memcpy(r.rid, res.rid, DR_ID_LEN);
+  memcpy(r.issuer, id.pk, DR_ID_LEN);
+  assert_int_equal(dr__entry_pack_body(&r, &body, &body_len), 0);
+  assert_int_equal(body[0], 0x9c); /* an array of 12 */
+  memcpy(edited, body, body_len);
+  if (tail) {
+    edited[0] = 0x9d;
+    memcpy(edited + body_len, tail, tail_len);
+  }
+  size_t n = body_len + (tail ? tail_len : 0);
+  int mlen = dr_entry_signed_message(DR_KIND_RECORD, edited, n, msg, sizeof msg);
+  crypto_sign_detached(sig, NULL, msg, (unsigned long long)mlen, id.sk);
+  assert_int_equal(dr__entry_pack_envelope(DR_KIND_RECORD, edited, n, id.pk, sig, &raw, &raw_len), 0);
+  dr_reject rej = dr_entry_decode(raw, raw_len, &e);
+  if (rej == DR_REJ_NONE) {
+    assert_int_equal(e.health, tail ? DR_HEALTH_CRITICAL : DR_HEALTH_PASSING);
+    dr_entry_clear(&e);
+  }
+  free(raw);
+  free(body);
+  return rej;
+}
+
+/* A record's health: absent is passing, 1 is critical; passing written
+ * out (0), an unknown state, or 1 in a longer form is another encoding of
+ * nothing valid: refused, signed or not. */
+static void test_health_one_encoding(void **state) {
+  assert_int_equal(record_with_health(NULL, 0), DR_REJ_NONE);
+  assert_int_equal(record_with_health((const uint8_t *)"\x01", 1), DR_REJ_NONE);
+  assert_int_equal(record_with_health((const uint8_t *)"\x00", 1), DR_REJ_MALFORMED);
+  assert_int_equal(record_with_health((const uint8_t *)"\x02", 1), DR_REJ_MALFORMED);
+  assert_int_equal(record_with_health((const uint8_t *)"\xcc\x01", 2), DR_REJ_MALFORMED);
+  assert_int_equal(record_with_health((const uint8_t *)"\xc3", 1), DR_REJ_MALFORMED); /* true */
+  /* and a signer cannot make a tombstone or a resource critical */
+  dr_entry t = {.kind = DR_KIND_TOMBSTONE, .name = "web-1", .seq = 3, .issued_at = 1700000000,
+                .expires_at = 1700000300, .health = DR_HEALTH_CRITICAL};
+  memcpy(t.rid, res.rid, DR_ID_LEN);
+  assert_int_equal(dr_entry_sign(&t, &id, NULL, NULL), -EINVAL);
+  assert_false(dr_entry_passing(&t));
+  assert_false(dr_entry_passing(&res));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_canonical_decodes),
       cmocka_unit_test(test_longer_envelope_forms_refused),
       cmocka_unit_test(test_longer_body_forms_refused),
+      cmocka_unit_test(test_health_one_encoding),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

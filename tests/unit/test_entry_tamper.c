@@ -99,10 +99,11 @@ static void m_policy(dr_entry *e) { /* an open resource has no allow-list */
 }
 static void m_shards(dr_entry *e) { e->shards = 2; }
 static void m_allow(dr_entry *e) { e->allow[1][0] ^= 0x80; }
+static void m_health(dr_entry *e) { e->health ^= DR_HEALTH_CRITICAL; } /* a storer hiding, or reviving, a record */
 
 static void test_every_field_is_signed(void **state) {
   void (*common[])(dr_entry *) = {m_rid, m_name, m_seq, m_issued};
-  void (*record_only[])(dr_entry *) = {m_expires, m_host, m_port, m_addrs, m_type, m_tags, m_meta};
+  void (*record_only[])(dr_entry *) = {m_expires, m_host, m_port, m_addrs, m_type, m_tags, m_meta, m_health};
   void (*resource_only[])(dr_entry *) = {m_policy, m_allow, m_shards};
   dr_kind kinds[] = {DR_KIND_RESOURCE, DR_KIND_RECORD, DR_KIND_TOMBSTONE};
   for (size_t k = 0; k < 3; k++) {
@@ -125,6 +126,13 @@ static void test_every_field_is_signed(void **state) {
     dr_entry_clear(&d);
     dr_entry_clear(&e);
   }
+  /* a critical record made passing */
+  dr_entry e;
+  make(&e, DR_KIND_RECORD);
+  e.health = DR_HEALTH_CRITICAL;
+  assert_int_equal(dr_entry_sign(&e, &alice, NULL, NULL), 0);
+  assert_int_equal(tampered(&e, m_health), DR_REJ_BAD_SIGNATURE);
+  dr_entry_clear(&e);
 }
 
 static void test_bytes(void **state) {

@@ -73,6 +73,16 @@ static const char record_lengths_hex[] =
     "31b8c440a19c39b01846572a340089ffce3f032a37d0fd3f4fb54637a0578f18"
     "50958e8e4b2f276771a2316d447b3ea153f78626d5d5e881aa6a92f57f22417b"
     "036cd406";
+static const char record_critical_hex[] =
+    "950102c4839dc42016e1efcb4117f082b0c50deef9ef6c9e8a542de581bc6248"
+    "26fc79a54bd8616ac42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
+    "0d5f1ddc8664125531b8a57765622d3104ce6553f13cce6553f268a831302e30"
+    "2e302e31cd1f9091ad31302e302e302e313a38303830a46874747091a2763181"
+    "a47a6f6e65a16101c42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba5"
+    "0d5f1ddc8664125531b8c44038c3c568cfa541e46b822ad3234792c1660ab431"
+    "591d529161a35ca23ef9669a5daee81ae9955f470322b9d32c9c21f316529e14"
+    "55968bc17cefb26e9c89de02";
+#define RECORD_CRITICAL_SIG "38c3c568cfa541e46b822ad3234792c1660ab431591d529161a35ca23ef9669a5daee81ae9955f470322b9d32c9c21f316529e1455968bc17cefb26e9c89de02"
 #define RECORD_LENGTHS_SIG "a19c39b01846572a340089ffce3f032a37d0fd3f4fb54637a0578f1850958e8e4b2f276771a2316d447b3ea153f78626d5d5e881aa6a92f57f22417b036cd406"
 
 static dr_identity id;
@@ -147,6 +157,8 @@ static void check_vector(dr_entry *e, const char *want_hex, const char *want_sig
   assert_int_equal(d.n_allow, e->n_allow);
   for (size_t i = 0; i < e->n_allow; i++) assert_memory_equal(d.allow[i], e->allow[i], DR_ID_LEN);
   if (e->kind == DR_KIND_RESOURCE) assert_int_equal(d.shards, e->shards ? e->shards : 1);
+  assert_int_equal(d.health, e->health);
+  assert_int_equal(dr_entry_passing(&d), e->kind == DR_KIND_RECORD && !e->health);
   assert_memory_equal(d.sig, e->sig, DR_SIG_LEN);
   assert_int_equal(dr_entry_check(&d, rid, e->issued_at, 60), DR_REJ_NONE);
   dr_entry_clear(&d);
@@ -172,6 +184,17 @@ static void test_tombstone_vector(void **state) {
   dr_entry e = {.kind = DR_KIND_TOMBSTONE, .name = "web-1", .seq = 3, .issued_at = 1700000100,
                 .expires_at = 1700000300};
   check_vector(&e, tombstone_hex, TOMBSTONE_SIG);
+}
+
+/* The record above, signed again by its issuer when its health check
+ * failed: critical (a 13th element), a higher seq, a later issue time. */
+static void test_record_critical_vector(void **state) {
+  char *addrs[] = {"10.0.0.1:8080"}, *tags[] = {"v1"};
+  dr_meta meta[] = {{"zone", "a"}};
+  dr_entry e = {.kind = DR_KIND_RECORD, .name = "web-1", .seq = 4, .issued_at = 1700000060,
+                .expires_at = 1700000360, .host = "10.0.0.1", .port = 8080, .addrs = addrs, .n_addrs = 1,
+                .type = "http", .tags = tags, .n_tags = 1, .meta = meta, .n_meta = 1, .health = DR_HEALTH_CRITICAL};
+  check_vector(&e, record_critical_hex, RECORD_CRITICAL_SIG);
 }
 
 /* Shard keys, the placement hash and which shards may hold a record. */
@@ -244,6 +267,7 @@ int main(void) {
       cmocka_unit_test(test_resource_vector),
       cmocka_unit_test(test_record_vector),
       cmocka_unit_test(test_tombstone_vector),
+      cmocka_unit_test(test_record_critical_vector),
       cmocka_unit_test(test_shard_vectors),
       cmocka_unit_test(test_resource_shards_vector),
       cmocka_unit_test(test_record_lengths_vector),
