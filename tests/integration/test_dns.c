@@ -246,26 +246,6 @@ static bool srv_count_is(void *ctx) {
 
 /* ---- setup ------------------------------------------------------------------------- */
 
-/* A port free for UDP and TCP alike on 127.0.0.1, below the ephemeral
- * range (where outgoing connections and --port 0 sockets would take it
- * meanwhile). */
-static uint16_t free_dns_port(void) {
-  static unsigned seed;
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (!seed) seed = (unsigned)getpid() ^ (unsigned)h_now_ms();
-  for (int tries = 0; tries < 1000; tries++) {
-    sa.sin_port = htons((uint16_t)(20000 + (unsigned)rand_r(&seed) % 12000));
-    int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    bool ok = bind(u, (struct sockaddr *)&sa, sizeof sa) == 0 && bind(t, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(u);
-    close(t);
-    if (ok) return ntohs(sa.sin_port);
-  }
-  fail_msg("no free port for DNS");
-  return 0;
-}
-
 /* Starts a node with --dns-listen on a free port (written into *port) and
  * the other args; another port if someone took that one meanwhile. */
 static void start_dns_node(h_node *n, const char *name, uint16_t *port, const char **args) {
@@ -276,7 +256,7 @@ static void start_dns_node(h_node *n, const char *name, uint16_t *port, const ch
   argv[k] = NULL;
   for (int tries = 0; tries < 5; tries++) {
     int status;
-    *port = free_dns_port();
+    *port = h_free_tcp_port();
     snprintf(listen, sizeof listen, "127.0.0.1:%u", *port);
     if (h_node_try_start(n, name, argv, &status) == 0) return;
     snprintf(cmd, sizeof cmd, "grep -q 'cannot serve DNS on .*: address already in use' '%s'", n->log);
@@ -311,7 +291,7 @@ static int setup(void **state) {
   fclose(f);
   setenv("DHTREG_NAMES", names, 1);
   h_addr(&owner, boot, sizeof boot);
-  snprintf(listen, sizeof listen, "127.0.0.1:%u", free_dns_port());
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", h_free_tcp_port());
   snprintf(http_base, sizeof http_base, "http://%s", listen);
   start_dns_node(&server, "server", &dns_port, (const char *[]){"--bootstrap", boot, "--http-listen", listen, NULL});
   unsetenv("DHTREG_NAMES");
