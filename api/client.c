@@ -385,6 +385,7 @@ json_t *dr__resolve_params(const char *rid, const dhtreg_resolve_opts *o) {
   json_t *p = json_pack("{s:s}", "resource_id", rid ? rid : "");
   if (o && o->limit) json_object_set_new(p, "limit", json_integer(o->limit));
   if (o && o->cursor) json_object_set_new(p, "cursor", json_string(o->cursor));
+  if (o && o->include_all) json_object_set_new(p, "include", json_string("all"));
   return p;
 }
 

@@ -54,6 +54,22 @@ json_t *dr__ad_json(const dhtreg_ad *ad) {
     json_object_set_new(p, "metadata", m);
   }
   if (ad->ttl) json_object_set_new(p, "ttl", json_integer(ad->ttl));
+  if (ad->check) {
+    const dhtreg_check *k = ad->check;
+    json_t *c = json_object();
+    if (k->tcp) json_object_set_new(c, "tcp", json_string(k->tcp));
+    if (k->http) json_object_set_new(c, "http", json_string(k->http));
+    if (k->exec) {
+      size_t n = 0;
+      while (k->exec[n]) n++;
+      json_object_set_new(c, "exec", strings(k->exec, n));
+    }
+    const char *names[] = {"interval", "timeout", "failures", "passes"};
+    const uint32_t vals[] = {k->interval, k->timeout, k->failures, k->passes};
+    for (int i = 0; i < 4; i++)
+      if (vals[i]) json_object_set_new(c, names[i], json_integer(vals[i]));
+    json_object_set_new(p, "check", c);
+  }
   return p;
 }
 

@@ -161,6 +161,17 @@ int dhtreg_resource_get(dhtreg *c, const char *resource_id, dhtreg_resource *out
 int dhtreg_pin(dhtreg *c, const char *resource_id);
 int dhtreg_unpin(dhtreg *c, const char *resource_id);
 
+/* A health check the node runs while it advertises the record: exactly
+ * one of tcp ("HOST:PORT": a connect), http ("http://HOST[:PORT][/PATH]":
+ * a GET, 2xx passes) or exec (argv, NULL-terminated: exit 0 passes). Zero
+ * numbers take the node's defaults (interval 10 s, timeout 5 s, failures
+ * 3, passes 2). docs/API.md, record.advertise. */
+typedef struct dhtreg_check {
+  const char *tcp, *http;
+  const char *const *exec;
+  uint32_t interval, timeout, failures, passes;
+} dhtreg_check;
+
 /* What to advertise: only resource_id and service_id are required. */
 typedef struct dhtreg_ad {
   const char *resource_id, *service_id;
@@ -175,6 +186,7 @@ typedef struct dhtreg_ad {
   size_t n_metadata;
   uint32_t ttl; /* 0: the node's default (300 s) */
   bool lease;   /* the record lives only while renewed (dhtreg_renew, or a heartbeat) */
+  const struct dhtreg_check *check; /* a health check the node runs, or NULL */
 } dhtreg_ad;
 
 typedef struct dhtreg_published {
@@ -189,6 +201,7 @@ int dhtreg_withdraw(dhtreg *c, const char *resource_id, const char *service_id, 
 typedef struct dhtreg_resolve_opts {
   unsigned limit;     /* 1-1000; 0: 100 */
   const char *cursor; /* a previous page's next_cursor, or NULL */
+  bool include_all;   /* critical records too (their checks fail); else passing ones only */
 } dhtreg_resolve_opts;
 
 /* A page of the resource's live, verified records. An unknown resource is

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -449,11 +452,66 @@ static void test_names(void **state) {
   unsetenv("DHTREG_NAMES");
 }
 
+/* A check given through the library: a TCP listener that closes makes the
+ * record critical; resolve hides it unless include_all. */
+typedef struct crit {
+  dhtreg *c;
+  const char *rid;
+} crit;
+
+static bool critical_shown(void *ctx) {
+  crit *k = ctx;
+  dhtreg_resolve_opts all = {.include_all = true};
+  dhtreg_records rs;
+  bool yes = false;
+  if (dhtreg_resolve(k->c, k->rid, &all, &rs) == 0) {
+    yes = rs.n == 1 && strcmp(rs.records[0].health, "critical") == 0;
+    dhtreg_records_free(&rs);
+  }
+  return yes;
+}
+
+static void test_check(void **state) {
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof sa;
+  assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(ls, 8), 0);
+  assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+  char target[32];
+  snprintf(target, sizeof target, "127.0.0.1:%u", ntohs(sa.sin_port));
+  dhtreg *c = connect_a();
+  char rid[DHTREG_ID_MAX];
+  create(c, "checked", rid);
+  dhtreg_check check = {.tcp = target, .interval = 1, .failures = 1, .passes = 1};
+  dhtreg_ad ad = {.resource_id = rid, .service_id = "db-1", .port = 5432, .check = &check};
+  assert_int_equal(dhtreg_advertise(c, &ad, NULL), 0);
+  dhtreg_records rs;
+  assert_int_equal(dhtreg_resolve(c, rid, NULL, &rs), 0);
+  assert_int_equal(rs.n, 1);
+  assert_string_equal(rs.records[0].health, "passing");
+  dhtreg_records_free(&rs);
+  close(ls); /* the service is gone */
+  crit k = {c, rid};
+  assert_true(h_wait_for(critical_shown, &k, 15000));
+  assert_int_equal(dhtreg_resolve(c, rid, NULL, &rs), 0);
+  assert_int_equal(rs.n, 0); /* hidden by default */
+  dhtreg_records_free(&rs);
+  assert_int_equal(dhtreg_discover(c, rid, NULL, &rs), DHTREG_ENOTFOUND);
+  /* a bad check is the node's -32602, naming the member */
+  dhtreg_check bad = {.tcp = target, .http = "http://127.0.0.1/"};
+  ad.check = &bad;
+  assert_int_equal(dhtreg_advertise(c, &ad, NULL), DHTREG_EINVALID);
+  assert_non_null(strstr(dhtreg_errmsg(c), "check"));
+  dhtreg_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_blocking),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_paging),
+      cmocka_unit_test(test_check),
       cmocka_unit_test(test_watch),
       cmocka_unit_test(test_uv),
       cmocka_unit_test(test_uv_heartbeat_withdraws),
