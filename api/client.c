@@ -244,13 +244,19 @@ int dhtreg_peer_id(dhtreg *c, char out[DHTREG_ID_MAX]) {
   return id ? 0 : fail(c, -EPROTO, "node.info has no peer_id");
 }
 
+/* A string member of o into out (len bytes), or dflt when it has none. */
+static void copy_str(char *out, size_t len, json_t *o, const char *key, const char *dflt) {
+  const char *v = json_string_value(json_object_get(o, key));
+  snprintf(out, len, "%s", v ? v : dflt);
+}
+
 int dhtreg_node_info_get(dhtreg *c, dhtreg_node_info *out) {
   json_t *res;
   int r = call(c, "node.info", NULL, &res);
   if (r < 0) return r;
   memset(out, 0, sizeof *out);
-  snprintf(out->peer_id, sizeof out->peer_id, "%s", json_string_value(json_object_get(res, "peer_id")) ?: "");
-  snprintf(out->version, sizeof out->version, "%s", json_string_value(json_object_get(res, "version")) ?: "");
+  copy_str(out->peer_id, sizeof out->peer_id, res, "peer_id", "");
+  copy_str(out->version, sizeof out->version, res, "version", "");
   out->port = (uint16_t)json_integer_value(json_object_get(res, "port"));
   out->network = (uint32_t)json_integer_value(json_object_get(res, "network"));
   out->uptime_s = (uint64_t)json_integer_value(json_object_get(res, "uptime_s"));
@@ -284,9 +290,9 @@ int dhtreg_resource_get(dhtreg *c, const char *rid, dhtreg_resource *out) {
     return fail(c, DHTREG_ENOTFOUND, "not found: no entry of that resource");
   }
   snprintf(out->resource_id, sizeof out->resource_id, "%s", id);
-  snprintf(out->owner, sizeof out->owner, "%s", json_string_value(json_object_get(e, "owner")) ?: "");
-  snprintf(out->label, sizeof out->label, "%s", json_string_value(json_object_get(e, "label")) ?: "");
-  snprintf(out->policy, sizeof out->policy, "%s", json_string_value(json_object_get(e, "policy")) ?: "open");
+  copy_str(out->owner, sizeof out->owner, e, "owner", "");
+  copy_str(out->label, sizeof out->label, e, "label", "");
+  copy_str(out->policy, sizeof out->policy, e, "policy", "open");
   out->created_at = (uint64_t)json_integer_value(json_object_get(e, "created_at"));
   out->seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
   out->shards = (uint32_t)json_integer_value(json_object_get(e, "shards"));
@@ -343,7 +349,7 @@ int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_o
   if (o && o->shards) json_object_set_new(p, "shards", json_integer(o->shards));
   int r = call(c, "resource.create", p, &res);
   if (r < 0) return r;
-  if (rid) snprintf(rid, DHTREG_ID_MAX, "%s", json_string_value(json_object_get(res, "resource_id")) ?: "");
+  if (rid) copy_str(rid, DHTREG_ID_MAX, res, "resource_id", "");
   if (published) *published = json_is_true(json_object_get(res, "published"));
   json_decref(res);
   return 0;

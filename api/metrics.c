@@ -17,6 +17,14 @@ static void one(FILE *f, const char *name, const char *type, const char *help, d
   head(f, name, type, help);
   fprintf(f, "%s %.17g\n", name, v);
 }
+/* One metric of n series, labels[i] the value of its one label key. */
+static void labelled(FILE *f, const char *name, const char *type, const char *help, const char *key,
+                     const char *const *labels, const uint64_t *values, int n) {
+  head(f, name, type, help);
+  for (int i = 0; i < n; i++)
+    fprintf(f, "%s{%s=\"%s\"} %llu\n", name, key, labels[i], (unsigned long long)values[i]);
+}
+
 #define GAUGE(f, name, help, v) one(f, "dhtreg_" name, "gauge", help, (double)(v))
 #define COUNTER(f, name, help, v) one(f, "dhtreg_" name "_total", "counter", help, (double)(v))
 
@@ -72,12 +80,10 @@ static void node_metrics(FILE *f, dr_node *node) {
   COUNTER(f, "replication_runs", "Runs of the replication task.", in.repl_runs);
   COUNTER(f, "replication_checked", "Keys the replication task checked.", in.repl_checked);
   COUNTER(f, "replication_repaired", "Entries the replication task put again.", in.repl_repaired);
-  head(f, "dhtreg_dht_messages_sent_total", "counter", "DHT requests sent, by type.");
-  for (int i = 0; i < DR_DHT_MSG__COUNT; i++)
-    fprintf(f, "dhtreg_dht_messages_sent_total{type=\"%s\"} %llu\n", msg_names[i], (unsigned long long)in.msg_sent[i]);
-  head(f, "dhtreg_dht_messages_received_total", "counter", "DHT requests received, by type.");
-  for (int i = 0; i < DR_DHT_MSG__COUNT; i++)
-    fprintf(f, "dhtreg_dht_messages_received_total{type=\"%s\"} %llu\n", msg_names[i], (unsigned long long)in.msg_received[i]);
+  labelled(f, "dhtreg_dht_messages_sent_total", "counter", "DHT requests sent, by type.", "type", msg_names,
+           in.msg_sent, DR_DHT_MSG__COUNT);
+  labelled(f, "dhtreg_dht_messages_received_total", "counter", "DHT requests received, by type.", "type",
+           msg_names, in.msg_received, DR_DHT_MSG__COUNT);
   GAUGE(f, "dht_stored_values", "Values this node stores for the DHT.", in.stored_values);
   GAUGE(f, "dht_stored_bytes", "Bytes of the values this node stores for the DHT.", in.stored_bytes);
   GAUGE(f, "dht_pending_operations", "DHT operations queued or in flight.", in.dht_pending);
@@ -104,22 +110,21 @@ static void rpc_metrics(FILE *f, const dr_rpc_server *rpc) {
   static const char *const via[2] = {"unix", "tcp"};
   dr_rpc_stats st;
   dr_rpc_server_stats(rpc, &st);
-  head(f, "dhtreg_rpc_connections", "gauge", "JSON-RPC connections open, by listener.");
-  for (int i = 0; i < 2; i++) fprintf(f, "dhtreg_rpc_connections{listener=\"%s\"} %u\n", via[i], st.open[i]);
-  head(f, "dhtreg_rpc_connections_accepted_total", "counter", "JSON-RPC connections accepted, by listener.");
-  for (int i = 0; i < 2; i++)
-    fprintf(f, "dhtreg_rpc_connections_accepted_total{listener=\"%s\"} %llu\n", via[i], (unsigned long long)st.accepted[i]);
-  head(f, "dhtreg_rpc_connections_refused_total", "counter", "JSON-RPC connections refused at --max-connections, by listener.");
-  for (int i = 0; i < 2; i++)
-    fprintf(f, "dhtreg_rpc_connections_refused_total{listener=\"%s\"} %llu\n", via[i], (unsigned long long)st.refused[i]);
+  const uint64_t open[2] = {st.open[0], st.open[1]};
+  const char *methods[DR_RPC_N_METHODS];
+  for (int i = 0; i < DR_RPC_N_METHODS; i++) methods[i] = dr_rpc_method_name(i);
+  labelled(f, "dhtreg_rpc_connections", "gauge", "JSON-RPC connections open, by listener.", "listener", via, open, 2);
+  labelled(f, "dhtreg_rpc_connections_accepted_total", "counter", "JSON-RPC connections accepted, by listener.",
+           "listener", via, st.accepted, 2);
+  labelled(f, "dhtreg_rpc_connections_refused_total", "counter",
+           "JSON-RPC connections refused at --max-connections, by listener.", "listener", via, st.refused, 2);
   COUNTER(f, "rpc_bad_requests", "JSON-RPC messages that were not JSON, not a request, or of no such method.", st.bad_requests);
-  head(f, "dhtreg_rpc_errors_total", "counter", "JSON-RPC calls answered with an error, by method.");
-  for (int i = 0; i < DR_RPC_N_METHODS; i++)
-    fprintf(f, "dhtreg_rpc_errors_total{method=\"%s\"} %llu\n", dr_rpc_method_name(i), (unsigned long long)st.errors[i]);
+  labelled(f, "dhtreg_rpc_errors_total", "counter", "JSON-RPC calls answered with an error, by method.", "method",
+           methods, st.errors, DR_RPC_N_METHODS);
   head(f, "dhtreg_rpc_request_duration_seconds", "histogram", "How long JSON-RPC calls took, from the request read to the answer, by method.");
   for (int i = 0; i < DR_RPC_N_METHODS; i++) {
     char label[64];
-    snprintf(label, sizeof label, "method=\"%s\"", dr_rpc_method_name(i));
+    snprintf(label, sizeof label, "method=\"%s\"", methods[i]);
     hist(f, "dhtreg_rpc_request_duration_seconds", label, &st.latency[i]);
   }
 }
@@ -129,9 +134,8 @@ static void dns_metrics(FILE *f, const dr_dns_server *dns) {
   dr_dns_stats st;
   dr_dns_stats_get(dns, &st);
   COUNTER(f, "dns_queries", "DNS queries received (messages with a header that were not responses).", st.queries);
-  head(f, "dhtreg_dns_responses_total", "counter", "DNS answers sent, by rcode.");
-  for (int i = 0; i < DR_DNS_RCODES; i++)
-    fprintf(f, "dhtreg_dns_responses_total{rcode=\"%s\"} %llu\n", rcodes[i], (unsigned long long)st.rcodes[i]);
+  labelled(f, "dhtreg_dns_responses_total", "counter", "DNS answers sent, by rcode.", "rcode", rcodes, st.rcodes,
+           DR_DNS_RCODES);
   COUNTER(f, "dns_dropped", "DNS datagrams not answered: shorter than a header, or responses.", st.dropped);
   COUNTER(f, "dns_truncated", "DNS answers cut to fit a UDP datagram (TC set).", st.truncated);
   COUNTER(f, "dns_tcp_connections_accepted", "DNS connections accepted over TCP.", st.tcp_accepted);
@@ -146,11 +150,8 @@ int dr_metrics_text(dr_node *node, const dr_rpc_server *rpc, const uint64_t http
   node_metrics(f, node);
   if (rpc) rpc_metrics(f, rpc);
   if (dns) dns_metrics(f, dns);
-  if (http_requests) {
-    head(f, "dhtreg_http_requests_total", "counter", "HTTP requests, by path.");
-    for (int i = 0; i < 4; i++)
-      fprintf(f, "dhtreg_http_requests_total{path=\"%s\"} %llu\n", paths[i], (unsigned long long)http_requests[i]);
-  }
+  if (http_requests)
+    labelled(f, "dhtreg_http_requests_total", "counter", "HTTP requests, by path.", "path", paths, http_requests, 4);
   if (fclose(f) != 0) {
     free(*text);
     *text = NULL;

@@ -202,8 +202,6 @@ static int set_listen(const char **dst, const char *val, const char *name, int e
   return -1;
 }
 
-static const char *data_dir_arg, *socket_arg;
-
 /* Applies one flag (or variable) of that code and value. Returns -1 to go
  * on, or an exit status. */
 static int apply(dr_options *o, int code, char *val, const char *name) {
@@ -213,8 +211,8 @@ static int apply(dr_options *o, int code, char *val, const char *name) {
   case OPT_BIND: return set_bind(o, val, name);
   case OPT_MAX_STORE: UINT_IN(1, 2047, "1-2047 MB"); o->node.max_store_bytes = (long)v << 20; break;
   case OPT_BOOTSTRAP: return add_bootstrap(o, val, name);
-  case OPT_DATA_DIR: data_dir_arg = val; break;
-  case OPT_SOCKET: socket_arg = val; break;
+  case OPT_DATA_DIR: o->data_dir_arg = val; break;
+  case OPT_SOCKET: o->socket_arg = val; break;
   case OPT_RPC_GROUP: return set_group(o, val, name);
   case OPT_LISTEN:
     if (dr_rpc_check_loopback(val) < 0)
@@ -309,7 +307,6 @@ int dr_options_parse(dr_options *o, int argc, char **argv) {
   int c, r, idx;
   o->node.port = 4222;
   o->node.log_level = DR_LOG_INFO;
-  data_dir_arg = socket_arg = NULL;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
     if (c == 'h') {
@@ -339,17 +336,17 @@ int dr_options_parse(dr_options *o, int argc, char **argv) {
   o->node.bootstrap = o->bootstrap;
   o->node.n_bootstrap = o->n_bootstrap;
 
-  if (!data_dir_arg || !*data_dir_arg) {
+  if (!o->data_dir_arg || !*o->data_dir_arg) {
     const char *home = getenv("HOME");
     struct passwd *pw = (!home || !*home) ? getpwuid(getuid()) : NULL;
     if (pw) home = pw->pw_dir;
     if (!home) return fail_usage("--data-dir", "no home directory: give --data-dir");
     snprintf(o->data_dir, sizeof o->data_dir, "%s/.dhtreg", home);
-  } else if (snprintf(o->data_dir, sizeof o->data_dir, "%s", data_dir_arg) >= (int)sizeof o->data_dir) {
+  } else if (snprintf(o->data_dir, sizeof o->data_dir, "%s", o->data_dir_arg) >= (int)sizeof o->data_dir) {
     return fail_usage("--data-dir", "path too long");
   }
   o->node.data_dir = o->data_dir;
-  if (socket_arg && *socket_arg) snprintf(o->socket_path, sizeof o->socket_path, "%s", socket_arg);
+  if (o->socket_arg && *o->socket_arg) snprintf(o->socket_path, sizeof o->socket_path, "%s", o->socket_arg);
   else snprintf(o->socket_path, sizeof o->socket_path, "%s/rpc.sock", o->data_dir);
   o->rpc.unix_path = o->socket_path;
   return -1;

@@ -24,6 +24,7 @@ typedef struct dr_options {
   size_t n_env_copies;
   char *psk;           /* owned copy of the passphrase, wiped from argv */
   bool log_json;       /* --log-format json */
+  const char *data_dir_arg, *socket_arg; /* --data-dir, --rpc-socket as given (or their variables) */
 } dr_options;
 
 /* Reads the flags of argv and, for every flag not given there, its
