@@ -292,7 +292,9 @@ static void job_done(uv_work_t *w, int status) {
     dr__persist_close(n, closed);
     return;
   }
-  if (p->waiting) start_job(p);
+  /* a waiter's callback may have asked for a sync, which started the next
+   * job already: one uv_work_t is queued once at a time */
+  if (p->waiting && !p->busy) start_job(p);
 }
 
 static void start_job(struct dr_persist *p) {
