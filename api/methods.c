@@ -496,11 +496,6 @@ static int cursor_decode(const char *text, dr_resolve_page *pg) {
 
 static void on_resolved(void *ctx, int err, const dr_resolution *res) {
   dr_rpc_call *call = ctx;
-  if (err == DR_ECURSOR) {
-    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param cursor: the resource's shards changed "
-                "since that page; start again without a cursor");
-    return;
-  }
   if (err < 0) {
     dr_rpc_fail_node(call, err, NULL);
     return;

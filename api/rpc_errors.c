@@ -42,6 +42,10 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
                 "refused: this node's clock seems %lld s behind the network's, so the record would "
                 "arrive expired; synchronise the clock (NTP)", (long long)-info.clock_offset);
     break;
+  case DR_ECURSOR:
+    dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param cursor: the resource's shard count changed "
+                "since that page; start again without a cursor");
+    break;
   case DR_EFORBIDDEN:
     dr_rpc_fail(call, DR_RPC_FORBIDDEN, "forbidden by the resource's policy");
     break;

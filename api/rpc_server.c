@@ -84,6 +84,11 @@ struct dr_rpc_server {
   uv_idle_t resume_idle; /* resumes paused connections outside any callback */
   conn *resume;          /* connections to resume, each holding a ref */
   unsigned handles; /* listeners, the idle handle and connections not yet closed */
+  /* connections not yet freed: a closed one lives on while calls it read
+   * are pending (the node answers them later, into the void), and those
+   * calls use the server (its stats, its JSON cache) when they end */
+  unsigned conns_alive;
+  bool releasing; /* inside server_release: the done callback runs */
   bool stopping;
   void (*done)(void *);
   void *done_ctx;
@@ -97,23 +102,35 @@ typedef struct write_req {
 
 static void conn_close(conn *c);
 
-/* The last handle closed: frees the server, then tells whoever stopped it. */
-static void server_free(dr_rpc_server *s) {
-  void (*done)(void *) = s->done;
-  void *ctx = s->done_ctx;
+/* Once the server stops and its last handle closed: tells whoever stopped
+ * it (the daemon then withdraws, which answers the calls still pending),
+ * and frees it once no connection is left, which may be later: a call of
+ * a closed connection ends when the node answers it. */
+static void server_release(dr_rpc_server *s) {
+  if (!s->stopping || s->handles || s->releasing) return;
+  if (s->done) {
+    void (*done)(void *) = s->done;
+    s->done = NULL;
+    s->releasing = true; /* what done does may free connections: they call back here */
+    done(s->done_ctx);
+    s->releasing = false;
+  }
+  if (s->conns_alive) return;
   dr_json_cache_free(s->json_cache);
   free(s->unix_path);
   free(s);
-  if (done) done(ctx);
 }
 static void queue_resume(conn *c);
 static void on_resume(uv_idle_t *h);
 
 static void conn_unref(conn *c) {
   if (--c->refs) return;
+  dr_rpc_server *s = c->srv;
   dr_rpc_stream_free(&c->in);
   free(c->subs);
   free(c);
+  s->conns_alive--;
+  server_release(s);
 }
 
 static void maybe_close(conn *c) {
@@ -445,7 +462,7 @@ static void on_conn_closed(uv_handle_t *h) {
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
   conn_unref(c);
-  if (--s->handles == 0 && s->stopping) server_free(s);
+  if (--s->handles == 0) server_release(s);
 }
 
 /* A closing connection gives its slot back at once: its socket is closed
@@ -593,6 +610,7 @@ static void on_connection(uv_stream_t *server, int status) {
   c->srv = s;
   c->node = s->node;
   c->refs = 1;
+  s->conns_alive++;
   c->tcp = server == (uv_stream_t *)&s->tcp;
   c->active_ms = uv_now(s->loop);
   dr_rpc_stream_init(&c->in, DR_RPC_MAX_REQUEST);
@@ -666,7 +684,7 @@ static void on_sweep(uv_timer_t *t) {
 
 static void on_listener_closed(uv_handle_t *h) {
   dr_rpc_server *s = h->data;
-  if (--s->handles == 0 && s->stopping) server_free(s);
+  if (--s->handles == 0) server_release(s);
 }
 
 static int listen_tcp(dr_rpc_server *s, const char *hostport, char *err, size_t errlen) {

@@ -73,7 +73,7 @@ static void cleanup(void) {
     started[i] = 0;
   }
   bool dirty = false;
-  char cmd[700];
+  char cmd[1200];
   snprintf(cmd, sizeof cmd, "grep -l -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' "
            "-e 'runtime error:' -e 'ERROR SUMMARY: [1-9]' '%s'/*.log 2>/dev/null", tmpdir);
   FILE *p = tmpdir[0] ? popen(cmd, "r") : NULL;
@@ -83,7 +83,10 @@ static void cleanup(void) {
     if (!log_is_dirty(path)) continue;
     dirty = true;
     fprintf(stderr, "harness: sanitizer report in %s:\n", path);
-    snprintf(cmd, sizeof cmd, "head -60 '%s' >&2", path);
+    /* the report, not the start of a long debug log */
+    snprintf(cmd, sizeof cmd, "grep -n -m1 -A60 -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' "
+             "-e 'runtime error:' -e 'ERROR SUMMARY: [1-9]' -e 'Invalid \\(read\\|write\\|free\\)' "
+             "-e 'uninitialised' -e 'definitely lost in' '%s' >&2", path);
     if (system(cmd) != 0) fprintf(stderr, "(cannot show it)\n");
   }
   if (p) pclose(p);
