@@ -123,17 +123,27 @@ static void fail_all(dhtreg_uv *c, int err) {
   }
 }
 
+/* The calls past their deadline are unlinked first, then told: a callback
+ * may close the client, which ends (and frees) every call still linked. */
 static void on_sweep(uv_timer_t *t) {
   dhtreg_uv *c = t->data;
   uint64_t now = uv_now(c->loop);
+  call *late = NULL, **tail = &late;
   for (call **p = &c->calls; *p;) {
     call *k = *p;
     if (k->deadline && now >= k->deadline) {
       *p = k->next;
-      finish(c, k, -ETIMEDOUT, "no answer from the node in time", NULL);
+      k->next = NULL;
+      *tail = k;
+      tail = &k->next;
     } else {
       p = &k->next;
     }
+  }
+  while (late) {
+    call *k = late;
+    late = k->next;
+    finish(c, k, -ETIMEDOUT, "no answer from the node in time", NULL);
   }
 }
 

@@ -81,6 +81,7 @@ struct dr_dns_server {
 };
 
 static void conn_close(tconn *c);
+static void on_tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void conn_wake(tconn *c);
 
 /* ---- queries ------------------------------------------------------------------- */
@@ -490,7 +491,10 @@ static void conn_drain(tconn *c) {
   c->len -= off;
   bool full = c->pending >= DNS_TCP_MAX_PENDING;
   if (full && !c->paused && !c->eof) uv_read_stop((uv_stream_t *)&c->tcp);
-  else if (!full && c->paused && !c->eof) uv_read_start((uv_stream_t *)&c->tcp, on_tcp_alloc, NULL);
+  else if (!full && c->paused && !c->eof && uv_read_start((uv_stream_t *)&c->tcp, on_tcp_alloc, on_tcp_read) < 0) {
+    conn_close(c);
+    return;
+  }
   c->paused = full;
   if (c->eof && !c->pending && !c->writes) conn_close(c);
   else uv_timer_start(&c->timer, on_conn_timer, DNS_TCP_IDLE_MS, 0);

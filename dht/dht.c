@@ -788,10 +788,11 @@ dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE]
 }
 
 void dr_dht_unlisten(dr_dht *d, dr_dht_listen *l) {
+  /* once the runner is gone, its listens were freed with it */
+  if (d->runner_gone) return;
   dr_dht_op *op = &l->op;
   op->cancelled = true;
   op->on_listen = NULL;
-  if (d->runner_gone) return;
   /* OpenDHT calls on_listen_end once the listen is gone; we free it then */
   dht_runner_cancel_listen(d->runner, &op->key, op->token);
 }

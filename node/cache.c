@@ -106,7 +106,9 @@ static bool is_live(const dr_cache *c, const dr_entry *e, uint64_t now) {
 static void emit(dr_cache *c, dr_event_type type, const dr_entry *rec) {
   dr_node *n = c->n;
   n->events++;
-  /* a callback may unwatch itself or others: walk by id */
+  /* a callback must not unwatch (node.h: the cache would be freed under the
+   * caller); walking by id at least keeps this loop sound if one ever
+   * ended another subscription of the same cache */
   for (dr_sub *s = c->subs; s;) {
     uint64_t next_id = s->next ? s->next->id : 0;
     s->cb(s->ctx, s->id, type, rec);

@@ -46,9 +46,17 @@ static void on_written(void *ctx, int err) {
   if (err < 0) {
     c->cb(c->ctx, DR_EWRITE, NULL, false);
   } else if (n->stopping) {
-    c->cb(c->ctx, -ESHUTDOWN, NULL, false);
+    /* it is in the journal: the next start applies it (a record is
+     * announced then), so it took effect, unpublished */
+    c->cb(c->ctx, 0, &c->e, false);
   } else {
     dr__change_apply(n, c); /* answers c->cb once announced */
+    /* the node withdrew its advertisements on its way out before this
+     * one was written: this one goes the same way */
+    if (n->withdrawing && (c->kind == DR_CH_ADVERTISE || c->kind == DR_CH_RENEW)) {
+      own_ad *ad = dr_map_get(&n->ads, key, klen);
+      if (ad && !ad->withdrawn) dr__ad_withdraw(n, ad, !ad->lease, NULL, NULL);
+    }
   }
   change_free(c);
   run(n, key, klen);

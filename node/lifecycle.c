@@ -144,6 +144,7 @@ size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx) {
   w->done = done;
   w->ctx = ctx;
   w->left = 1; /* held until every withdrawal has started */
+  n->withdrawing = true; /* changes written from now on are withdrawn once applied (change.c) */
   for (size_t i = 0; i < n_live; i++) {
     w->left++;
     /* a lease ends with the node; a plain advertisement comes back when the

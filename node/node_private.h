@@ -144,6 +144,7 @@ struct dr_node {
   uint64_t boot_at_ms;   /* uv_now() of the last bootstrap while not joined, 0 once joined */
   bool boot_warned;
   char boot_addrs[512];  /* the addresses bootstrapped through, for the warning */
+  bool withdrawing;      /* dr_node_withdraw_all ran: the node is on its way out */
   bool stopping;
   bool closed;           /* every handle closed: freed once nothing else holds it */
   void (*stop_done)(void *);

@@ -654,6 +654,56 @@ static void test_latency(void **state) {
   latency("name read from the DHT", "brief.prod.dhtreg.", count);
 }
 
+/* Reads one length-prefixed DNS message from a TCP connection (within 10 s);
+ * returns its id, or -1. */
+static int tcp_answer(int fd, uint8_t *a, size_t cap) {
+  size_t got = 0, want = 2;
+  struct pollfd pf = {.fd = fd, .events = POLLIN};
+  while (got < want) {
+    if (poll(&pf, 1, 10000) != 1) return -1;
+    ssize_t n = recv(fd, a + got, want - got, 0);
+    if (n <= 0) return -1;
+    got += (size_t)n;
+    if (got == 2 && want == 2) {
+      want = 2 + ((size_t)a[0] << 8 | a[1]);
+      if (want > cap || want < 14) return -1;
+    }
+  }
+  return a[2] << 8 | a[3];
+}
+
+/* More queries pipelined on one TCP connection than the node runs at once
+ * (64): every one answered, and the connection still read afterwards. */
+static void test_tcp_pipelined(void **state) {
+  enum { N = 300, MORE = 5 };
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(dns_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int tcp = socket(AF_INET, SOCK_STREAM, 0);
+  assert_int_equal(connect(tcp, (struct sockaddr *)&to, sizeof to), 0);
+  uint8_t q[NS_PACKETSZ + 2], a[8192];
+  bool seen[N + MORE] = {0};
+  res_setup(false);
+  for (int round = 0; round < 2; round++) {
+    int from = round ? N : 0, to_n = round ? N + MORE : N;
+    for (int i = from; i < to_n; i++) {
+      char name[64]; /* labels nobody created: each a lookup in the DHT */
+      snprintf(name, sizeof name, "p%d.prod.dhtreg.", i);
+      int ql = res_nmkquery(&rs, ns_o_query, name, ns_c_in, ns_t_srv, NULL, 0, NULL, q + 2, NS_PACKETSZ);
+      q[0] = (uint8_t)(ql >> 8), q[1] = (uint8_t)ql;
+      q[2] = (uint8_t)(i >> 8), q[3] = (uint8_t)i;
+      assert_int_equal(send(tcp, q, (size_t)ql + 2, MSG_NOSIGNAL), ql + 2);
+    }
+    for (int k = from; k < to_n; k++) {
+      int id = tcp_answer(tcp, a, sizeof a);
+      if (id < 0) fail_msg("round %d: %d of %d queries answered over one TCP connection", round, k - from, to_n - from);
+      assert_true(id >= from && id < to_n && !seen[id]);
+      assert_int_equal(a[5] & 15, ns_r_nxdomain);
+      seen[id] = true;
+    }
+  }
+  res_nclose(&rs);
+  close(tcp);
+}
+
 /* A node stopping with DNS queries waiting for the DHT answers them
  * SERVFAIL and exits cleanly, within its bound. */
 static void test_stop_with_queries_in_flight(void **state) {
@@ -748,6 +798,7 @@ int main(void) {
       cmocka_unit_test(test_truncation),
       cmocka_unit_test(test_withdraw),
       cmocka_unit_test(test_latency),
+      cmocka_unit_test(test_tcp_pipelined),
       cmocka_unit_test(test_stop_with_queries_in_flight),
       cmocka_unit_test(test_flags),
   };
