@@ -2,6 +2,7 @@
 #include "api/client_private.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,25 @@ const char *dhtreg_strerror(int err) {
   case -EPIPE: return "the node closed the connection";
   }
   return err < 0 && err > -4096 ? strerror(-err) : "error";
+}
+
+/* one per thread: a failed dhtreg_connect has no connection to hold its message */
+static _Thread_local char last_error[512];
+
+int dr__last_error_set(int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+void dr__last_error_clear(void) {
+  last_error[0] = '\0';
+}
+
+const char *dr__last_error(void) {
+  return last_error;
 }
 
 static json_t *strings(const char *const *v, size_t n) {
