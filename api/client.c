@@ -402,16 +402,11 @@ int dhtreg_resource_id(const char *owner, const char *label, char out[DHTREG_ID_
 
 int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_opts *o,
                            char rid[DHTREG_ID_MAX], bool *published) {
-  json_t *p = json_pack("{s:s}", "label", label ? label : ""), *res;
+  json_t *res;
   if (rid) rid[0] = '\0';
   if (published) *published = false;
-  if (o && o->policy) json_object_set_new(p, "policy", json_string(o->policy));
-  if (o && o->n_allow) {
-    json_t *a = json_array();
-    for (size_t i = 0; i < o->n_allow; i++) json_array_append_new(a, json_string(o->allow[i]));
-    json_object_set_new(p, "allow", a);
-  }
-  if (o && o->shards) json_object_set_new(p, "shards", json_integer(o->shards));
+  if (o && o->n_allow && !o->allow) return fail(c, -EINVAL, "opts: n_allow without allow");
+  json_t *p = dr__create_params(label, o);
   int r = call(c, "resource.create", p, &res);
   if (r < 0) return r;
   if (rid) copy_str(rid, DHTREG_ID_MAX, res, "resource_id", "");

@@ -93,6 +93,19 @@ json_t *dr__ad_json(const dhtreg_ad *ad) {
   return p;
 }
 
+json_t *dr__create_params(const char *label, const dhtreg_resource_opts *o) {
+  json_t *p = json_pack("{s:s}", "label", label ? label : "");
+  if (!p || !o) return p;
+  /* each member only when given: the node keeps what is left out */
+  if ((o->policy && json_object_set_new(p, "policy", json_string(o->policy)) < 0) ||
+      (o->allow && json_object_set_new(p, "allow", strings(o->allow, o->n_allow)) < 0) ||
+      (o->shards && json_object_set_new(p, "shards", json_integer(o->shards)) < 0)) {
+    json_decref(p);
+    return NULL;
+  }
+  return p;
+}
+
 static const char *str(json_t *o, const char *key) {
   const char *s = json_string_value(json_object_get(o, key));
   return s ? s : "";

@@ -28,6 +28,9 @@ int dr__response_error(json_t *resp, char *msg, size_t msglen);
  * with its newline; the caller frees it. NULL: out of memory. */
 char *dr__request_line(long long id, const char *method, json_t *params, size_t *len);
 
+/* resource.create's params: only what o gives (the node keeps the rest). */
+json_t *dr__create_params(const char *label, const dhtreg_resource_opts *o);
+
 /* resolve's params. */
 json_t *dr__resolve_params(const char *rid, const dhtreg_resolve_opts *o);
 

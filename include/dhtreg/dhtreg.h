@@ -166,15 +166,21 @@ typedef struct dhtreg_records {
  * itself is the caller's. Safe on an emptied r, and twice. */
 void dhtreg_records_free(dhtreg_records *r);
 
+/* What a create sets. A member left zero is not given: a new resource
+ * takes its default, an existing one keeps its current value. */
 typedef struct dhtreg_resource_opts {
-  const char *policy;       /* "open" (default) or "owner" */
-  const char *const *allow; /* peers allowed to advertise under "owner" */
+  const char *policy;       /* "open" or "owner"; NULL: keep (new: "open") */
+  const char *const *allow; /* the peers allowed to advertise under "owner" (peer ids): the
+                             * allow-list becomes these n_allow (0: none); NULL: keep (new: none) */
   size_t n_allow;
-  uint32_t shards;          /* 0: keep / 1 */
+  uint32_t shards;          /* a power of two up to 4096; 0: keep (new: 1) */
 } dhtreg_resource_opts;
 
-/* Creates (or returns) the node's resource of that label. rid (may be NULL)
- * gets its id; *published (may be NULL): whether a DHT node confirmed it. */
+/* Creates the node's resource of that label, or changes what opts (may be
+ * NULL: nothing) gives of it; a create that changes nothing re-signs
+ * nothing. Setting the policy to "open" drops the allow-list. rid (may be
+ * NULL) gets its id; *published (may be NULL): whether a DHT node
+ * confirmed it. */
 int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_opts *opts,
                            char rid[DHTREG_ID_MAX], bool *published);
 
