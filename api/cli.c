@@ -168,7 +168,7 @@ json_t *cli_call(cli *c, const char *method, json_t *params) {
     cli_rpc_error(c, r, dhtreg_errmsg(d));
   } else if (r < 0) {
     if (r == -ETIMEDOUT) fprintf(stderr, "dhtreg: no answer from the node within %d s\n", c->timeout_s);
-    else fprintf(stderr, "dhtreg: %s\n", d ? dhtreg_errmsg(d) : strerror(-r));
+    else fprintf(stderr, "dhtreg: %s\n", dhtreg_errmsg(d)); /* d NULL: the failed connect's */
   }
   dhtreg_close(d);
   if (r < 0) return NULL;

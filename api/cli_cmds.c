@@ -174,14 +174,16 @@ static int cmd_id(cli *c, const cli_cmd *cmd, const cli_args *a) {
   return CLI_OK;
 }
 
-enum { CREATE_POLICY, CREATE_ALLOW, CREATE_SHARDS };
+enum { CREATE_POLICY, CREATE_ALLOW, CREATE_NO_ALLOW, CREATE_SHARDS };
 static const cli_opt create_opts[] = {
-    [CREATE_POLICY] = {"policy", 0, "P", "open: anyone may add records (default); owner: only the owner\n"
-                                         "and the peers given with --allow", false, "open owner"},
-    [CREATE_ALLOW] = {"allow", 0, "PEER", "a peer (its id or alias) allowed to add records (repeatable,\n"
-                                          "at most 64; needs --policy owner)", true, NULL},
+    [CREATE_POLICY] = {"policy", 0, "P", "open: anyone may add records (a new resource's); owner: only\n"
+                                         "the owner and the peers of its allow-list", false, "open owner"},
+    [CREATE_ALLOW] = {"allow", 0, "PEER", "the allow-list becomes these peers (ids or aliases) allowed to\n"
+                                          "add records (repeatable, at most 64; an owner resource's)", true, NULL},
+    [CREATE_NO_ALLOW] = {"no-allow", 0, NULL, "empties the allow-list: only the owner adds records", false, NULL},
     [CREATE_SHARDS] = {"shards", 0, "N", "DHT keys its records are spread over: a power of two up to\n"
-                                         "4096 (default 1); 50 to 100 records a shard (docs/DESIGN.md)", false, NULL},
+                                         "4096 (a new resource: 1); 50 to 100 records a shard (docs/DESIGN.md)",
+                       false, NULL},
     {NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -196,8 +198,10 @@ static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
   const char *policy = a->n[CREATE_POLICY] ? a->val[CREATE_POLICY][0] : NULL;
   if (policy && strcmp(policy, "open") && strcmp(policy, "owner"))
     return cli_usage_error(cmd, "--policy: '%s' is not open or owner", policy);
-  if (a->n[CREATE_ALLOW] && !(policy && strcmp(policy, "owner") == 0))
+  if (a->n[CREATE_ALLOW] && policy && strcmp(policy, "open") == 0)
     return cli_usage_error(cmd, "--allow needs --policy owner (an open resource takes anyone's records)");
+  if (a->n[CREATE_ALLOW] && a->n[CREATE_NO_ALLOW])
+    return cli_usage_error(cmd, "--allow and --no-allow: give one");
   if (a->n[CREATE_ALLOW] > DR_ALLOW_MAX) return cli_usage_error(cmd, "--allow: more than %d peers", DR_ALLOW_MAX);
   json_t *allow = json_array();
   for (int i = 0; i < a->n[CREATE_ALLOW]; i++) {
@@ -208,10 +212,11 @@ static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
     }
     json_array_append_new(allow, json_string(peer));
   }
+  /* only what is given: the node keeps the rest as it is */
   json_t *p = json_pack("{s:s}", "label", a->pos[0]);
   if (a->n[CREATE_SHARDS]) json_object_set_new(p, "shards", json_integer(shards));
   if (policy) json_object_set_new(p, "policy", json_string(policy));
-  if (a->n[CREATE_ALLOW]) json_object_set_new(p, "allow", allow);
+  if (a->n[CREATE_ALLOW] || a->n[CREATE_NO_ALLOW]) json_object_set_new(p, "allow", allow);
   else json_decref(allow);
   return run(c, "resource.create", p, cli_print_resource, "created");
 }
@@ -711,8 +716,10 @@ const cli_cmd cli_cmds[] = {
      "node, whose peer id the node is asked for.\n",
      "dhtreg id web --owner prod", NULL, false},
     {"create", cmd_create, "Creates a resource owned by this node", "LABEL", 1, 1, create_opts,
-     "Creating it again is the same resource; another policy, allow-list or shard\n"
-     "count signs a newer version of it.\n",
+     "Creating it again is the same resource, and changes only what is given: a\n"
+     "--policy, allow-list or --shards left out keeps its value (a new resource is\n"
+     "open, with no allow-list and 1 shard); another value signs a newer version of\n"
+     "it, the same values sign nothing. --policy open drops the allow-list.\n",
      "dhtreg create web --policy owner --allow 3NDP9m6Q...", NULL, false},
     {"get", cmd_get, "Shows a resource", "RESOURCE", 1, 1, NO_OPTS, RESOURCE_NOTE "Exit status 3: no such resource.\n",
      "dhtreg get web@prod", NULL, false},

@@ -30,20 +30,27 @@ struct dhtreg_watch {
 int dhtreg_default_socket(char *out, size_t len) {
   const char *s = getenv("DHTREG_SOCKET"), *home = getenv("DHTREG_HOME");
   int n;
+  if (!out || !len) return -EINVAL;
   if (s && *s) n = snprintf(out, len, "%s", s);
   else if (home && *home) n = snprintf(out, len, "%s/rpc.sock", home);
   else n = snprintf(out, len, "%s/.dhtreg/rpc.sock", getenv("HOME") ? getenv("HOME") : ".");
-  return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+  if (n >= 0 && (size_t)n < len) return 0;
+  out[0] = '\0';
+  return -ENAMETOOLONG;
 }
 
+/* err with its message on c (nowhere when there is no c). */
 static int fail(dhtreg *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(dhtreg *c, int err, const char *fmt, ...) {
   va_list ap;
+  if (!c) return err;
   va_start(ap, fmt);
   vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
   va_end(ap);
   return err;
 }
+
+static int call(dhtreg *c, const char *method, json_t *params, json_t **result);
 
 static int open_fd(dhtreg *c) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -63,21 +70,46 @@ static int open_fd(dhtreg *c) {
 }
 
 int dhtreg_connect(dhtreg **out, const char *socket_path) {
+  char def[4096];
+  int r;
+  if (!out) return dr__last_error_set(-EINVAL, "dhtreg_connect: out is NULL");
+  *out = NULL;
+  if (!socket_path) {
+    if (dhtreg_default_socket(def, sizeof def) < 0)
+      return dr__last_error_set(-ENAMETOOLONG, "socket path too long ($DHTREG_SOCKET, $DHTREG_HOME or $HOME)");
+    socket_path = def;
+  }
   dhtreg *c = calloc(1, sizeof *c);
-  *out = c;
-  if (!c) return -ENOMEM;
+  if (!c) return dr__last_error_set(-ENOMEM, "out of memory");
   c->fd = -1;
   c->timeout_ms = DR_CLIENT_TIMEOUT_MS;
   c->next_id = 1;
-  char def[4096];
-  if (!socket_path) {
-    if (dhtreg_default_socket(def, sizeof def) < 0) return fail(c, -ENAMETOOLONG, "socket path too long");
-    socket_path = def;
+  if (strlen(socket_path) >= sizeof c->path) {
+    r = fail(c, -ENAMETOOLONG, "socket path too long: %.300s", socket_path);
+    goto err;
   }
-  if (strlen(socket_path) >= sizeof c->path)
-    return fail(c, -ENAMETOOLONG, "socket path too long: %s", socket_path);
   snprintf(c->path, sizeof c->path, "%s", socket_path);
-  return open_fd(c);
+  if ((r = open_fd(c)) < 0) goto err;
+  dr__last_error_clear();
+  *out = c;
+  return 0;
+err:
+  dr__last_error_set(r, "%s", c->errmsg);
+  dhtreg_close(c);
+  return r;
+}
+
+int dr__call_once(const char *socket_path, const char *method, json_t *params, json_t **result) {
+  dhtreg *c;
+  *result = NULL;
+  int r = dhtreg_connect(&c, socket_path);
+  if (r < 0) {
+    json_decref(params);
+    return r;
+  }
+  if ((r = call(c, method, params, result)) < 0) dr__last_error_set(r, "%s", c->errmsg);
+  dhtreg_close(c);
+  return r;
 }
 
 void dhtreg_close(dhtreg *c) {
@@ -88,15 +120,15 @@ void dhtreg_close(dhtreg *c) {
 }
 
 void dhtreg_set_timeout(dhtreg *c, int timeout_ms) {
-  c->timeout_ms = timeout_ms;
+  if (c) c->timeout_ms = timeout_ms;
 }
 
 const char *dhtreg_errmsg(const dhtreg *c) {
-  return c ? c->errmsg : "out of memory";
+  return c ? c->errmsg : dr__last_error();
 }
 
 const char *dhtreg_socket_path(const dhtreg *c) {
-  return c->path;
+  return c ? c->path : "";
 }
 
 static uint64_t now_ms(void) {
@@ -159,10 +191,17 @@ static int send_all(dhtreg *c, const char *p, size_t left) {
 }
 
 /* Calls method with params (stolen): 0 with *result (a new reference),
- * or the error with its message in c->errmsg. A connection the node closed
- * (it restarted) is opened again once. */
+ * or the error with its message in c->errmsg (*result NULL). A connection
+ * the node closed (it restarted) is opened again once. -EINVAL without a
+ * connection (c NULL: a dhtreg_connect that failed). */
 static int call(dhtreg *c, const char *method, json_t *params, json_t **result) {
   size_t len;
+  *result = NULL;
+  if (!c) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  if (!params) return fail(c, -EINVAL, "the arguments cannot be sent: text that is not UTF-8 (or out of memory)");
   long long id = c->next_id++;
   char *line = dr__request_line(id, method, params, &len);
   if (!line) return fail(c, -ENOMEM, "out of memory");
@@ -210,6 +249,9 @@ static int call(dhtreg *c, const char *method, json_t *params, json_t **result) 
 }
 
 int dhtreg_call(dhtreg *c, const char *method, const char *params_json, char **result_json) {
+  if (!result_json) return fail(c, -EINVAL, "result_json is NULL");
+  *result_json = NULL;
+  if (!method) return fail(c, -EINVAL, "no method");
   json_t *params = dr__params(params_json), *res;
   if (!params) return fail(c, -EINVAL, "params: not a JSON object");
   int r = call(c, method, params, &res);
@@ -221,9 +263,10 @@ int dhtreg_call(dhtreg *c, const char *method, const char *params_json, char **r
 
 int dhtreg_get_health(dhtreg *c, dhtreg_health *out) {
   json_t *res;
-  int r = call(c, "health", NULL, &res);
-  if (r < 0) return r;
+  if (!out) return fail(c, -EINVAL, "out is NULL");
   memset(out, 0, sizeof *out);
+  int r = call(c, "health", json_object(), &res);
+  if (r < 0) return r;
   out->ready = json_is_true(json_object_get(res, "ready"));
   json_t *w = json_object_get(res, "warnings");
   for (size_t i = 0; i < json_array_size(w) && out->n_warnings < DHTREG_WARNINGS_MAX; i++) {
@@ -236,7 +279,9 @@ int dhtreg_get_health(dhtreg *c, dhtreg_health *out) {
 
 int dhtreg_peer_id(dhtreg *c, char out[DHTREG_ID_MAX]) {
   json_t *res;
-  int r = call(c, "node.info", NULL, &res);
+  if (!out) return fail(c, -EINVAL, "out is NULL");
+  out[0] = '\0';
+  int r = call(c, "node.info", json_object(), &res);
   if (r < 0) return r;
   const char *id = json_string_value(json_object_get(res, "peer_id"));
   if (id) snprintf(out, DHTREG_ID_MAX, "%s", id);
@@ -252,9 +297,10 @@ static void copy_str(char *out, size_t len, json_t *o, const char *key, const ch
 
 int dhtreg_node_info_get(dhtreg *c, dhtreg_node_info *out) {
   json_t *res;
-  int r = call(c, "node.info", NULL, &res);
-  if (r < 0) return r;
+  if (!out) return fail(c, -EINVAL, "out is NULL");
   memset(out, 0, sizeof *out);
+  int r = call(c, "node.info", json_object(), &res);
+  if (r < 0) return r;
   copy_str(out->peer_id, sizeof out->peer_id, res, "peer_id", "");
   copy_str(out->version, sizeof out->version, res, "version", "");
   out->port = (uint16_t)json_integer_value(json_object_get(res, "port"));
@@ -271,6 +317,10 @@ int dhtreg_node_info_get(dhtreg *c, dhtreg_node_info *out) {
 
 int dhtreg_bootstrap(dhtreg *c, const char *const *addrs, size_t n) {
   json_t *a = json_array(), *res;
+  if (n && !addrs) {
+    json_decref(a);
+    return fail(c, -EINVAL, "addresses is NULL");
+  }
   for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(addrs[i] ? addrs[i] : ""));
   int r = call(c, "node.bootstrap", json_pack("{s:o}", "addresses", a), &res);
   if (r == 0) json_decref(res);
@@ -279,11 +329,12 @@ int dhtreg_bootstrap(dhtreg *c, const char *const *addrs, size_t n) {
 
 int dhtreg_resource_get(dhtreg *c, const char *rid, dhtreg_resource *out) {
   json_t *res;
+  if (!out) return fail(c, -EINVAL, "out is NULL");
+  memset(out, 0, sizeof *out);
   int r = call(c, "resource.get", json_pack("{s:s}", "resource_id", rid ? rid : ""), &res);
   if (r < 0) return r;
   json_t *e = json_object_get(res, "resource");
   if (!json_is_object(e)) e = res; /* the entry itself */
-  memset(out, 0, sizeof *out);
   const char *id = json_string_value(json_object_get(e, "resource_id"));
   if (!id) {
     json_decref(res);
@@ -316,18 +367,30 @@ int dhtreg_unpin(dhtreg *c, const char *rid) {
   return rid_call(c, "resource.unpin", rid);
 }
 
-int dhtreg_list(dhtreg *c, dhtreg_records *out) {
+/* A call whose result is a page of records (one: a discover's record). */
+static int records_call(dhtreg *c, const char *method, json_t *params, bool one, dhtreg_records *out) {
   json_t *res;
-  int r = call(c, "list", NULL, &res);
+  if (!out) {
+    json_decref(params);
+    return fail(c, -EINVAL, "out is NULL");
+  }
+  memset(out, 0, sizeof *out);
+  int r = call(c, method, params, &res);
   if (r < 0) return r;
-  r = dr__records_from_json(res, false, out);
+  r = dr__records_from_json(res, one, out);
   json_decref(res);
-  return r < 0 ? fail(c, r, "not a list's answer") : 0;
+  return r < 0 ? fail(c, r, "not an answer of %s", method) : 0;
+}
+
+int dhtreg_list(dhtreg *c, dhtreg_records *out) {
+  return records_call(c, "list", json_object(), false, out);
 }
 
 int dhtreg_resource_id(const char *owner, const char *label, char out[DHTREG_ID_MAX]) {
   uint8_t pk[DR_ID_LEN], rid[DR_ID_LEN];
   size_t ll = label ? strlen(label) : 0;
+  if (!out) return -EINVAL;
+  out[0] = '\0';
   if (!owner || dr_id_decode(owner, pk) < 0 || ll == 0 || ll > DR_NAME_MAX) return -EINVAL;
   if (dr_crypto_init() < 0) return -EIO;
   dr_resource_id(rid, pk, label, ll);
@@ -339,14 +402,11 @@ int dhtreg_resource_id(const char *owner, const char *label, char out[DHTREG_ID_
 
 int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_opts *o,
                            char rid[DHTREG_ID_MAX], bool *published) {
-  json_t *p = json_pack("{s:s}", "label", label ? label : ""), *res;
-  if (o && o->policy) json_object_set_new(p, "policy", json_string(o->policy));
-  if (o && o->n_allow) {
-    json_t *a = json_array();
-    for (size_t i = 0; i < o->n_allow; i++) json_array_append_new(a, json_string(o->allow[i]));
-    json_object_set_new(p, "allow", a);
-  }
-  if (o && o->shards) json_object_set_new(p, "shards", json_integer(o->shards));
+  json_t *res;
+  if (rid) rid[0] = '\0';
+  if (published) *published = false;
+  if (o && o->n_allow && !o->allow) return fail(c, -EINVAL, "opts: n_allow without allow");
+  json_t *p = dr__create_params(label, o);
   int r = call(c, "resource.create", p, &res);
   if (r < 0) return r;
   if (rid) copy_str(rid, DHTREG_ID_MAX, res, "resource_id", "");
@@ -358,6 +418,7 @@ int dhtreg_resource_create(dhtreg *c, const char *label, const dhtreg_resource_o
 /* A call whose result is a published one. */
 static int publish_call(dhtreg *c, const char *method, json_t *params, dhtreg_published *out) {
   json_t *res;
+  if (out) memset(out, 0, sizeof *out);
   if (!params) return fail(c, -EINVAL, "resource_id and service_id are required");
   int r = call(c, method, params, &res);
   if (r < 0) return r;
@@ -382,6 +443,7 @@ int dhtreg_renew(dhtreg *c, const char *rid, const char *sid, dhtreg_published *
 
 int dhtreg_withdraw(dhtreg *c, const char *rid, const char *sid, bool *published) {
   dhtreg_published p;
+  if (published) *published = false;
   int r = publish_call(c, "record.withdraw", ids(rid, sid), &p);
   if (r == 0 && published) *published = p.published;
   return r;
@@ -396,39 +458,39 @@ json_t *dr__resolve_params(const char *rid, const dhtreg_resolve_opts *o) {
 }
 
 int dhtreg_resolve(dhtreg *c, const char *rid, const dhtreg_resolve_opts *o, dhtreg_records *out) {
-  json_t *res;
-  int r = call(c, "resolve", dr__resolve_params(rid, o), &res);
-  if (r < 0) return r;
-  r = dr__records_from_json(res, false, out);
-  json_decref(res);
-  return r < 0 ? fail(c, r, "not a resolve's answer") : 0;
+  return records_call(c, "resolve", dr__resolve_params(rid, o), false, out);
 }
 
 int dhtreg_discover(dhtreg *c, const char *rid, const char *type, dhtreg_records *out) {
-  json_t *p = json_pack("{s:s}", "resource_id", rid ? rid : ""), *res;
-  if (type) json_object_set_new(p, "type", json_string(type));
-  int r = call(c, "discover", p, &res);
-  if (r < 0) return r;
-  r = dr__records_from_json(res, true, out);
-  json_decref(res);
-  return r < 0 ? fail(c, r, "not a discover's answer") : 0;
+  json_t *p = json_pack("{s:s}", "resource_id", rid ? rid : "");
+  if (p && type) json_object_set_new(p, "type", json_string(type));
+  return records_call(c, "discover", p, true, out);
 }
 
 /* ---- watch ------------------------------------------------------------------ */
 
 int dhtreg_watch_open(dhtreg_watch **out, const char *socket_path, const char *rid) {
-  dhtreg_watch *w = calloc(1, sizeof *w);
+  if (!out) return dr__last_error_set(-EINVAL, "dhtreg_watch_open: out is NULL");
   *out = NULL;
-  if (!w) return -ENOMEM;
+  dhtreg_watch *w = calloc(1, sizeof *w);
+  if (!w) return dr__last_error_set(-ENOMEM, "out of memory");
   int r = dhtreg_connect(&w->c, socket_path);
   json_t *res = NULL;
-  if (r == 0) r = call(w->c, "watch", json_pack("{s:s}", "resource_id", rid ? rid : ""), &res);
+  if (r == 0 && (r = call(w->c, "watch", json_pack("{s:s}", "resource_id", rid ? rid : ""), &res)) < 0)
+    dr__last_error_set(r, "%s", w->c->errmsg);
   json_decref(res);
+  if (r < 0) {
+    dhtreg_watch_close(w);
+    return r;
+  }
   *out = w;
-  return r;
+  return 0;
 }
 
 int dhtreg_watch_next(dhtreg_watch *w, dhtreg_event *ev, int timeout_ms) {
+  if (!ev) return -EINVAL;
+  memset(ev, 0, sizeof *ev);
+  if (!w) return -EINVAL;
   dhtreg *c = w->c;
   if (c->fd < 0) return fail(c, -EPIPE, "the watch ended");
   uint64_t end = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
@@ -458,7 +520,7 @@ int dhtreg_watch_next(dhtreg_watch *w, dhtreg_event *ev, int timeout_ms) {
 }
 
 int dhtreg_watch_fd(const dhtreg_watch *w) {
-  return w->c->fd;
+  return w ? w->c->fd : -1;
 }
 
 void dhtreg_watch_close(dhtreg_watch *w) {

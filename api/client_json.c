@@ -2,6 +2,7 @@
 #include "api/client_private.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,25 @@ const char *dhtreg_strerror(int err) {
   case -EPIPE: return "the node closed the connection";
   }
   return err < 0 && err > -4096 ? strerror(-err) : "error";
+}
+
+/* one per thread: a failed dhtreg_connect has no connection to hold its message */
+static _Thread_local char last_error[512];
+
+int dr__last_error_set(int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+void dr__last_error_clear(void) {
+  last_error[0] = '\0';
+}
+
+const char *dr__last_error(void) {
+  return last_error;
 }
 
 static json_t *strings(const char *const *v, size_t n) {
@@ -69,6 +89,19 @@ json_t *dr__ad_json(const dhtreg_ad *ad) {
     for (int i = 0; i < 4; i++)
       if (vals[i]) json_object_set_new(c, names[i], json_integer(vals[i]));
     json_object_set_new(p, "check", c);
+  }
+  return p;
+}
+
+json_t *dr__create_params(const char *label, const dhtreg_resource_opts *o) {
+  json_t *p = json_pack("{s:s}", "label", label ? label : "");
+  if (!p || !o) return p;
+  /* each member only when given: the node keeps what is left out */
+  if ((o->policy && json_object_set_new(p, "policy", json_string(o->policy)) < 0) ||
+      (o->allow && json_object_set_new(p, "allow", strings(o->allow, o->n_allow)) < 0) ||
+      (o->shards && json_object_set_new(p, "shards", json_integer(o->shards)) < 0)) {
+    json_decref(p);
+    return NULL;
   }
   return p;
 }

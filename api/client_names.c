@@ -11,18 +11,31 @@ int dhtreg_name_to_id(dhtreg *c, const char *name, char out[DHTREG_ID_MAX], char
   char paths[DR_NAMES_FILES_MAX][DR_NAMES_PATH_MAX];
   const char *files[DR_NAMES_FILES_MAX];
   uint8_t rid[DR_ID_LEN];
-  char e[256] = "";
+  char e[256] = "", ignored[1];
+  if (!err) {
+    err = ignored;
+    errlen = sizeof ignored;
+  }
+  if (errlen) err[0] = '\0';
+  if (!out) {
+    snprintf(err, errlen, "out is NULL");
+    return -EINVAL;
+  }
+  out[0] = '\0';
   if (!name || !*name) {
     snprintf(err, errlen, "no resource given");
     return -EINVAL;
   }
-  if (dr_crypto_init() < 0) return -EIO;
+  if (dr_crypto_init() < 0) {
+    snprintf(err, errlen, "cannot initialise libsodium");
+    return -EIO;
+  }
   if (!strchr(name, '@') && dr_id_decode(name, rid) < 0) { /* a label of the node's own */
     char me[DHTREG_ID_MAX];
     int r = c ? dhtreg_peer_id(c, me) : -EINVAL;
     if (r < 0) {
-      snprintf(err, errlen, "'%s' is neither a resource id nor LABEL@OWNER%s", name,
-               c ? "; and the node did not say its peer id" : "");
+      snprintf(err, errlen, "'%s' is neither a resource id nor LABEL@OWNER%s%s", name,
+               c ? "; and the node did not say its peer id: " : "", c ? dhtreg_errmsg(c) : "");
       return r;
     }
     if (dhtreg_resource_id(me, name, out) < 0) {

@@ -28,10 +28,26 @@ int dr__response_error(json_t *resp, char *msg, size_t msglen);
  * with its newline; the caller frees it. NULL: out of memory. */
 char *dr__request_line(long long id, const char *method, json_t *params, size_t *len);
 
+/* resource.create's params: only what o gives (the node keeps the rest). */
+json_t *dr__create_params(const char *label, const dhtreg_resource_opts *o);
+
 /* resolve's params. */
 json_t *dr__resolve_params(const char *rid, const dhtreg_resolve_opts *o);
 
 /* params_json parsed as an object (NULL text: {}), or NULL. */
 json_t *dr__params(const char *params_json);
+
+/* The calling thread's last error of a call that has no connection to keep
+ * its message (dhtreg_connect, dhtreg_watch_open, the heartbeats' starts):
+ * what dhtreg_errmsg(NULL) says. _set formats it and returns err; _clear
+ * empties it (such a call succeeded). */
+int dr__last_error_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dr__last_error_clear(void);
+const char *dr__last_error(void);
+
+/* Connects to socket_path (NULL: the default), calls method with params
+ * (stolen) and closes: 0 with *result (a new reference, the caller's), or
+ * the error, with its message as the thread's last error. */
+int dr__call_once(const char *socket_path, const char *method, json_t *params, json_t **result);
 
 #endif

@@ -248,7 +248,10 @@ static void on_connect(uv_connect_t *req, int status) {
 
 /* Sends a call of that kind; params stolen. */
 static int send_call(dhtreg_uv *c, const char *method, json_t *params, call_kind kind, void *cb, void *ud) {
-  if (!params) return -EINVAL;
+  if (!params || !c || !cb) {
+    json_decref(params);
+    return -EINVAL;
+  }
   if (c->closing || c->broken) {
     json_decref(params);
     return -EPIPE;
@@ -287,32 +290,36 @@ static int send_call(dhtreg_uv *c, const char *method, json_t *params, call_kind
 
 int dhtreg_uv_open(dhtreg_uv **out, uv_loop_t *loop, const char *socket_path) {
   char def[4096];
+  if (out) *out = NULL;
+  if (!out || !loop) return dr__last_error_set(-EINVAL, "dhtreg_uv_open: out or loop is NULL");
   if (!socket_path) {
-    if (dhtreg_default_socket(def, sizeof def) < 0) return -ENAMETOOLONG;
+    if (dhtreg_default_socket(def, sizeof def) < 0)
+      return dr__last_error_set(-ENAMETOOLONG, "socket path too long ($DHTREG_SOCKET, $DHTREG_HOME or $HOME)");
     socket_path = def;
   }
   dhtreg_uv *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  if (!c) return dr__last_error_set(-ENOMEM, "out of memory");
   c->loop = loop;
   c->timeout_ms = DR_CLIENT_TIMEOUT_MS;
   c->next_id = 1;
   int r = uv_pipe_init(loop, &c->pipe, 0);
   if (r < 0) {
     free(c);
-    return r;
+    return dr__last_error_set(r, "uv_pipe_init: %s", uv_strerror(r));
   }
   uv_timer_init(loop, &c->sweep);
   c->pipe.data = c->sweep.data = c->connect.data = c;
   c->handles = 2;
   uv_timer_start(&c->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
   uv_unref((uv_handle_t *)&c->sweep); /* the connection alone keeps the loop */
-  uv_pipe_connect(&c->connect, &c->pipe, socket_path, on_connect);
+  uv_pipe_connect(&c->connect, &c->pipe, socket_path, on_connect); /* copies socket_path */
+  dr__last_error_clear();
   *out = c;
   return 0;
 }
 
 void dhtreg_uv_set_timeout(dhtreg_uv *c, int timeout_ms) {
-  c->timeout_ms = timeout_ms;
+  if (c) c->timeout_ms = timeout_ms;
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -326,7 +333,7 @@ static void on_closed(uv_handle_t *h) {
 }
 
 void dhtreg_uv_close(dhtreg_uv *c, void (*done)(void *ud), void *ud) {
-  if (c->closing) return;
+  if (!c || c->closing) return;
   c->closing = true;
   c->done = done;
   c->done_ud = ud;

@@ -183,12 +183,12 @@ static void on_resource_published(void *ctx, int err, const dr_entry *e, bool pu
   dr_rpc_reply(call, res);
 }
 
+/* Sets what it is given; what is left out keeps its value (a new resource: the defaults). */
 static void m_resource_create(dr_rpc_call *call, json_t *params) {
-  const char *label = NULL, *policy_s = NULL;
+  const char *policy_s = NULL;
   char **allow_s = NULL;
-  size_t n_allow = 0;
   uint8_t(*allow)[DR_ID_LEN] = NULL;
-  dr_policy policy = DR_POLICY_OPEN;
+  dr_resource_params p = {0};
   dr_param_error pe = {0};
   ONLY("label", "policy", "allow", "shards");
   uint64_t shards = 0;
@@ -197,27 +197,31 @@ static void m_resource_create(dr_rpc_call *call, json_t *params) {
     dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param shards: must be a power of two (1, 2, 4, ... 4096)");
     return;
   }
-  if (dr_param_string(call, params, "label", true, &label) < 0 ||
+  if (dr_param_string(call, params, "label", true, &p.label) < 0 ||
       dr_param_string(call, params, "policy", false, &policy_s) < 0 ||
-      dr_param_strings(call, params, "allow", DR_ALLOW_MAX, &allow_s, &n_allow) < 0)
+      dr_param_strings(call, params, "allow", DR_ALLOW_MAX, &allow_s, &p.n_allow) < 0)
     return;
+  json_t *allow_j = json_object_get(params, "allow");
+  p.has_allow = allow_j && !json_is_null(allow_j); /* [] empties it */
+  p.has_policy = policy_s != NULL;
+  p.shards = (uint32_t)shards;
   if (policy_s && strcmp(policy_s, "owner") == 0) {
-    policy = DR_POLICY_OWNER;
+    p.policy = DR_POLICY_OWNER;
   } else if (policy_s && strcmp(policy_s, "open") != 0) {
     dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param policy: must be \"open\" or \"owner\"");
     goto out;
   }
-  if (n_allow && !(allow = calloc(n_allow, DR_ID_LEN))) {
+  if (p.n_allow && !(allow = calloc(p.n_allow, DR_ID_LEN))) {
     dr_rpc_fail(call, DR_RPC_INTERNAL, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < n_allow; i++)
+  for (size_t i = 0; i < p.n_allow; i++)
     if (dr_id_decode(allow_s[i], allow[i]) < 0) {
       dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param allow: %.64s is not a peer id", allow_s[i]);
       goto out;
     }
-  int r = dr_node_resource_create(dr_rpc_call_node(call), label, policy, allow, n_allow,
-                                  (uint32_t)shards, on_resource_published, call, &pe);
+  p.allow = (const uint8_t(*)[DR_ID_LEN])allow;
+  int r = dr_node_resource_create(dr_rpc_call_node(call), &p, on_resource_published, call, &pe);
   if (r < 0) dr_rpc_fail_node(call, r, &pe);
 out:
   free(allow);

@@ -209,17 +209,30 @@ typedef struct dr_check_status {
   const char *output;     /* its last run's output or error, at most DR_CHECK_OUTPUT_MAX bytes */
 } dr_check_status;
 
-/* Creates (or, when it exists, returns) this node's resource of that label,
- * signs it and keeps it announced. cb gets the resource entry (valid only
- * during the callback) once the first announce is over; published says
- * whether any DHT node confirmed it. Idempotent: the same label gives the
- * same entry, unless policy, allow or shards changed (then a newer one).
- * shards: the resource's shard count (a power of two up to DR_SHARDS_MAX;
- * 0 keeps what it has, 1 for a new one). Returns 0, or -EINVAL/-EMSGSIZE
- * with *pe set. */
-int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
-                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow, uint32_t shards,
-                            dr_node_publish_cb cb, void *ctx, dr_param_error *pe);
+/* What a create gives of a resource. Each of policy, allow-list and shard
+ * count is set when given; one not given keeps its current value (a new
+ * resource: open, no allow-list, 1 shard), except that an allow-list exists
+ * only under DR_POLICY_OWNER: a policy set to open drops it. The pointers
+ * are read during dr_node_resource_create only. */
+typedef struct dr_resource_params {
+  const char *label;
+  bool has_policy;
+  dr_policy policy;
+  bool has_allow;                   /* allow given: n_allow peers (0: none) */
+  const uint8_t (*allow)[DR_ID_LEN];
+  size_t n_allow;
+  uint32_t shards;                  /* a power of two up to DR_SHARDS_MAX; 0: not given */
+} dr_resource_params;
+
+/* Creates this node's resource of that label, or changes what p gives of
+ * it, signs it and keeps it announced. cb gets the resource entry (valid
+ * only during the callback) once the first announce is over; published says
+ * whether any DHT node confirmed it. Idempotent: a create that changes
+ * nothing answers the current entry and signs nothing (no new seq).
+ * Returns 0, or -EINVAL/-EMSGSIZE with *pe set (what it asks for would not
+ * be a valid entry: an allow-list under "open", the owner on it...). */
+int dr_node_resource_create(dr_node *n, const dr_resource_params *p, dr_node_publish_cb cb, void *ctx,
+                            dr_param_error *pe);
 
 typedef struct dr_advertise_params {
   uint8_t rid[DR_ID_LEN];

@@ -293,11 +293,15 @@ typedef struct dr_change {
   uint32_t ttl;
   uint32_t shard; /* records and tombstones: where it goes */
   struct dr_check *check; /* an advertise's check (not started yet), or NULL */
+  unsigned given; /* a resource's: what its create gave (DR_GIVEN_*); the rest is as it was */
   bool queued;   /* it waited behind another change of its entry */
   bool writing;  /* its frame is logged and a sync asked for */
   dr_node_publish_cb cb; /* runs exactly once */
   void *ctx;
 } dr_change;
+#define DR_GIVEN_POLICY 1u
+#define DR_GIVEN_ALLOW 2u
+#define DR_GIVEN_SHARDS 4u
 /* Takes c (malloc'd; key, kind, e, lease, ttl, cb and ctx set) and runs it
  * after the other changes of its entry. */
 void dr__change_submit(dr_node *n, dr_change *c);

@@ -241,11 +241,30 @@ static uint32_t shards_or_1(uint32_t s) {
   return s > 1 ? s : 1;
 }
 
-static bool same_policy(const dr_entry *e, dr_policy policy, uint8_t (*allow)[DR_ID_LEN],
-                        size_t n_allow, uint32_t shards) {
-  if (e->policy != policy || e->n_allow != n_allow || shards_or_1(e->shards) != shards_or_1(shards))
+/* Whether resource entries a and b set the same policy, allow-list and
+ * shard count (a create of b over a would change nothing). */
+static bool same_policy(const dr_entry *a, const dr_entry *b) {
+  if (a->policy != b->policy || a->n_allow != b->n_allow || shards_or_1(a->shards) != shards_or_1(b->shards))
     return false;
-  return n_allow == 0 || memcmp(e->allow, allow, n_allow * DR_ID_LEN) == 0;
+  return a->n_allow == 0 || memcmp(a->allow, b->allow, a->n_allow * DR_ID_LEN) == 0;
+}
+
+/* Fills in what a create did not give (given: DR_GIVEN_*) of e, its
+ * resource entry, from cur, this node's entry of it now (NULL: none yet,
+ * the defaults): the policy, the shard count, and the allow-list, which
+ * only an owner policy has. 0 or -ENOMEM. */
+static int resource_fill(dr_entry *e, unsigned given, const dr_entry *cur) {
+  if (!(given & DR_GIVEN_POLICY)) e->policy = cur ? cur->policy : DR_POLICY_OPEN;
+  if (!(given & DR_GIVEN_SHARDS)) e->shards = cur ? cur->shards : 0;
+  if (given & DR_GIVEN_ALLOW) return 0;
+  free(e->allow);
+  e->allow = NULL;
+  e->n_allow = 0;
+  if (!cur || !cur->n_allow || e->policy != DR_POLICY_OWNER) return 0;
+  if (!(e->allow = malloc(cur->n_allow * DR_ID_LEN))) return -ENOMEM;
+  memcpy(e->allow, cur->allow, cur->n_allow * DR_ID_LEN);
+  e->n_allow = cur->n_allow;
+  return 0;
 }
 
 /* A record the network would find expired on arrival (this node's clock is
@@ -265,8 +284,10 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
   case DR_CH_RESOURCE: {
     own_resource *res = dr_map_get(&n->resources, c->key, DR_ID_LEN);
     if (!c->queued) return 0;
-    /* it waited: what came before may have made it a no-op */
-    if (res && same_policy(&res->entry, c->e.policy, c->e.allow, c->e.n_allow, c->e.shards)) {
+    /* it waited: what it keeps is what came before left, which may have
+     * made it a no-op */
+    if ((r = resource_fill(&c->e, c->given, res ? &res->entry : NULL)) < 0) return r;
+    if (res && same_policy(&res->entry, &c->e)) {
       c->cb(c->ctx, 0, &res->entry, true);
       return 1;
     }
@@ -394,53 +415,50 @@ void dr__change_apply(dr_node *n, dr_change *c) {
 
 /* ---- the node's API ---------------------------------------------------------- */
 
-int dr_node_resource_create(dr_node *n, const char *label, dr_policy policy,
-                            uint8_t (*allow)[DR_ID_LEN], size_t n_allow, uint32_t shards,
-                            dr_node_publish_cb cb, void *ctx, dr_param_error *pe) {
+int dr_node_resource_create(dr_node *n, const dr_resource_params *p, dr_node_publish_cb cb, void *ctx,
+                            dr_param_error *pe) {
   uint8_t rid[DR_ID_LEN];
-  dr_entry e = {0};
-  int r;
-  size_t llen = strlen(label);
+  dr_entry e = {.kind = DR_KIND_RESOURCE};
+  int r = -ENOMEM;
+  size_t llen = strlen(p->label);
   if (llen == 0 || llen > DR_NAME_MAX) {
     pe->field = "label";
     pe->why = llen ? "longer than 128 bytes" : "must not be empty";
     return llen ? -EMSGSIZE : -EINVAL;
   }
-  dr_resource_id(rid, n->id.pk, label, llen);
+  dr_resource_id(rid, n->id.pk, p->label, llen);
   own_resource *res = dr_map_get(&n->resources, rid, DR_ID_LEN);
-  if (!shards) shards = res ? shards_or_1(res->entry.shards) : 1; /* 0: as it is */
-  if (res && !dr__change_pending(n, rid, DR_ID_LEN) &&
-      same_policy(&res->entry, policy, allow, n_allow, shards)) {
+  unsigned given = (p->has_policy ? DR_GIVEN_POLICY : 0) | (p->has_allow ? DR_GIVEN_ALLOW : 0) |
+                   (p->shards ? DR_GIVEN_SHARDS : 0);
+  /* what it gives, over what the resource is now (a change of it under way
+   * fills it in again once it is through: dr__change_prepare) */
+  memcpy(e.rid, rid, DR_ID_LEN);
+  e.policy = p->policy;
+  e.shards = p->shards > 1 ? p->shards : 0;
+  if (!(e.name = strdup(p->label))) goto err;
+  if (p->has_allow && p->n_allow) {
+    if (!(e.allow = malloc(p->n_allow * DR_ID_LEN))) goto err;
+    memcpy(e.allow, p->allow, p->n_allow * DR_ID_LEN);
+    e.n_allow = p->n_allow;
+  }
+  if ((r = resource_fill(&e, given, res ? &res->entry : NULL)) < 0) goto err;
+  if (res && !dr__change_pending(n, rid, DR_ID_LEN) && same_policy(&res->entry, &e)) {
+    dr_entry_clear(&e); /* nothing to change: nothing signed */
     cb(ctx, 0, &res->entry, true);
     return 0;
   }
-  e.kind = DR_KIND_RESOURCE;
-  memcpy(e.rid, rid, DR_ID_LEN);
   e.issued_at = res ? res->entry.issued_at : dr_now();
   e.seq = dr__next_seq(n);
-  e.policy = policy;
-  e.shards = shards > 1 ? shards : 0;
-  e.n_allow = n_allow;
-  e.allow = allow; /* borrowed until the copy below */
-  e.name = (char *)label;
-  r = dr_entry_sign(&e, &n->id, &pe->field, &pe->why);
-  e.allow = NULL;
-  e.n_allow = 0;
-  e.name = NULL;
-  if (r < 0) goto err;
-  if (!(e.name = strdup(label))) goto err_nomem;
-  if (n_allow) {
-    if (!(e.allow = malloc(n_allow * DR_ID_LEN))) goto err_nomem;
-    memcpy(e.allow, allow, n_allow * DR_ID_LEN);
-    e.n_allow = n_allow;
-  }
+  if ((r = dr_entry_sign(&e, &n->id, &pe->field, &pe->why)) < 0) goto err;
   dr_change *c = change_new(DR_CH_RESOURCE, rid, DR_ID_LEN, cb, ctx);
-  if (!c) goto err_nomem;
+  if (!c) {
+    r = -ENOMEM;
+    goto err;
+  }
   c->e = e;
+  c->given = given;
   dr__change_submit(n, c);
   return 0;
-err_nomem:
-  r = -ENOMEM;
 err:
   dr_entry_clear(&e);
   return r;

@@ -411,7 +411,10 @@ class AsyncClient:
 
     async def resource_create(self, label: str, *, policy: Optional[str] = None,
                               allow: Optional[Sequence[str]] = None, shards: Optional[int] = None) -> Resource:
-        """Creates (idempotently) a resource of this node; ``policy`` "open" or "owner" (+ ``allow``)."""
+        """Creates a resource of this node, or sets what is given of it: ``policy`` "open" or "owner",
+        ``allow`` (its allow-list of peer ids; [] empties it), ``shards``. None keeps the current value
+        (a new resource: "open", no allow-list, 1 shard), so creating it again at every start is
+        idempotent: it changes nothing, and signs nothing, that an owner set before."""
         return await self._get("resource.create", _conv(Resource), label=label, policy=policy, allow=_strs(allow),
                                shards=shards)
 

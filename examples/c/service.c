@@ -83,8 +83,8 @@ int main(int argc, char **argv) {
   dhtreg_ad ad = {.resource_id = rid, .service_id = service_id, .host = "127.0.0.1",
                   .port = (uint16_t)port, .type = type, .ttl = 30};
   dhtreg_heartbeat *hb;
-  if ((r = dhtreg_heartbeat_start(&hb, NULL, &ad, on_beat, NULL)) < 0) {
-    fprintf(stderr, "service: %s\n", dhtreg_strerror(r));
+  if ((r = dhtreg_heartbeat_start(&hb, NULL, &ad, on_beat, NULL)) < 0) { /* advertised, or why not */
+    fprintf(stderr, "service: %s\n", dhtreg_errmsg(NULL));
     return 1;
   }
   while (!stop) {

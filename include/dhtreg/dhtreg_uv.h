@@ -2,10 +2,14 @@
  *
  * A dhtreg_uv is one connection to the node; calls may be made before it
  * is connected (they wait) and many may be in flight at once. Callbacks run
- * on the loop's thread, exactly once per call: with err 0 and the result,
- * or an error code as in dhtreg.h and its message. What a callback gets is
- * valid only during the callback. Every function here must be called on
- * the loop's thread.
+ * on the loop's thread, exactly once per call that returned 0: with err 0
+ * and the result, or an error code as in dhtreg.h, its message and a NULL
+ * result. What a callback gets (message, result, records) is valid only
+ * during the callback; ud is the caller's, passed as is and never freed. A
+ * call that returns an error (-EINVAL: a bad argument; -EPIPE: the
+ * connection is closed or broken) calls nothing back. Arguments (ids, ad,
+ * opts, params_json) are encoded before the call returns: the caller may
+ * free them then. Every function here must be called on the loop's thread.
  */
 #ifndef DHTREG_UV_H
 #define DHTREG_UV_H
@@ -20,10 +24,14 @@ extern "C" {
 
 typedef struct dhtreg_uv dhtreg_uv;
 
-/* Opens a connection to the node at socket_path (NULL: the default). */
+/* Opens a connection to the node at socket_path (NULL: the default; the
+ * path is copied): 0 with *out a new connection (the caller's:
+ * dhtreg_uv_close it), or a code with *out NULL and the reason in
+ * dhtreg_errmsg(NULL). That no node listens there is learnt later: the
+ * calls in flight then fail with -ENOENT or -ECONNREFUSED. */
 int dhtreg_uv_open(dhtreg_uv **out, uv_loop_t *loop, const char *socket_path);
 /* Fails what is in flight with -ECANCELED, closes, frees c, then done(ud)
- * (may be NULL) on the loop. */
+ * (may be NULL) on the loop. c must not be used once this is called. */
 void dhtreg_uv_close(dhtreg_uv *c, void (*done)(void *ud), void *ud);
 /* How long a call waits for its answer (default 30 000 ms). */
 void dhtreg_uv_set_timeout(dhtreg_uv *c, int timeout_ms);
@@ -53,7 +61,14 @@ typedef void (*dhtreg_uv_event_cb)(void *ud, int err, const dhtreg_event *ev);
 int dhtreg_uv_watch(dhtreg_uv *c, const char *resource_id, dhtreg_uv_event_cb cb, void *ud);
 
 /* A heartbeat on the loop (as dhtreg_heartbeat_start, without a thread:
- * cb runs on the loop). */
+ * cb runs on the loop). It cannot wait for its first advertisement: it
+ * returns 0 with *out set (the caller's: stop it) once ad is copied (or a
+ * code with *out NULL and the reason in dhtreg_errmsg(NULL): -EINVAL for a
+ * NULL ad, resource_id or service_id), and cb hears how the first
+ * advertisement went. When it fails (a bad ad, a policy that refuses it,
+ * no node), cb hears that error once and the heartbeat does nothing more:
+ * stop it. After a first success it keeps the lease alive as the blocking
+ * one does. */
 typedef struct dhtreg_uv_heartbeat dhtreg_uv_heartbeat;
 int dhtreg_uv_heartbeat_start(dhtreg_uv_heartbeat **out, uv_loop_t *loop, const char *socket_path,
                               const dhtreg_ad *ad, dhtreg_heartbeat_cb cb, void *ud);

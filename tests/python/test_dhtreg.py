@@ -105,6 +105,26 @@ class Blocking(unittest.TestCase):
         with self.assertRaises(dhtreg.NotFound):
             self.a.unpin(res.resource_id)
 
+    def test_create_again_keeps_what_is_not_given(self) -> None:
+        """None keeps: the service's resource_create("svc") at each start leaves the owner's lock-down
+        as it is and signs nothing; what is given changes, and allow=[] empties the allow-list."""
+        locked = self.a.resource_create("svc", policy="owner", allow=[B.peer_id], shards=2)
+        for _ in range(2):  # two restarts of the service
+            again = self.a.resource_create("svc")
+            self.assertEqual((again.policy, again.allow, again.shards, again.seq),
+                             ("owner", [B.peer_id], 2, locked.seq))
+        self.assertEqual(self.a.resource_get(locked.resource_id).policy, "owner")
+        emptied = self.a.resource_create("svc", allow=[])
+        self.assertEqual((emptied.policy, emptied.allow, emptied.shards), ("owner", [], 2))
+        self.assertGreater(emptied.seq, locked.seq)
+        grown = self.a.resource_create("svc", shards=4)
+        self.assertEqual((grown.policy, grown.allow, grown.shards), ("owner", [], 4))
+        opened = self.a.resource_create("svc", policy="open")
+        self.assertEqual((opened.policy, opened.shards), ("open", 4))
+        with self.assertRaises(dhtreg.InvalidParams) as cm:
+            self.a.resource_create("svc", allow=[B.peer_id])  # an allow-list is an owner resource's
+        self.assertEqual(cm.exception.param, "allow")
+
     def test_advertise_resolve_renew_withdraw(self) -> None:
         rid = self.a.resource_create("web").resource_id
         ad = self.b.advertise(rid, "web-1", host="10.0.0.5", port=8080, addresses=["10.0.0.5:8080"], type="http",

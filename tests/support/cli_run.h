@@ -1,6 +1,6 @@
 /* cli_run.h - for the CLI's integration tests: runs the dhtreg program and keeps what it printed
  *
- * Private to tests/integration/test_cli*.c (one translation unit each: the
+ * Private to tests/integration/test_cli*.c and test_create.c (one translation unit each: the
  * buffers are per test program); include it after cmocka.h.
  */
 #ifndef DR_CLI_RUN_H
@@ -55,7 +55,7 @@ static inline void expect_no(const char *text) {
 }
 
 /* The first line of stdout (an id), into buf. */
-static void first_line(char *buf, size_t len) {
+static inline void first_line(char *buf, size_t len) {
   snprintf(buf, len, "%.*s", (int)strcspn(cli_stdout, "\n"), cli_stdout);
 }
 
