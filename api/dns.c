@@ -288,7 +288,7 @@ static void on_resolved(void *ctx, int err, const dr_resolution *res) {
   }
   ldns_pkt *resp = response_new(q, LDNS_RCODE_NOERROR);
   int r = resp ? dr__dns_add_records(resp, ldns_rr_owner(question(q)), ldns_rr_get_type(question(q)),
-                                     &q->name, res->records, res->n_records, dr_now())
+                                     &q->name, res->records, res->n_records, dr_node_now(q->s->node))
                : -ENOMEM;
   if (r == 0) r = dr__dns_add_soa(resp, LDNS_SECTION_AUTHORITY); /* a name with no data of that type */
   if (r < 0) {

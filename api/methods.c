@@ -90,8 +90,9 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
     json_object_set_new(persist, "failing_since", json_integer((json_int_t)info.persist_since));
   }
   json_object_set_new(res, "persistence", persist);
-  json_object_set_new(res, "clock", json_pack("{s:I, s:I, s:I, s:b}", "offset_s", (json_int_t)info.clock_offset,
-                                              "issuers", (json_int_t)info.clock_issuers, "tolerance_s",
+  json_object_set_new(res, "clock", json_pack("{s:I, s:I, s:I, s:I, s:b}", "offset_s", (json_int_t)info.clock_offset,
+                                              "issuers", (json_int_t)info.clock_issuers, "correction_s",
+                                              (json_int_t)info.clock_correction, "tolerance_s",
                                               (json_int_t)info.clock_skew, "ok", !info.clock_beyond));
   dr_node_health h;
   dr_node_get_health(dr_rpc_call_node(call), &h);

@@ -102,6 +102,7 @@ static void node_metrics(FILE *f, dr_node *node) {
   GAUGE(f, "persistence_failing_since_seconds", "Unix time since which writes fail (0: they work).", in.persist_error ? in.persist_since : 0);
   GAUGE(f, "clock_offset_seconds", "How far this node's clock seems ahead of the network's (negative: behind).", in.clock_offset);
   GAUGE(f, "clock_issuers", "Issuers the clock estimate rests on (0: no estimate).", in.clock_issuers);
+  GAUGE(f, "clock_correction_seconds", "What the node takes off its clock to sign and check entries by the network's time (at most the tolerated skew either way).", in.clock_correction);
   GAUGE(f, "clock_ok", "1 when the clock is within the tolerated skew.", !in.clock_beyond);
   GAUGE(f, "clock_skew_tolerance_seconds", "The tolerated clock skew (--clock-skew).", in.clock_skew);
 }

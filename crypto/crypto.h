@@ -202,8 +202,8 @@ dr_reject dr_entry_decode(const uint8_t *buf, size_t len, dr_entry *out);
 
 /* The checks that depend on where and when an entry was read: it belongs to
  * rid (and a resource's rid is derived from its owner and label), it was
- * not issued more than skew seconds ahead of now, and it did not expire more
- * than skew seconds before now (the tolerance is symmetric). */
+ * not issued more than skew seconds ahead of now, and (records and
+ * tombstones) its expires_at is after now: no tolerance on lifetimes. */
 dr_reject dr_entry_check(const dr_entry *e, const uint8_t rid[DR_ID_LEN],
                          uint64_t now, uint64_t skew);
 

@@ -339,8 +339,7 @@ dr_reject dr_entry_check(const dr_entry *e, const uint8_t rid[DR_ID_LEN],
     if (memcmp(derived, e->rid, DR_ID_LEN) != 0) return DR_REJ_WRONG_KEY;
   }
   if (e->issued_at > now + skew) return DR_REJ_FUTURE;
-  /* the tolerance is symmetric: an entry of a clock that is behind (within
-   * the skew) expires when its issuer meant it to, not earlier */
-  if (e->kind != DR_KIND_RESOURCE && e->expires_at + skew <= now) return DR_REJ_EXPIRED;
+  /* no tolerance on expiry: an entry lives as long as its issuer said */
+  if (e->kind != DR_KIND_RESOURCE && e->expires_at <= now) return DR_REJ_EXPIRED;
   return DR_REJ_NONE;
 }

@@ -514,7 +514,6 @@ const dr_entry *dr__cache_resource(dr_node *n, const uint8_t rid[DR_ID_LEN], boo
 void dr__cache_tick(dr_node *n, uint64_t now) {
   size_t b, b2;
   uint64_t now_ms = dr_now_ms();
-  now = now > n->clock_skew ? now - n->clock_skew : 0; /* entries live until expiry + skew */
   for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
     dr_cache *c = it->value;
     maybe_poll(c, now_ms);

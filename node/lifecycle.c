@@ -22,7 +22,8 @@ static ad_due due(const own_ad *ad, uint64_t now) {
 
 static void on_tick(uv_timer_t *t) {
   dr_node *n = t->data;
-  uint64_t now = dr_now(), now_ms = uv_now(n->loop);
+  /* the network's time (clock.c) for this node's entries, its own for its clock */
+  uint64_t clock_now = dr_now(), now = dr__net_now(n), now_ms = uv_now(n->loop);
   size_t b, n_drop = 0;
   own_ad **drop = NULL;
   /* own entries are plain values: each is put again before storers drop it */
@@ -74,7 +75,7 @@ static void on_tick(uv_timer_t *t) {
   free(drop);
   dr__cache_tick(n, now);
   dr__wire_tick(n, now);
-  dr__clock_tick(n, now);
+  dr__clock_tick(n, clock_now);
   dr__persist_tick(n);
   dr__bootstrap_tick(n);
   dr__lookups_tick(n);

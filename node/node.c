@@ -141,7 +141,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr_map_init(&n->caches);
   dr_map_init(&n->subs);
   dr_map_init(&n->seen);
-  dr_map_init(&n->clock_ages);
+  dr__clock_init(n);
   dr_map_init(&n->lookups);
   dr_map_init(&n->resinfo);
   n->value_lifetime = cfg->value_lifetime ? cfg->value_lifetime : 600;
@@ -313,8 +313,11 @@ uint64_t dr_node_op_timeout_ms(const dr_node *n) {
 }
 
 uint64_t dr__expiry_horizon(const dr_node *n) {
-  uint64_t now = dr_now();
-  return now > n->clock_skew ? now - n->clock_skew : 0;
+  return dr__net_now(n);
+}
+
+uint64_t dr_node_now(const dr_node *n) {
+  return dr__net_now(n);
 }
 
 uint32_t dr_node_min_ttl(const dr_node *n) {
@@ -375,6 +378,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
   out->persist_since = ps.since;
   out->clock_offset = n->clock_offset;
   out->clock_issuers = n->clock_issuers;
+  out->clock_correction = n->clock_correction;
   out->clock_beyond = n->clock_beyond;
   out->clock_skew = n->clock_skew;
   memcpy(out->rejected, n->rejected, sizeof out->rejected);

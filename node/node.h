@@ -104,6 +104,7 @@ typedef struct dr_node_info {
   uint64_t persist_since;                /* Unix seconds: writes failing since */
   int64_t clock_offset;                  /* s this node's clock seems ahead of the network's (<0: behind) */
   size_t clock_issuers;                  /* issuers that estimate rests on (0: no estimate) */
+  int64_t clock_correction;              /* s the node takes off its clock for the network's time (dr_node_now) */
   bool clock_beyond;                     /* beyond the tolerated skew */
   uint64_t clock_skew;                   /* the tolerated skew */
 } dr_node_info;
@@ -142,6 +143,10 @@ int dr_split_hostport(const char *s, char *host, size_t hostlen, char *port, siz
 uint64_t dr_now(void);
 /* The same clock in milliseconds. */
 uint64_t dr_now_ms(void);
+/* The network's time as node n reckons it (Unix seconds): its clock,
+ * corrected by at most the tolerated skew when the entries it reads and
+ * stores say that clock is off. Expiries are measured against it. */
+uint64_t dr_node_now(const dr_node *n);
 
 /* ---- operations ---------------------------------------------------------- */
 

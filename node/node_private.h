@@ -2,6 +2,8 @@
 #ifndef DR_NODE_PRIVATE_H
 #define DR_NODE_PRIVATE_H
 
+#include <pthread.h>
+
 #include "dht/dht.h"
 #include "node/map.h"
 #include "node/node.h"
@@ -17,11 +19,30 @@ typedef struct dr_deadline {
 
 struct dr_pub;
 
+/* Clock samples the store policy takes on OpenDHT's thread (entries put
+ * to this node, as they are put) for the loop's clock estimate (clock.c):
+ * the youngest age per issuer since the last tick; more issuers are
+ * dropped until then. */
+#define DR_CLOCK_INBOX 256
+struct dr_clock_sample {
+  uint8_t issuer[DR_ID_LEN];
+  int64_t age; /* seconds: this node's clock minus issued_at */
+};
+typedef struct dr_clock_inbox {
+  pthread_mutex_t lock;
+  bool ready; /* lock initialised */
+  size_t n;
+  struct dr_clock_sample s[DR_CLOCK_INBOX];
+} dr_clock_inbox;
+
 /* What the DHT's store and edit policies read on OpenDHT's thread: set
- * before the runner starts, never changed while it runs. */
+ * before the runner starts, never changed while it runs, but for the
+ * inbox (under its lock). */
 typedef struct dr_policy_ctx {
   const dr_netkey *net; /* the private network's keys, or NULL */
   uint64_t skew;
+  const uint8_t *self;  /* this node's peer id: its own entries say nothing of its clock */
+  dr_clock_inbox inbox;
 } dr_policy_ctx;
 
 /* An entry of ours kept in the DHT: put as a plain value, and put again
@@ -113,6 +134,7 @@ struct dr_node {
   /* clock.c */
   dr_map clock_ages;   /* issuer -> the youngest entry of it read lately */
   int64_t clock_offset; /* seconds this node's clock is ahead of the network's (negative: behind) */
+  int64_t clock_correction; /* what dr__net_now takes off this node's clock (|x| <= clock_skew) */
   size_t clock_issuers; /* issuers the estimate rests on */
   bool clock_beyond;    /* |offset| beyond the tolerated skew */
   uint64_t own_issued_max; /* the newest issue time of this node's own entries */
@@ -152,8 +174,8 @@ struct dr_node {
 };
 
 /* node.c */
-/* Entries whose expiry is before this are over: now minus the tolerated
- * skew (the tolerance is symmetric, see dr_entry_check). */
+/* Entries whose expiry is at or before this are over: the network's time
+ * (dr__net_now); no tolerance is added to lifetimes. */
 uint64_t dr__expiry_horizon(const dr_node *n);
 /* resolve.c: what a resolve and a cache's answer share. */
 typedef struct dr_placed {
@@ -219,7 +241,15 @@ void dr__lookup_started(dr_node *n, const uint8_t key[DR_DHT_KEY_SIZE]);
 void dr__lookups_tick(dr_node *n);
 void dr__lookups_free(dr_node *n);
 /* clock.c: the offset of this node's clock from the network's */
+void dr__clock_init(dr_node *n);
+/* A verified entry read (now: this node's clock, not corrected). */
 void dr__clock_sample(dr_node *n, const dr_entry *e, uint64_t now);
+/* The same for an entry put to this node (OpenDHT's thread: the store policy). */
+void dr__clock_inbox_put(dr_policy_ctx *pc, const dr_entry *e, uint64_t now);
+/* The network's time as this node reckons it, in Unix seconds: its clock
+ * less the correction (at most the tolerated skew either way). What the
+ * node signs with and checks expiries against. */
+uint64_t dr__net_now(const dr_node *n);
 void dr__clock_tick(dr_node *n, uint64_t now);
 /* Whether a record expiring then is over for the network already. */
 bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now);

@@ -53,7 +53,7 @@ static int put_now(dr_node *n, dr_announce *a) {
   const uint8_t *wire = dr__wire_of(n, a->entry, buf, &len);
   /* storers keep a record or tombstone as long as readers may take it,
    * not a value lifetime after its expiry */
-  uint64_t now = dr_now(), keep = 0;
+  uint64_t now = dr__net_now(n), keep = 0;
   if (a->entry->kind != DR_KIND_RESOURCE) {
     uint64_t until = a->entry->expires_at + n->clock_skew + KEEP_MARGIN_S;
     keep = until > now ? until - now : 1;
@@ -171,7 +171,7 @@ static int resign_copy(dr_node *n, const dr_entry *e, uint32_t ttl, dr_entry *ou
   out->raw = NULL;
   out->seq = dr__next_seq(n);
   if (out->kind != DR_KIND_RESOURCE) {
-    out->issued_at = dr_now();
+    out->issued_at = dr__net_now(n);
     out->expires_at = out->issued_at + ttl;
   }
   if ((r = dr_entry_sign(out, &n->id, NULL, NULL)) < 0) dr_entry_clear(out);
@@ -180,7 +180,7 @@ static int resign_copy(dr_node *n, const dr_entry *e, uint32_t ttl, dr_entry *ou
 
 /* The tombstone of ad's record, signed now. */
 static int make_tomb(dr_node *n, const own_ad *ad, dr_entry *t) {
-  uint64_t now = dr_now();
+  uint64_t now = dr__net_now(n);
   *t = (dr_entry){
       .kind = DR_KIND_TOMBSTONE,
       .name = ad->rec.name,
@@ -234,7 +234,7 @@ static own_ad *live_ad(dr_node *n, const uint8_t *key, size_t klen) {
   own_ad *ad = dr_map_get(&n->ads, key, klen);
   /* an expired lease is over even before the maintenance task collects it:
    * its client must advertise again */
-  return ad && !ad->withdrawn && ad->rec.expires_at > dr_now() ? ad : NULL;
+  return ad && !ad->withdrawn && ad->rec.expires_at > dr__net_now(n) ? ad : NULL;
 }
 
 static uint32_t shards_or_1(uint32_t s) {
@@ -447,7 +447,7 @@ int dr_node_resource_create(dr_node *n, const dr_resource_params *p, dr_node_pub
     cb(ctx, 0, &res->entry, true);
     return 0;
   }
-  e.issued_at = res ? res->entry.issued_at : dr_now();
+  e.issued_at = res ? res->entry.issued_at : dr__net_now(n);
   e.seq = dr__next_seq(n);
   if ((r = dr_entry_sign(&e, &n->id, &pe->field, &pe->why)) < 0) goto err;
   dr_change *c = change_new(DR_CH_RESOURCE, rid, DR_ID_LEN, cb, ctx);
@@ -481,7 +481,7 @@ int dr_node_advertise(dr_node *n, const dr_advertise_params *p, dr_node_publish_
   if (p->n_meta) memcpy(meta, p->meta, p->n_meta * sizeof *meta);
   qsort(meta, p->n_meta, sizeof *meta, by_meta_key);
   uint32_t ttl = p->ttl ? p->ttl : DEFAULT_TTL;
-  uint64_t now = dr_now();
+  uint64_t now = dr__net_now(n);
   dr_entry tmpl = {
       .kind = DR_KIND_RECORD,
       .name = (char *)p->service_id,
@@ -616,7 +616,7 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
 
 int dr__ad_set_health(dr_node *n, own_ad *ad, uint8_t health) {
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  uint64_t now = dr_now();
+  uint64_t now = dr__net_now(n);
   if (ad->withdrawn || n->stopping || ad->rec.health == health) return 0;
   if (dr__change_pending(n, key, dr__ad_key(key, ad->rec.rid, ad->rec.name))) return -EAGAIN;
   if (ad->lease && ad->rec.expires_at <= now + 1) return 0; /* an ending lease: nothing to say */
@@ -690,7 +690,7 @@ size_t dr_node_own_ads(const dr_node *n, dr_own_ad_view **out) {
 
 void dr__announce_loaded(dr_node *n) {
   size_t b, n_drop = 0, n_ads = 0;
-  uint64_t now = dr_now();
+  uint64_t now = dr__net_now(n);
   uint8_t(*drop)[DR_ID_LEN + DR_NAME_MAX + 1] = malloc((n->ads.count + 1) * sizeof *drop);
   size_t *drop_len = malloc((n->ads.count + 1) * sizeof *drop_len);
   for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b)) {

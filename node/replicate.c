@@ -186,7 +186,7 @@ static void repair(check *k, const uint8_t key[DR_DHT_KEY_SIZE], const dr_entry 
   if (dr_map_get(&k->seen, h, sizeof h)) return;
   uint64_t vid;
   memcpy(&vid, h, sizeof vid);
-  uint64_t now = dr_now(), until = e->expires_at + k->n->clock_skew;
+  uint64_t now = dr__net_now(k->n), until = e->expires_at + k->n->clock_skew;
   unsigned keep = e->kind == DR_KIND_RESOURCE ? 0 : until > now ? (unsigned)(until - now) : 1;
   if (dr_dht_put(k->n->dht, key, vid | 1, 0, e->kind == DR_KIND_RESOURCE, wire, len, keep, NULL, NULL))
     k->n->repl_repaired++;

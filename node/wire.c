@@ -124,10 +124,10 @@ static dr_reject decode(const dr_netkey *net, const uint8_t *data, size_t len, d
 
 dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
                          const uint8_t *data, size_t len, dr_entry *out) {
-  uint64_t now = dr_now();
+  uint64_t now = dr_now(); /* this node's clock: what its clock estimate samples */
   dr_reject rej = decode(n->net, data, len, out);
   if (rej == DR_REJ_NONE) {
-    rej = dr_entry_check(out, rid, now, n->clock_skew);
+    rej = dr_entry_check(out, rid, dr__net_now(n), n->clock_skew);
     if (rej == DR_REJ_NONE && !in_shard(out, shard)) rej = DR_REJ_WRONG_KEY;
     /* a verified issue time of the right key, even from the future or
      * expired (what a clock ahead sees) */
@@ -188,6 +188,13 @@ int dr__store_ok(void *ctx, const uint8_t key[DR_DHT_KEY_SIZE], int mark, const 
     if (mark == 1 && e.kind != DR_KIND_RESOURCE) rej = DR_REJ_MALFORMED;
     else if (!key_fits(&e, key, netkey)) rej = DR_REJ_WRONG_KEY;
     else rej = dr_entry_check(&e, e.rid, now, pc->skew);
+    /* a storer keeps an entry up to the skew past its expiry, as its issuer
+     * asked (the put's lifetime): readers drop it at its expiry anyway */
+    if (rej == DR_REJ_EXPIRED && e.expires_at + pc->skew > now) rej = DR_REJ_NONE;
+    /* what was put as it was signed tells this node's clock apart from
+     * the network's */
+    if (rej == DR_REJ_NONE || rej == DR_REJ_FUTURE || rej == DR_REJ_EXPIRED)
+      dr__clock_inbox_put((dr_policy_ctx *)ctx, &e, now);
     dr_entry_clear(&e);
   }
   return (int)rej;

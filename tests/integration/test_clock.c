@@ -81,7 +81,7 @@ static void others_advertise(void) {
 typedef struct clock_view {
   h_node *c;
   bool ok;
-  long long offset;
+  long long offset, correction;
 } clock_view;
 
 static bool estimated(void *ctx) {
@@ -92,6 +92,7 @@ static bool estimated(void *ctx) {
   bool have = json_integer_value(json_object_get(clk, "issuers")) >= 3;
   v->ok = json_is_true(json_object_get(clk, "ok"));
   v->offset = json_integer_value(json_object_get(clk, "offset_s"));
+  v->correction = json_integer_value(json_object_get(clk, "correction_s"));
   json_decref(info);
   return have;
 }
@@ -121,19 +122,34 @@ static void stop(h_node *c) {
 static clock_view estimate_of_c(h_node *c, long offset) {
   start_c(c, offset);
   others_advertise();
-  clock_view v = {c, false, 0};
+  clock_view v = {c, false, 0, 0};
   assert_true(h_wait_for(estimated, &v, 10000));
   print_message("c %+ld s: estimate %+lld s\n", offset, v.offset);
   assert_true(v.offset > offset - 20 && v.offset < offset + 20);
   return v;
 }
 
-/* Within the tolerance: c's short-lived records resolve elsewhere, c sees
- * the others', and c is ready with no clock warning. */
+typedef struct want_correction {
+  clock_view v;
+  long offset; /* c's clock minus the machine's */
+} want_correction;
+
+static bool corrected(void *ctx) {
+  want_correction *w = ctx;
+  estimated(&w->v);
+  return llabs(w->v.correction - w->offset) <= 2;
+}
+
+/* Within the tolerance: c corrects its clock by its offset, its
+ * short-lived records resolve elsewhere, c sees the others', and c is
+ * ready with no clock warning. */
 static void within(long offset) {
   h_node c;
   if (access(FAKETIME_LIB, R_OK) != 0) skip();
   assert_true(estimate_of_c(&c, offset).ok);
+  want_correction w = {{&c, false, 0, 0}, offset};
+  if (!h_wait_for(corrected, &w, 10000))
+    fail_msg("c, %+ld s off, corrects its clock by %+lld s", offset, w.v.correction);
   if (!h_wait_for(ready_now, &c, 10000)) {
     json_t *h = h_ok(&c, "health", NULL);
     fail_msg("c is not ready: %s", json_dumps(h, JSON_COMPACT));
