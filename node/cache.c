@@ -123,8 +123,11 @@ static void open_shards(dr_cache *c, uint32_t shards);
  * takes what e owns. */
 static void cache_take(dr_cache *c, dr_entry *e, uint32_t shard) {
   if (e->kind == DR_KIND_RESOURCE) {
-    if (dr_merge_offer(&c->m, e) == 1 && c->m.resource->shards > c->n_shards)
-      open_shards(c, c->m.resource->shards); /* the owner gave it more shards: follow */
+    if (dr_merge_offer(&c->m, e) == 1) {
+      dr__count_note(c->n, c->rid, c->m.resource);
+      if (c->m.resource->shards > c->n_shards)
+        open_shards(c, c->m.resource->shards); /* the owner gave it more shards: follow */
+    }
     return;
   }
   uint64_t now = dr__expiry_horizon(c->n);
@@ -189,7 +192,7 @@ static void on_get_value(void *ctx, const uint8_t *data, size_t len) {
 static void check_ready(dr_cache *c) {
   for (uint32_t i = 0; i < c->n_shards; i++)
     if (!c->shards[i]->ready) return;
-  if (!c->ready) dr__resinfo_note(c->n, c->rid, c->m.resource, 0);
+  if (!c->ready) dr__resinfo_note(c->n, c->rid, c->m.resource, 0, true);
   c->ready = true;
 }
 

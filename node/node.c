@@ -144,6 +144,7 @@ int dr_node_start(dr_node **out, uv_loop_t *loop, const dr_node_config *cfg, cha
   dr__clock_init(n);
   dr_map_init(&n->lookups);
   dr_map_init(&n->resinfo);
+  dr_map_init(&n->counts);
   n->value_lifetime = cfg->value_lifetime ? cfg->value_lifetime : 600;
   n->max_lookup_keys = cfg->max_lookup_keys ? cfg->max_lookup_keys : 8192;
   n->max_watches = cfg->max_watches ? cfg->max_watches : 4096;

@@ -125,6 +125,7 @@ struct dr_node {
   uint64_t rejected[DR_REJ__COUNT];
   /* resinfo.c: resources read lately (rid -> their entry and shard count) */
   dr_map resinfo;
+  dr_map counts; /* rid -> the shard counts it saw change lately (resinfo.c) */
   uint64_t resinfo_swept_ms;
   unsigned value_lifetime; /* seconds storers keep a value after its last put */
   /* lookups.c: keys looked up lately (key -> uv_now of the last lookup) */
@@ -225,9 +226,26 @@ uint32_t dr__shards_of(dr_node *n, const uint8_t rid[DR_ID_LEN]);
 uint32_t dr__res_shards(const dr_entry *res);
 /* Live records per shard the last resolve of rid saw (0: unknown). */
 uint32_t dr__resinfo_per_shard(dr_node *n, const uint8_t rid[DR_ID_LEN]);
-/* What a read found: the resource entry (NULL: none), per shard (0: unknown). */
+/* What a read found: the resource entry (NULL: none), per shard (0: unknown).
+ * head_read: the read took the head (shard 0) from the DHT, so res is
+ * current and the count known afresh; else only per_shard is kept (a page
+ * of other shards says nothing of the count). */
 void dr__resinfo_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *res,
-                      uint32_t per_shard);
+                      uint32_t per_shard, bool head_read);
+/* How stale a shard count may be, and how long a writer waits before it
+ * places records by a new one (docs/PROTOCOL.md, "How stale a count may
+ * be"): a resolve uses a count read at most DR_COUNT_FRESH_MS ago, else it
+ * reads the head first; a node places and moves records by a count it has
+ * known for DR_COUNT_SETTLE_MS (before that, by the smaller of it and the
+ * one before), so no reader that reads by a count it holds misses a record. */
+#define DR_COUNT_FRESH_MS 10000
+#define DR_COUNT_SETTLE_MS 15000
+/* A resource entry this node read or signed (its shard count). */
+void dr__count_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *res);
+/* The count records of rid are placed and moved by (see above), when the
+ * node knows rid's count from a read at most max_age_ms old (its own and
+ * a watched one's always): *known says whether it does (else 1). */
+uint32_t dr__placement_shards(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms, bool *known);
 void dr__resinfo_tick(dr_node *n);
 void dr__resinfo_free(dr_node *n);
 

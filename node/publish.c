@@ -299,9 +299,12 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
     /* an advertisement keeps its shard; a new one goes where the resource's
      * shard count puts it now */
     if ((ad = dr_map_get(&n->ads, c->key, c->klen))) c->shard = ad->shard;
-    else c->shard = (uint32_t)(dr_shard_hash(c->e.rid, c->e.issuer, c->e.name, strlen(c->e.name)) %
-                               dr__shards_of(n, c->e.rid));
-    DR_DEBUG(&n->log, "advertise %s: shard %u of %u", c->e.name, c->shard, dr__shards_of(n, c->e.rid));
+    else {
+      bool known;
+      uint32_t shards = dr__placement_shards(n, c->e.rid, UINT64_MAX, &known);
+      c->shard = (uint32_t)(dr_shard_hash(c->e.rid, c->e.issuer, c->e.name, strlen(c->e.name)) % shards);
+      DR_DEBUG(&n->log, "advertise %s: shard %u of %u", c->e.name, c->shard, shards);
+    }
     if (!c->queued) return clock_check(n, &c->e);
     if ((r = resign_copy(n, &c->e, c->ttl, &e)) < 0) return r; /* a seq after its predecessors' */
     break;
@@ -344,6 +347,7 @@ static void apply_resource(dr_node *n, dr_change *c) {
   }
   res->entry = c->e;
   memset(&c->e, 0, sizeof c->e);
+  dr__count_note(n, res->entry.rid, &res->entry);
   /* a new version under a new value id: OpenDHT's listens report an id
    * once, so watchers would not hear of an edit in place; the old version
    * is not put again and storers drop it within a value lifetime */
@@ -575,9 +579,10 @@ int dr__ad_withdraw(dr_node *n, own_ad *ad, bool keep, dr_node_publish_cb cb, vo
 int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   dr_entry e, t = {0};
   /* moved only when the resource's shard count is known (read lately):
-   * where a record is stays valid, a guess would not be */
-  uint32_t shards;
-  bool known = dr__resinfo(n, ad->rec.rid, MOVE_KNOWN_MS, NULL, &shards);
+   * where a record is stays valid, a guess would not be; and by a count
+   * readers have had time to learn (dr__placement_shards) */
+  bool known;
+  uint32_t shards = dr__placement_shards(n, ad->rec.rid, MOVE_KNOWN_MS, &known);
   uint32_t want = (uint32_t)(dr_shard_hash(ad->rec.rid, ad->rec.issuer, ad->rec.name, strlen(ad->rec.name)) %
                              shards);
   bool moving = known && want != ad->shard;

@@ -13,8 +13,18 @@
 #include <string.h>
 
 #define RESINFO_KEEP_MS (10 * 60 * 1000)
+#define COUNTS_MAX 16384
 #define RESINFO_MAX 16384
 #define RESINFO_SWEEP_MS 10000
+
+/* The shard counts of a resource this node saw: the current one, since
+ * when, and the smallest of it and those before it within the settle time
+ * (what records are placed by meanwhile). */
+typedef struct count_hist {
+  uint32_t cur, low;
+  uint64_t since_ms; /* uv_now() when cur was first seen (0: on first sight) */
+  uint64_t seen_ms;  /* uv_now() when last seen */
+} count_hist;
 
 typedef struct resinfo {
   dr_entry res;       /* kind 0: the resource had no entry when read */
@@ -59,10 +69,52 @@ uint32_t dr__resinfo_per_shard(dr_node *n, const uint8_t rid[DR_ID_LEN]) {
   return ri ? ri->per_shard : 0;
 }
 
+void dr__count_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *res) {
+  uint32_t shards = dr__res_shards(res);
+  uint64_t now = uv_now(n->loop);
+  count_hist *h = dr_map_get(&n->counts, rid, DR_ID_LEN);
+  if (!h) {
+    /* first sight: what it was before is unknown, and taken as settled */
+    if (n->counts.count >= COUNTS_MAX || !(h = calloc(1, sizeof *h))) return;
+    if (dr_map_put(&n->counts, rid, DR_ID_LEN, h, NULL) < 0) {
+      free(h);
+      return;
+    }
+    *h = (count_hist){shards, shards, 0, now};
+    return;
+  }
+  h->seen_ms = now;
+  if (shards == h->cur) return;
+  bool settled = now >= h->since_ms + DR_COUNT_SETTLE_MS;
+  uint32_t low = settled ? h->cur : h->low;
+  h->low = shards < low ? shards : low;
+  h->cur = shards;
+  h->since_ms = now;
+}
+
+uint32_t dr__placement_shards(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms, bool *known) {
+  const dr_entry *res;
+  uint32_t shards;
+  *known = dr__resinfo(n, rid, max_age_ms, &res, &shards);
+  if (!*known) return 1;
+  count_hist *h = dr_map_get(&n->counts, rid, DR_ID_LEN);
+  if (!h || h->cur != shards) {
+    dr__count_note(n, rid, res); /* a way it learned the count that did not say so */
+    h = dr_map_get(&n->counts, rid, DR_ID_LEN);
+  }
+  if (h && h->cur == shards && uv_now(n->loop) < h->since_ms + DR_COUNT_SETTLE_MS)
+    return h->low < shards ? h->low : shards;
+  return shards;
+}
+
 void dr__resinfo_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *res,
-                      uint32_t per_shard) {
+                      uint32_t per_shard, bool head_read) {
   if (dr_map_get(&n->resources, rid, DR_ID_LEN)) return; /* its own: known already */
   resinfo *ri = dr_map_get(&n->resinfo, rid, DR_ID_LEN);
+  if (!head_read) { /* the count is as old as it was */
+    if (ri && per_shard) ri->per_shard = per_shard;
+    return;
+  }
   if (!ri) {
     if (n->resinfo.count >= RESINFO_MAX || !(ri = calloc(1, sizeof *ri))) return;
     if (dr_map_put(&n->resinfo, rid, DR_ID_LEN, ri, NULL) < 0) {
@@ -80,6 +132,7 @@ void dr__resinfo_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *
   }
   ri->at_ms = uv_now(n->loop);
   if (per_shard) ri->per_shard = per_shard;
+  dr__count_note(n, rid, ri->res.kind ? &ri->res : NULL);
 }
 
 static bool resinfo_over(void *value, void *now) {
@@ -90,11 +143,20 @@ static bool resinfo_over(void *value, void *now) {
   return true;
 }
 
+static bool count_over(void *value, void *now) {
+  count_hist *h = value;
+  if (h->seen_ms + RESINFO_KEEP_MS > *(uint64_t *)now || h->since_ms + DR_COUNT_SETTLE_MS > *(uint64_t *)now)
+    return false;
+  free(h);
+  return true;
+}
+
 void dr__resinfo_tick(dr_node *n) {
   uint64_t now = uv_now(n->loop);
   if (now < n->resinfo_swept_ms + RESINFO_SWEEP_MS) return;
   n->resinfo_swept_ms = now;
   dr_map_remove_if(&n->resinfo, resinfo_over, &now);
+  dr_map_remove_if(&n->counts, count_over, &now);
 }
 
 void dr__resinfo_free(dr_node *n) {
@@ -105,6 +167,9 @@ void dr__resinfo_free(dr_node *n) {
     free(ri);
   }
   dr_map_free(&n->resinfo);
+  for (dr_map_item *it = dr_map_next(&n->counts, NULL, &b); it; it = dr_map_next(&n->counts, it, &b))
+    free(it->value);
+  dr_map_free(&n->counts);
 }
 
 const dr_entry *dr_node_resource_known(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms,

@@ -10,7 +10,7 @@
  * drawn again every DR_READ_WINDOW_S), in a random order each time: OpenDHT
  * keeps a search for every key a node read in the last hour and walks them
  * all for each message it receives.
- * When the shard count is not known (read in the last RESINFO_FRESH_MS),
+ * When the shard count is not known (read in the last DR_COUNT_FRESH_MS),
  * the head (shard 0, which holds the resource entry) is read first.
  *
  * The answer lists records in that order: shard by shard, and within a
@@ -36,7 +36,6 @@
 
 #define MAX_PARALLEL 8          /* shard reads in flight for one resolve */
 #define PER_SHARD_GUESS 64      /* live records a shard holds, before any was read */
-#define RESINFO_FRESH_MS 30000  /* a shard count known this long is used without reading the head */
 #define DISCOVER_BOUND 128      /* records a shard holds at most, for discover's sampling */
 #define DISCOVER_TRIES 24       /* shards discover samples before it takes what it saw */
 
@@ -73,6 +72,7 @@ struct dr_resolve {
   dr_resolve_page from;         /* where the page starts (set: not a first page) */
   uint32_t page_shards; /* the shard count a page was drawn for (0: a first page) */
   bool shards_known;
+  bool head_read;  /* the head (shard 0) came from the DHT: the count is known afresh */
   bool whole_head; /* resource.get: the head read whole (no marked entry found) */
   uint32_t *order; /* order[pos] = shard */
   uint32_t *pos_of; /* pos_of[shard] = pos */
@@ -229,6 +229,7 @@ static void on_read_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_S
   s->get = NULL;
   s->done = true;
   op->in_flight--;
+  if (s->shard == 0) op->head_read = true;
   dr__lookup_started(op->n, s->key);
   DR_DEBUG(&op->n->log, "resolve: shard %u read, %zu values from %zu nodes in %llu ms", s->shard,
            s->seen.count, n_nodes, (unsigned long long)(uv_now(op->n->loop) - s->started_ms));
@@ -370,7 +371,7 @@ static void answer_resolve(resolve_op *op) {
   int r = p ? dr__page(p, k, op->seed, op->shards, &op->from, op->limit, op->next, &res) : -ENOMEM;
   if (op->next > op->start) {
     uint32_t read = op->next - op->start;
-    dr__resinfo_note(n, op->rid, op->merge.resource, (uint32_t)(k / read) + 1);
+    dr__resinfo_note(n, op->rid, op->merge.resource, (uint32_t)(k / read) + 1, op->head_read);
   }
   free(p);
   const dr_entry **recs = (const dr_entry **)res.records;
@@ -451,7 +452,7 @@ static bool step(resolve_op *op) {
       return true;
     }
     if (op->mode == RS_RESOURCE) {
-      dr__resinfo_note(n, op->rid, op->merge.resource, 0);
+      dr__resinfo_note(n, op->rid, op->merge.resource, 0, true);
       dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
       finish(op, 0, &res);
       return true;
@@ -550,7 +551,7 @@ static int start(dr_node *n, const uint8_t rid[DR_ID_LEN], rs_mode mode, size_t 
   if (r == 0 && mode != RS_RESOURCE) r = collect_own(op);
   const dr_entry *known_res;
   uint32_t shards;
-  bool known = mode != RS_RESOURCE && dr__resinfo(n, rid, RESINFO_FRESH_MS, &known_res, &shards);
+  bool known = mode != RS_RESOURCE && dr__resinfo(n, rid, DR_COUNT_FRESH_MS, &known_res, &shards);
   if (from && from->set) op->page_shards = from->shards;
   if (r == 0 && known) {
     if (op->page_shards && op->page_shards != shards) r = DR_ECURSOR;

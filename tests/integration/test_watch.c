@@ -233,7 +233,9 @@ static void test_pin_follows_resource_changes(void **state) {
     to_move += dr_shard_hash(r_bin, issuer, sid, strlen(sid)) % 8 != 0;
   }
   assert_true(to_move > 0);
-  uint64_t until = h_now_ms() + 15000;
+  /* c places and moves by a new count 15 s after it saw it (readers have
+   * read it by then), then at its renewals */
+  uint64_t until = h_now_ms() + 30000;
   long moved = 0;
   while (moved < to_move && h_now_ms() < until) {
     if (!resolves_as(&w)) fail_msg("the pin lost a record while %ld of %ld had moved", moved, to_move);
