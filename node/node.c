@@ -312,6 +312,12 @@ uint64_t dr_node_op_timeout_ms(const dr_node *n) {
   return n->op_timeout_ms;
 }
 
+unsigned dr_node_peers(const dr_node *n) {
+  unsigned good = 0, dubious = 0;
+  if (n->dht) dr_dht_node_counts(n->dht, &good, &dubious);
+  return good;
+}
+
 uint64_t dr__expiry_horizon(const dr_node *n) {
   uint64_t now = dr_now();
   return now > n->clock_skew ? now - n->clock_skew : 0;
