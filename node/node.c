@@ -277,6 +277,7 @@ static void on_dht_closed(void *ctx) {
   dr__lookups_free(n);
   dr__resinfo_free(n);
   dr__repl_free(n);
+  dr__bootstrap_free(n); /* the DHT answered or dropped every ping */
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
