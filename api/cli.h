@@ -126,6 +126,12 @@ int cli_cmd_completion(cli *c, const cli_cmd *cmd, const cli_args *a);
 /* ---- printing (cli_print.c) ----
  * Everything a node sends is printed through cli_escape: control
  * characters and bytes that are not UTF-8 escaped. */
+/* A value of the node as one unambiguous word of a table or line: itself
+ * when it is printable ASCII without a space, quote, backslash, ',' or '='
+ * (and not "-", which stands for an empty value); else in double quotes,
+ * with '"' and '\' backslashed and cli_escape's escapes. Returns the length
+ * written into out (cap bytes, cut but still closed when it does not fit). */
+size_t cli_quote(const char *in, char *out, size_t cap);
 size_t cli_escape(const char *in, char *out, size_t cap);
 void cli_print_json(json_t *v);
 void cli_print_kv(const cli *c, json_t *obj, const char *const *keys);
