@@ -143,7 +143,8 @@ void cli_rpc_error(cli *c, long long code, const char *message) {
 }
 
 int cli_failed(const cli *c) {
-  return c->rpc_error == CLI_NOT_FOUND_CODE ? CLI_NOT_FOUND : CLI_ERROR;
+  if (c->rpc_error == CLI_NOT_FOUND_CODE) return CLI_NOT_FOUND;
+  return c->rpc_error == CLI_INVALID_PARAMS_CODE ? CLI_USAGE : CLI_ERROR;
 }
 
 /* Calls go through libdhtreg (one connection per call, as before); only

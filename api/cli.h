@@ -9,10 +9,14 @@
 /* Exit statuses (dhtreg help shows them; so do the README and the man page). */
 #define CLI_OK 0
 #define CLI_ERROR 1     /* the node answered with an error, no node answered, or not in time */
-#define CLI_USAGE 2     /* an unknown command or option, a bad or missing argument */
+/* an unknown command or option, a bad or missing argument: one this CLI
+ * refuses itself, or one the node refuses as invalid (-32602: a TTL under
+ * its --min-ttl, a bootstrap name it cannot resolve, a stale cursor) */
+#define CLI_USAGE 2
 #define CLI_NOT_FOUND 3 /* no such resource, record, alias or subscription */
 
-#define CLI_NOT_FOUND_CODE (-32004) /* the JSON-RPC error "not found" */
+#define CLI_NOT_FOUND_CODE (-32004)      /* the JSON-RPC error "not found" */
+#define CLI_INVALID_PARAMS_CODE (-32602) /* the JSON-RPC error "invalid params" */
 
 typedef struct cli {
   const char *socket;
@@ -87,7 +91,8 @@ json_t *cli_read(cli *c, int fd, bool *eof);
 /* An error answer of the node: prints it to stderr and sets c->rpc_error. */
 void cli_rpc_error(cli *c, long long code, const char *message);
 
-/* The exit status of a failed call: CLI_NOT_FOUND for "not found", else
+/* The exit status of a failed call: CLI_NOT_FOUND for "not found",
+ * CLI_USAGE for "invalid params" (an argument the node refused), else
  * CLI_ERROR. */
 int cli_failed(const cli *c);
 
@@ -127,6 +132,12 @@ int cli_cmd_completion(cli *c, const cli_cmd *cmd, const cli_args *a);
  * Everything a node sends is printed through cli_escape: control
  * characters and bytes that are not UTF-8 escaped. */
 size_t cli_escape(const char *in, char *out, size_t cap);
+/* A value of the node as one unambiguous word of a table or line: itself
+ * when it is printable ASCII without a space, quote, backslash, ',' or '='
+ * (and not "-", which stands for an empty value); else in double quotes,
+ * with '"' and '\' backslashed and cli_escape's escapes. Returns the length
+ * written into out (cap bytes, cut but still closed when it does not fit). */
+size_t cli_quote(const char *in, char *out, size_t cap);
 void cli_print_json(json_t *v);
 void cli_print_kv(const cli *c, json_t *obj, const char *const *keys);
 void cli_print_resource(const cli *c, json_t *res);

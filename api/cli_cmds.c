@@ -82,6 +82,15 @@ static int label_arg(const cli_cmd *cmd, const char *label) {
   return -1;
 }
 
+/* A LABEL or SERVICE_ID this command has the node sign: one of the names
+ * it signs (docs/API.md, "Names"), which are narrower than what it reads. */
+static int signed_name_arg(const cli_cmd *cmd, const char *what, const char *s) {
+  size_t n = strlen(s);
+  const char *why = strcmp(what, "LABEL") == 0 ? dr_label_refusal(s, n) : dr_service_id_refusal(s, n);
+  if (why) return cli_usage_error(cmd, "%s: '%.40s%s' is refused: it %s", what, s, n > 40 ? "..." : "", why);
+  return -1;
+}
+
 /* ---- calling and printing --------------------------------------------------------------- */
 
 typedef void (*print_fn)(const cli *c, json_t *res);
@@ -189,7 +198,7 @@ static const cli_opt create_opts[] = {
 
 static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
   int r = label_arg(cmd, a->pos[0]);
-  if (r >= 0) return r;
+  if (r >= 0 || (r = signed_name_arg(cmd, "LABEL", a->pos[0])) >= 0) return r;
   json_int_t shards = 1;
   if (a->n[CREATE_SHARDS] && (r = parse_int(cmd, "shards", a->val[CREATE_SHARDS][0], 1, DR_SHARDS_MAX, &shards)) >= 0)
     return r;
@@ -369,7 +378,9 @@ static int cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
   qsort(meta, (size_t)a->n[AD_META], sizeof *meta, by_meta_key);
   for (int i = 1; i < a->n[AD_META]; i++)
     if (strcmp(meta[i - 1].key, meta[i].key) == 0) return cli_usage_error(cmd, "--meta: %s given twice", meta[i].key);
-  if ((r = check_record(cmd, rid, a->pos[1], a, port, ttl, meta)) >= 0) return r;
+  if ((r = check_record(cmd, rid, a->pos[1], a, port, ttl, meta)) >= 0 ||
+      (r = signed_name_arg(cmd, "SERVICE_ID", a->pos[1])) >= 0)
+    return r;
   json_t *check;
   if ((r = check_arg(cmd, a, &check)) >= 0) return r;
 
@@ -392,7 +403,11 @@ static int cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
     for (int i = 0; i < a->n[AD_META]; i++) json_object_set_new(m, meta[i].key, json_string(meta[i].value));
     json_object_set_new(p, "metadata", m);
   }
-  return run(c, "record.advertise", p, print_advertised, "advertised");
+  r = run(c, "record.advertise", p, print_advertised, "advertised");
+  if (r == CLI_OK && !a->n[AD_HOST] && !port && !a->n[AD_ADDRESS])
+    fprintf(stderr, "dhtreg: warning: advertised with no --host, --port or --address: resolve returns it, but "
+                    "DNS has only its TXT (no SRV, A or AAAA: docs/DNS.md)\n");
+  return r;
 }
 
 static void print_renewed(const cli *c, json_t *res) {
@@ -424,8 +439,8 @@ static void print_resolved(const cli *c, json_t *res) {
   json_t *resource = json_object_get(res, "resource");
   if (json_is_object(resource)) {
     char label[600], owner[128], policy[32];
-    cli_escape(json_string_value(json_object_get(resource, "label")), label, sizeof label);
-    cli_escape(json_string_value(json_object_get(resource, "owner")), owner, sizeof owner);
+    cli_quote(json_string_value(json_object_get(resource, "label")), label, sizeof label);
+    cli_quote(json_string_value(json_object_get(resource, "owner")), owner, sizeof owner);
     cli_escape(json_string_value(json_object_get(resource, "policy")), policy, sizeof policy);
     json_int_t shards = json_integer_value(json_object_get(resource, "shards"));
     printf("resource %s owned by %s", *label ? label : "?", *owner ? owner : "?");
@@ -436,6 +451,15 @@ static void print_resolved(const cli *c, json_t *res) {
     printf("resource: unknown (no resource entry found)\n");
   }
   cli_print_records_table(c, json_object_get(res, "records"), false);
+  size_t i, nowhere = 0;
+  json_t *rec;
+  json_array_foreach(json_object_get(res, "records"), i, rec) {
+    nowhere += !json_string_length(json_object_get(rec, "host")) && !json_integer_value(json_object_get(rec, "port")) &&
+               !json_array_size(json_object_get(rec, "addresses"));
+  }
+  if (nowhere)
+    printf("%zu record%s no host, port or address (ADDRESS -): DNS has only %s TXT, no SRV, A or AAAA\n", nowhere,
+           nowhere == 1 ? " has" : "s have", nowhere == 1 ? "its" : "their");
   char next[64];
   cli_escape(json_string_value(json_object_get(res, "next_cursor")), next, sizeof next);
   if (*next) printf("more records: --cursor %s (or --all)\n", next);
@@ -716,18 +740,23 @@ const cli_cmd cli_cmds[] = {
      "node, whose peer id the node is asked for.\n",
      "dhtreg id web --owner prod", NULL, false},
     {"create", cmd_create, "Creates a resource owned by this node", "LABEL", 1, 1, create_opts,
-     "Creating it again is the same resource, and changes only what is given: a\n"
-     "--policy, allow-list or --shards left out keeps its value (a new resource is\n"
-     "open, with no allow-list and 1 shard); another value signs a newer version of\n"
-     "it, the same values sign nothing. --policy open drops the allow-list.\n",
+     "LABEL is a DNS name in lowercase, so that LABEL.OWNER.dhtreg. names it: parts\n"
+     "of 1-63 letters a-z, digits, '-' and '_', each starting and ending with a\n"
+     "letter or digit, joined by dots (128 bytes in all). Creating it again is the\n"
+     "same resource, and changes only what is given: a --policy, allow-list or\n"
+     "--shards left out keeps its value (a new resource is open, with no allow-list\n"
+     "and 1 shard); another value signs a newer version of it, the same values sign\n"
+     "nothing. --policy open drops the allow-list.\n",
      "dhtreg create web --policy owner --allow 3NDP9m6Q...", NULL, false},
     {"get", cmd_get, "Shows a resource", "RESOURCE", 1, 1, NO_OPTS, RESOURCE_NOTE "Exit status 3: no such resource.\n",
      "dhtreg get web@prod", NULL, false},
     {"advertise", cmd_advertise, "Advertises a service of a resource", "RESOURCE SERVICE_ID", 2, 2, advertise_opts,
      RESOURCE_NOTE
-     "SERVICE_ID is 1-128 bytes. The limits are the node's (docs/API.md), checked\n"
-     "here first. The node keeps the record announced, and renews it, while it runs;\n"
-     "a warning says when no DHT node confirmed it yet (the exit status is still 0).\n"
+     "SERVICE_ID is 1-128 bytes of letters, digits, '.', '_', ':' and '-' (no space),\n"
+     "starting with a letter, a digit or '_'. The limits are the node's (docs/API.md),\n"
+     "checked here first; without --host, --port or --address DNS has only its TXT.\n"
+     "The node keeps the record announced, and renews it, while it runs; a warning\n"
+     "says when no DHT node confirmed it yet (the exit status is still 0).\n"
      "With a --check-*, the node runs that check every interval: after --check-failures\n"
      "failures in a row the record is signed critical (resolve and discover leave it\n"
      "out), after --check-passes passes passing again; it starts passing.\n",

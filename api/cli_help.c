@@ -16,7 +16,9 @@ static const char exit_statuses[] =
     "Exit status:\n"
     "  0  success\n"
     "  1  an error: the node answered with one, no node answered, or not in time\n"
-    "  2  a usage error: an unknown command or option, a bad or missing argument\n"
+    "  2  bad usage: an unknown command or option, a bad or missing argument, one\n"
+    "     over a limit (checked here first), or one the node refused as invalid\n"
+    "     (-32602: a TTL below its --min-ttl, a bootstrap name it cannot resolve)\n"
     "  3  not found: no such resource, record, alias or subscription\n";
 
 static const char resources_about[] =

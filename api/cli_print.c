@@ -8,12 +8,13 @@
 
 #define MAX_COLS 16
 #define PATH_CELL 4200
+#define ADDRESS_CELL 300 /* a host (253 bytes) and a port, or an address (128) */
 
 /* Escapes what a terminal could take for a command: C0 and C1 control
  * characters and DEL as \xNN (\u{NN} for C1), bytes that are not UTF-8
  * as \xNN. Readers refuse entries holding such characters; this keeps a
  * node of another kind, or a fake one, from moving the cursor anyway. */
-size_t cli_escape(const char *in, char *out, size_t cap) {
+static size_t escape(const char *in, char *out, size_t cap, bool quoting) {
   const unsigned char *s = (const unsigned char *)(in ? in : "");
   size_t o = 0;
   if (!cap) return 0;
@@ -24,7 +25,8 @@ size_t cli_escape(const char *in, char *out, size_t cap) {
     size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
     size_t k = 1;
     while (n > 1 && k < n && (s[k] & 0xc0) == 0x80) k++;
-    if (c < 0x20 || c == 0x7f) snprintf(esc, sizeof esc, "\\x%02x", c);
+    if (quoting && (c == '"' || c == '\\')) snprintf(esc, sizeof esc, "\\%c", c);
+    else if (c < 0x20 || c == 0x7f) snprintf(esc, sizeof esc, "\\x%02x", c);
     else if (n == 0 || k != n) snprintf(esc, sizeof esc, "\\x%02x", c); /* not UTF-8 */
     else if (n == 2 && c == 0xc2 && s[1] < 0xa0) {
       snprintf(esc, sizeof esc, "\\u{%02x}", s[1]);
@@ -40,6 +42,31 @@ size_t cli_escape(const char *in, char *out, size_t cap) {
   }
   out[o] = '\0';
   return o;
+}
+
+size_t cli_escape(const char *in, char *out, size_t cap) {
+  return escape(in, out, cap, false);
+}
+
+/* Whether s shows as itself: a word of printable ASCII without the
+ * characters that quote, escape or separate list items and key=value
+ * pairs, and not "-" (what an empty value shows as). */
+static bool plain_word(const char *s) {
+  if (!*s || strcmp(s, "-") == 0) return false;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p <= ' ' || *p >= 0x7f || strchr("\"'\\,=", *p)) return false;
+  return true;
+}
+
+size_t cli_quote(const char *in, char *out, size_t cap) {
+  in = in ? in : "";
+  if (cap < 3) return cli_escape("", out, cap);
+  if (plain_word(in)) return escape(in, out, cap, false);
+  out[0] = '"';
+  size_t n = escape(in, out + 1, cap - 2, true);
+  out[n + 1] = '"';
+  out[n + 2] = '\0';
+  return n + 2;
 }
 
 void cli_print_json(json_t *v) {
@@ -94,7 +121,7 @@ static void fmt_value(json_t *v, char *out, size_t len) {
   if (!v || json_is_null(v)) {
     snprintf(out, len, "-");
   } else if (json_is_string(v)) {
-    if (json_string_length(v)) cli_escape(json_string_value(v), out, len);
+    if (json_string_length(v)) cli_quote(json_string_value(v), out, len);
     else snprintf(out, len, "-");
   } else if (json_is_integer(v)) {
     snprintf(out, len, "%lld", (long long)json_integer_value(v));
@@ -119,7 +146,7 @@ static void fmt_value(json_t *v, char *out, size_t len) {
     json_object_foreach(v, k, item) {
       char one[512], key[512];
       fmt_value(item, one, sizeof one);
-      cli_escape(k, key, sizeof key);
+      cli_quote(k, key, sizeof key);
       used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s=%s", first ? "" : ",", key, one);
       first = false;
       if (used >= len) break;
@@ -150,16 +177,22 @@ void cli_print_resource(const cli *c, json_t *res) {
   cli_print_kv(c, res, keys);
 }
 
+/* HOST:PORT, HOST, the first address, :PORT or -, quoted as one word when
+ * the host or address holds a space or the like (cli_quote). */
 static void address_of(json_t *rec, char *out, size_t len) {
-  char host[1024] = "", first[600] = "";
-  cli_escape(json_string_value(json_object_get(rec, "host")), host, sizeof host);
+  char raw[ADDRESS_CELL];
+  const char *host = json_string_value(json_object_get(rec, "host"));
+  const char *first = json_string_value(json_array_get(json_object_get(rec, "addresses"), 0));
   json_int_t port = json_integer_value(json_object_get(rec, "port"));
-  cli_escape(json_string_value(json_array_get(json_object_get(rec, "addresses"), 0)), first, sizeof first);
-  if (*host && port) snprintf(out, len, "%s:%lld", host, (long long)port);
-  else if (*host) snprintf(out, len, "%s", host);
-  else if (*first) snprintf(out, len, "%s", first);
-  else if (port) snprintf(out, len, ":%lld", (long long)port);
-  else snprintf(out, len, "-");
+  if (host && *host && port) snprintf(raw, sizeof raw, "%s:%lld", host, (long long)port);
+  else if (host && *host) snprintf(raw, sizeof raw, "%s", host);
+  else if (first && *first) snprintf(raw, sizeof raw, "%s", first);
+  else if (port) snprintf(raw, sizeof raw, ":%lld", (long long)port);
+  else {
+    snprintf(out, len, "-");
+    return;
+  }
+  cli_quote(raw, out, len);
 }
 
 void cli_print_record(const cli *c, json_t *rec) {
@@ -324,9 +357,11 @@ void cli_print_resources_table(const cli *c, json_t *resources) {
   const char *h[] = {"RESOURCE_ID", "LABEL", "POLICY"};
   table_add(&t, h);
   json_array_foreach(resources, i, r) {
-    const char *row[] = {json_string_value(json_object_get(r, "resource_id")),
-                         json_string_value(json_object_get(r, "label")),
-                         json_string_value(json_object_get(r, "policy"))};
+    char cell[3][600];
+    fmt_value(json_object_get(r, "resource_id"), cell[0], sizeof cell[0]);
+    fmt_value(json_object_get(r, "label"), cell[1], sizeof cell[1]);
+    fmt_value(json_object_get(r, "policy"), cell[2], sizeof cell[2]);
+    const char *row[] = {cell[0], cell[1], cell[2]};
     table_add(&t, row);
   }
   table_print(&t);
@@ -355,17 +390,17 @@ void cli_print_status(const cli *c, json_t *info) {
 
 void cli_print_event(const cli *c, json_t *params) {
   json_t *rec = json_object_get(params, "record");
-  char addr[300], ts[32];
+  char addr[1200], ts[32];
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
   address_of(rec, addr, sizeof addr);
   char type[64], sid[600], pid[64];
-  cli_escape(json_string_value(json_object_get(params, "type")), type, sizeof type);
-  cli_escape(json_string_value(json_object_get(rec, "service_id")), sid, sizeof sid);
-  cli_escape(json_string_value(json_object_get(rec, "peer_id")), pid, sizeof pid);
-  printf("%s %-10s %s %.12s %s\n", ts, *type ? type : "?", *sid ? sid : "-", *pid ? pid : "-", addr);
+  fmt_value(json_object_get(params, "type"), type, sizeof type);
+  fmt_value(json_object_get(rec, "service_id"), sid, sizeof sid);
+  fmt_value(json_object_get(rec, "peer_id"), pid, sizeof pid);
+  printf("%s %-10s %s %.*s %s\n", ts, type, sid, pid[0] == '"' ? (int)sizeof pid : 12, pid, addr);
 }
 
 /* dhtreg names: every alias of the names files and where it is, then the

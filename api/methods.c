@@ -198,7 +198,7 @@ static void m_resource_create(dr_rpc_call *call, json_t *params) {
     dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param shards: must be a power of two (1, 2, 4, ... 4096)");
     return;
   }
-  if (dr_param_string(call, params, "label", true, &p.label) < 0 ||
+  if (dr_param_name(call, params, "label", &p.label) < 0 ||
       dr_param_string(call, params, "policy", false, &policy_s) < 0 ||
       dr_param_strings(call, params, "allow", DR_ALLOW_MAX, &allow_s, &p.n_allow) < 0)
     return;
@@ -322,7 +322,7 @@ static advertise_req *advertise_parse(dr_rpc_call *call, json_t *params) {
   a->params = json_incref(params);
   dr_advertise_params *p = &a->p;
   if (dr_param_id(call, params, "resource_id", true, p->rid, NULL) < 0 ||
-      dr_param_string(call, params, "service_id", true, &p->service_id) < 0 ||
+      dr_param_name(call, params, "service_id", &p->service_id) < 0 ||
       dr_param_string(call, params, "host", false, &p->host) < 0 ||
       dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
       dr_param_string(call, params, "type", false, &p->type) < 0 ||

@@ -28,9 +28,19 @@ void dr_rpc_fail_node(dr_rpc_call *call, int err, const dr_param_error *pe) {
     dr_rpc_fail(call, DR_RPC_LIMIT, "limit exceeded: the node has as many DHT lookups queued as it "
                 "can answer in time (--max-queue); try again later");
     break;
-  case DR_ETIMEOUT:
-    dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time (is the node connected?)");
+  case DR_ETIMEOUT: {
+    /* connected or not: which of the two the caller has to look into */
+    const dr_node *n = dr_rpc_call_node(call);
+    unsigned peers = dr_node_peers(n);
+    if (!peers)
+      dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time: this node has no peers (not "
+                  "connected; its health says why)");
+    else
+      dr_rpc_fail(call, DR_RPC_TIMEOUT, "the DHT did not answer in time: the lookup did not complete "
+                  "within %llu ms (--op-timeout-ms), though the node has %u peer%s; try again",
+                  (unsigned long long)dr_node_op_timeout_ms(n), peers, peers == 1 ? "" : "s");
     break;
+  }
   case DR_EWRITE:
     dr_rpc_fail(call, DR_RPC_INTERNAL,
                 "cannot write the node's state (%s): nothing was changed; the node tries again "

@@ -172,6 +172,19 @@ typedef struct dr_entry {
  * control characters (C0, DEL, C1). */
 bool dr_text_valid(const char *s, size_t len);
 
+/* What this node signs as a resource's label or a record's service id,
+ * narrower than what readers accept (dr_text_valid: any such text of 1-128
+ * bytes, as other implementations may sign). A label is a DNS name in
+ * lowercase, so that LABEL.OWNER.dhtreg. names every resource: parts of
+ * 1-63 bytes of a-z, 0-9, '-' and '_', each starting and ending with a
+ * letter or a digit, joined by dots. A service id is one word: ASCII
+ * letters, digits, '.', '_', ':' and '-', starting with a letter, a digit
+ * or '_'. Each returns NULL when s (len bytes) is one, else the rule as the
+ * text of an error ("must be ..."). A length outside 1-128 is not judged
+ * here (NULL): the entry's limits say what is wrong with it. */
+const char *dr_label_refusal(const char *s, size_t len);
+const char *dr_service_id_refusal(const char *s, size_t len);
+
 /* Whether readers hand out this record by default (resolve, discover,
  * and any other interface: the one place that decides): a record whose
  * signed health is passing, as every record without a check is. False for

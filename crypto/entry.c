@@ -158,6 +158,46 @@ bool dr_text_valid(const char *s, size_t len) {
   return dr__text_ok(s, len);
 }
 
+/* ---- names this node signs ---------------------------------------------- */
+
+#define LABEL_RULE                                                                                     \
+  "must be a DNS name in lowercase (LABEL.OWNER.dhtreg.): parts of 1-63 letters a-z, digits, '-' " \
+  "and '_', each starting and ending with a letter or digit, joined by dots"
+#define SERVICE_ID_RULE                                                                        \
+  "must be one word of letters, digits, '.', '_', ':' and '-' (no space), starting with a " \
+  "letter, a digit or '_'"
+
+static bool lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+const char *dr_label_refusal(const char *s, size_t len) {
+  size_t run = 0;
+  if (len == 0 || len > DR_NAME_MAX) return NULL;
+  for (size_t i = 0; i <= len; i++) {
+    char c = i < len ? s[i] : '.'; /* the end closes the last part */
+    if (c == '.') {
+      if (run == 0 || run > 63 || !lower_alnum(s[i - 1])) return LABEL_RULE;
+      run = 0;
+    } else if (run == 0 ? !lower_alnum(c) : !lower_alnum(c) && c != '-' && c != '_') {
+      return LABEL_RULE;
+    } else {
+      run++;
+    }
+  }
+  return NULL;
+}
+
+const char *dr_service_id_refusal(const char *s, size_t len) {
+  if (len == 0 || len > DR_NAME_MAX) return NULL;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!word && (i == 0 || (c != '.' && c != ':' && c != '-'))) return SERVICE_ID_RULE;
+  }
+  return NULL;
+}
+
 /* A text field: valid UTF-8 without control characters (C0, DEL, C1), so
  * that no entry can move a terminal's cursor or forge lines when shown. */
 static int check_str(const char *s, size_t min, size_t max) {

@@ -39,7 +39,7 @@ _Static_assert(DR__NODE_ID_LEN == DR_DHT_KEY_SIZE && DR__DONE_NODES_MAX == DR_DH
 #define RCVBUF_BYTES (4 << 20)
 #define PROBE_ID 1 /* a value id nobody uses: a get of it only finds nodes */
 
-typedef enum op_type { OP_GET, OP_PUT, OP_LISTEN } op_type;
+typedef enum op_type { OP_GET, OP_PUT, OP_LISTEN, OP_PING } op_type;
 typedef enum op_state { OP_WAITING, OP_INFLIGHT, OP_SETTLED } op_state;
 
 /* One operation. OpenDHT holds its address as user data and only ever
@@ -71,6 +71,7 @@ typedef struct dr_dht_op {
   dr_dht_value_cb on_value;
   dr_dht_done_cb on_done;
   dr_dht_listen_cb on_listen;
+  dr_dht_ping_cb on_ping; /* pings (of a bootstrap address) */
   void *ctx;
 } dr_dht_op;
 
@@ -208,6 +209,13 @@ static bool on_listen_value(const dht_value *v, bool expired, void *ud) {
   return true;
 }
 
+/* dht_runner_ping's callback: on OpenDHT's thread, or on the loop's when
+ * the runner is not running */
+static void on_ping_done(bool ok, void *ud) {
+  dr_dht_op *op = ud;
+  push_final(op->d, EV_DONE, op, ok, NULL, 0);
+}
+
 static void on_listen_end(void *ud) {
   dr_dht_op *op = ud;
   push_final(op->d, EV_LISTEN_END, op, false, NULL, 0);
@@ -309,6 +317,10 @@ static void launch(dr_dht_op *op) {
     op->token = dr__dht_listen_type(d->runner, &op->key, DR_DHT_VALUE_TYPE, on_listen_value,
                                     on_listen_end, op);
     return;
+  case OP_PING: /* never queued: dr_dht_bootstrap sends it */
+    d->n_inflight--;
+    op->state = OP_SETTLED;
+    return;
   }
   if (r < 0) push_final(d, EV_DONE, op, false, NULL, 0);
 }
@@ -360,6 +372,11 @@ static void handle_done(dr_dht *d, dr_dht_op *op, bool ok, const uint8_t (*nodes
     return;
   }
   op->state = OP_SETTLED;
+  if (op->type == OP_PING) {
+    if (op->on_ping) op->on_ping(op->ctx, ok);
+    op_free(op);
+    return;
+  }
   if (op->started_ns && op->type != OP_LISTEN)
     dr_latency_observe(op->type == OP_PUT ? &d->lat_put : &d->lat_get, uv_hrtime() - op->started_ns);
   if (!op->cancelled && op->on_done) op->on_done(op->ctx, ok, nodes, n_nodes);
@@ -599,6 +616,10 @@ static void finish_close(dr_dht *d) {
       dr_dht_done_cb cb = op->on_done;
       op->on_done = NULL;
       cb(op->ctx, false, NULL, 0);
+    } else if (op->on_ping) {
+      dr_dht_ping_cb cb = op->on_ping;
+      op->on_ping = NULL;
+      cb(op->ctx, false);
     }
     /* a listen's token is a std::future of its own: it outlives the runner
      * and is freed here with the op */
@@ -620,21 +641,6 @@ void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx) {
   uv_timer_stop(&d->stats_timer);
   uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, SHUTDOWN_WAIT_MS, 0);
   dht_runner_shutdown(d->runner, on_shutdown, d);
-}
-
-void dr_dht_bootstrap(dr_dht *d, const char *host, const char *port) {
-  if (d->closing) return;
-  /* kept by OpenDHT, which pings it again whenever it has no node */
-  dht_runner_bootstrap(d->runner, host, port);
-  /* and pinged now: OpenDHT 2.4.12 pings a new bootstrap address only
-   * while its status is "disconnected", and one address that never
-   * answered leaves it "connecting" for good (Dht::bootstrap) */
-  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-  struct addrinfo *res = NULL;
-  if (getaddrinfo(host, port, &hints, &res) != 0) return;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-    dht_runner_ping(d->runner, ai->ai_addr, ai->ai_addrlen, NULL, NULL);
-  freeaddrinfo(res);
 }
 
 uint16_t dr_dht_port(const dr_dht *d) {
@@ -679,6 +685,34 @@ static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_S
   memcpy(op->key.d, key, DR_DHT_KEY_SIZE);
   live_add(d, op);
   return op;
+}
+
+int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_ping_cb answered, void *ctx) {
+  static const uint8_t no_key[DR_DHT_KEY_SIZE];
+  if (d->closing) return -ESHUTDOWN;
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  if (getaddrinfo(host, port, &hints, &res) != 0) return -EINVAL;
+  dr_dht_op *op = op_new(d, OP_PING, no_key);
+  if (!op) {
+    freeaddrinfo(res);
+    return -ENOMEM;
+  }
+  op->state = OP_SETTLED; /* holds no slot: a ping is one datagram (and its retries) */
+  op->on_ping = answered;
+  op->ctx = ctx;
+  /* kept by OpenDHT, which pings it again whenever it has no node */
+  dht_runner_bootstrap(d->runner, host, port);
+  /* and pinged now: OpenDHT 2.4.12 pings a new bootstrap address only
+   * while its status is "disconnected", and one address that never
+   * answered leaves it "connecting" for good (Dht::bootstrap). The ping's
+   * callback (Dht::pingNode) says whether a node answered there: true on
+   * its reply, false once the request expired (three tries, about 3 s);
+   * OpenDHT drops it unheard when the runner stops, and finish_close
+   * answers it then. A numeric host is one address. */
+  dht_runner_ping(d->runner, res->ai_addr, res->ai_addrlen, on_ping_done, op);
+  freeaddrinfo(res);
+  return 0;
 }
 
 /* A get of key (of one value id, or any), refused when the queue is full

@@ -109,10 +109,18 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg);
  * handle is invalid after this returns. */
 void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx);
 
+/* Whether a DHT node answered at a bootstrap address: ok true once it
+ * answered the ping, false once the ping was given up (OpenDHT tries three
+ * times, about 3 s in all) or the adapter closed first. */
+typedef void (*dr_dht_ping_cb)(void *ctx, bool ok);
+
 /* Joins the network through host:port (numeric: the caller resolves
  * names): pings it now, and OpenDHT keeps it to ping again whenever it
- * has no node left. */
-void dr_dht_bootstrap(dr_dht *d, const char *host, const char *port);
+ * has no node left. answered (may be NULL) runs once, on the loop, with
+ * whether that ping was answered. Returns 0, or -ESHUTDOWN (closing),
+ * -EINVAL (not a numeric address) or -ENOMEM, and then answered never
+ * runs. */
+int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_ping_cb answered, void *ctx);
 
 /* The UDP port the runner is bound to (IPv4's, or IPv6's without IPv4). */
 uint16_t dr_dht_port(const dr_dht *d);

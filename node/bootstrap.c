@@ -1,11 +1,13 @@
-/* bootstrap.c - joining through bootstrap addresses: names resolved off the loop, a warning for an address that does not resolve or never answers
+/* bootstrap.c - joining through bootstrap addresses: names resolved off the loop, a warning for an address that does not resolve or where no DHT node answers
  *
  * OpenDHT resolves a bootstrap host on its own thread and says nothing when
  * the name does not resolve or nobody answers there. The node resolves the
  * name itself first (uv_getaddrinfo, on libuv's threadpool), hands OpenDHT
  * the numeric addresses, and tells the operator (the log, and node.bootstrap
- * its caller) when a name does not resolve; if no DHT node has answered
- * BOOT_WARN_MS after a bootstrap, the log says so, naming the addresses.
+ * its caller) when a name does not resolve. Each address is pinged as it is
+ * handed over (dr_dht_bootstrap): when no DHT node answered there within
+ * BOOT_WARN_MS, the log says so, naming it, whether or not the node has
+ * peers through other addresses.
  */
 #include "node/node_private.h"
 
@@ -17,7 +19,21 @@
 #include <sys/socket.h>
 
 #define BOOT_WARN_MS 5000
-#define ADDRS_MAX 4 /* addresses of one name handed to OpenDHT */
+#define ADDRS_MAX 4  /* addresses of one name handed to OpenDHT */
+#define BOOTS_MAX 64 /* addresses tracked; beyond, the oldest settled one is reused */
+
+/* One address given to bootstrap through ("host:port" as given), and
+ * whether a DHT node answered a ping there. Each ping under way holds it
+ * (its callback's context): it is freed only with the node's DHT gone. */
+typedef struct boot_addr {
+  struct boot_addr *next;
+  dr_node *n;
+  char hostport[300];
+  uint64_t due_ms;  /* uv_now() by which an answer is due */
+  unsigned pings;   /* pings under way */
+  bool answered;    /* a ping since the last bootstrap through it was answered */
+  bool warned;
+} boot_addr;
 
 typedef struct boot_req {
   uv_getaddrinfo_t req;
@@ -32,8 +48,38 @@ static void remember(dr_node *n, const char *hostport) {
   size_t used = strlen(n->boot_addrs);
   if (!strstr(n->boot_addrs, hostport) && used + strlen(hostport) + 3 < sizeof n->boot_addrs)
     snprintf(n->boot_addrs + used, sizeof n->boot_addrs - used, "%s%s", used ? ", " : "", hostport);
-  n->boot_at_ms = uv_now(n->loop);
-  n->boot_warned = false;
+}
+
+/* The tracker of hostport, made (or an old settled one reused: no ping
+ * under way, answered or warned about) if there is none; NULL when the
+ * BOOTS_MAX trackers are all still waiting. */
+static boot_addr *tracker(dr_node *n, const char *hostport) {
+  boot_addr *t, *settled = NULL;
+  for (t = n->boots; t; t = t->next) {
+    if (strcmp(t->hostport, hostport) == 0) return t;
+    if (!t->pings && (t->answered || t->warned)) settled = t; /* the last: the oldest (new ones go first) */
+  }
+  if (n->n_boots >= BOOTS_MAX) {
+    if (!settled) return NULL;
+    t = settled;
+  } else {
+    if (!(t = calloc(1, sizeof *t))) return NULL;
+    t->n = n;
+    t->next = n->boots;
+    n->boots = t;
+    n->n_boots++;
+  }
+  snprintf(t->hostport, sizeof t->hostport, "%s", hostport);
+  return t;
+}
+
+static void on_answer(void *ctx, bool ok) {
+  boot_addr *t = ctx;
+  t->pings--;
+  if (!ok || t->answered) return;
+  t->answered = true;
+  if (t->warned) DR_INFO(&t->n->log, "bootstrap address %s answered after all", t->hostport);
+  else DR_DEBUG(&t->n->log, "bootstrap address %s answered", t->hostport);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
@@ -55,12 +101,20 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     free(b);
     return;
   }
+  boot_addr *t = tracker(n, b->hostport);
+  if (t) {
+    t->due_ms = uv_now(n->loop) + BOOT_WARN_MS;
+    t->answered = t->warned = false;
+  } else {
+    DR_DEBUG(&n->log, "bootstrap address %s: %d addresses wait for an answer already; not tracked", b->hostport,
+             BOOTS_MAX);
+  }
   int handed = 0;
   for (struct addrinfo *ai = res; ai && handed < ADDRS_MAX; ai = ai->ai_next) {
     char host[64];
     if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
       continue;
-    dr_dht_bootstrap(n->dht, host, b->port);
+    if (dr_dht_bootstrap(n->dht, host, b->port, t ? on_answer : NULL, t) == 0 && t) t->pings++;
     handed++;
   }
   uv_freeaddrinfo(res);
@@ -100,16 +154,22 @@ int dr_node_bootstrap(dr_node *n, const char *hostport, dr_node_bootstrap_cb cb,
 }
 
 void dr__bootstrap_tick(dr_node *n) {
-  if (!n->boot_at_ms || n->boot_warned || !n->dht) return;
-  unsigned good, dubious;
-  dr_dht_node_counts(n->dht, &good, &dubious);
-  if (good) {
-    n->boot_at_ms = 0; /* joined */
-    return;
+  if (!n->dht) return;
+  uint64_t now = uv_now(n->loop);
+  for (boot_addr *t = n->boots; t; t = t->next) {
+    if (t->answered || t->warned || now < t->due_ms) continue;
+    t->warned = true;
+    DR_WARN(&n->log, "no DHT node has answered at %s in %d s of bootstrapping through it: is a node running "
+            "there, on the same --network, and is its UDP port reachable?%s", t->hostport, BOOT_WARN_MS / 1000,
+            dr_node_peers(n) ? " (the node has peers through other addresses)" : " (still trying)");
   }
-  if (uv_now(n->loop) < n->boot_at_ms + BOOT_WARN_MS) return;
-  n->boot_warned = true;
-  DR_WARN(&n->log, "no DHT node has answered in %d s of bootstrapping through %s: is a node "
-          "running there, and is its UDP port reachable? (still trying)", BOOT_WARN_MS / 1000,
-          n->boot_addrs);
+}
+
+void dr__bootstrap_free(dr_node *n) {
+  while (n->boots) {
+    boot_addr *t = n->boots;
+    n->boots = t->next;
+    free(t);
+  }
+  n->n_boots = 0;
 }

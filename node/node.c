@@ -278,6 +278,7 @@ static void on_dht_closed(void *ctx) {
   dr__lookups_free(n);
   dr__resinfo_free(n);
   dr__repl_free(n);
+  dr__bootstrap_free(n); /* the DHT answered or dropped every ping */
   /* whatever still waits for a deadline is answered now */
   while (n->dl_head) {
     dr_deadline *dl = n->dl_head;
@@ -311,6 +312,12 @@ const dr_identity *dr_node_identity(const dr_node *n) {
 
 uint64_t dr_node_op_timeout_ms(const dr_node *n) {
   return n->op_timeout_ms;
+}
+
+unsigned dr_node_peers(const dr_node *n) {
+  unsigned good = 0, dubious = 0;
+  if (n->dht) dr_dht_node_counts(n->dht, &good, &dubious);
+  return good;
 }
 
 uint64_t dr__expiry_horizon(const dr_node *n) {

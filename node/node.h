@@ -68,6 +68,8 @@ void dr_node_stop(dr_node *n, void (*done)(void *ctx), void *ctx);
 const dr_logger *dr_node_logger(const dr_node *n);
 const dr_identity *dr_node_identity(const dr_node *n);
 uint64_t dr_node_op_timeout_ms(const dr_node *n);
+/* The good nodes of the routing table (node.info's peers), as last sampled. */
+unsigned dr_node_peers(const dr_node *n);
 /* The shortest record TTL clients may ask for (--min-ttl), and the range
  * of TTLs as the text of an error ("must be between 30 and 86400 seconds"). */
 uint32_t dr_node_min_ttl(const dr_node *n);

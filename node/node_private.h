@@ -164,9 +164,9 @@ struct dr_node {
   /* bootstrap.c */
   bool bootstrapped;     /* a bootstrap was asked for: the node is not alone by choice */
   unsigned boot_pending; /* name resolutions under way (each holds the node) */
-  uint64_t boot_at_ms;   /* uv_now() of the last bootstrap while not joined, 0 once joined */
-  bool boot_warned;
-  char boot_addrs[512];  /* the addresses bootstrapped through, for the warning */
+  struct boot_addr *boots; /* each address bootstrapped through, and whether a DHT node answered there */
+  size_t n_boots;
+  char boot_addrs[512];  /* the addresses bootstrapped through, for the health warning */
   bool withdrawing;      /* dr_node_withdraw_all ran: the node is on its way out */
   bool stopping;
   bool closed;           /* every handle closed: freed once nothing else holds it */
@@ -278,8 +278,11 @@ void dr__clock_own(dr_node *n, const dr_entry *e);
 void dr__clock_check_own(dr_node *n, uint64_t now);
 /* Frees a stopped node once its handles are closed and nothing holds it. */
 void dr__node_release(dr_node *n);
-/* bootstrap.c: warns once when no DHT node answered a bootstrap in time. */
+/* bootstrap.c: warns once per bootstrap address where no DHT node answered
+ * in time; dr__bootstrap_free frees what it tracks (once the DHT is closed:
+ * no ping callback can come any more). */
 void dr__bootstrap_tick(dr_node *n);
+void dr__bootstrap_free(dr_node *n);
 void dr__deadline_add(dr_node *n, dr_deadline *dl, void (*fire)(dr_deadline *));
 void dr__deadline_remove(dr_node *n, dr_deadline *dl);
 uint64_t dr__next_seq(dr_node *n);

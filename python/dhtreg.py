@@ -14,6 +14,7 @@ import os
 import pwd
 import re
 import threading
+import weakref
 from dataclasses import dataclass, field, fields
 from typing import (TYPE_CHECKING, Any, Callable, Coroutine, Dict, Iterator, List, Optional, Sequence, Tuple, Type,
                     TypeVar, Union)
@@ -257,7 +258,7 @@ def lookup_alias(alias: str, files: Optional[Sequence[str]] = None) -> str:
                 if not is_id(peer):
                     raise DhtregError(None, f"{path}:{n}: the line of {alias!r} is broken: not a peer id")
                 return peer
-    raise NotFound(None, f"no alias {alias!r} in the names files ({', '.join(files)})")
+    raise NotFound(-32004, f"no alias {alias!r} in the names files ({', '.join(files)})")
 
 
 def split_name(name: str, files: Optional[Sequence[str]] = None) -> Tuple[str, Optional[str]]:
@@ -568,13 +569,25 @@ class _Loop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def stop(self, last: Coroutine[Any, Any, Any]) -> None:
-        """Runs ``last``, then stops the loop and the thread."""
+        """Runs ``last``, then stops the loop and the thread (from the loop's own thread, where
+        nothing can wait for it: ``last``, then the loop's stop, are only scheduled)."""
+        if threading.current_thread() is self.thread:
+            asyncio.ensure_future(last, loop=self.loop).add_done_callback(lambda _: self.loop.stop())
+            return
         try:
             self.run(last)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join()
             self.loop.close()
+
+
+def _stop_left_open(held: "List[_Loop]", last: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """The finalizer of a Client that was not closed: when it is collected, or at exit
+    (weakref.finalize runs before the interpreter stops its daemon threads), its loop runs ``last()``
+    and stops, so that no task is left pending for the interpreter to destroy."""
+    if held:
+        held.pop().stop(last())
 
 
 def _blocking(f: "Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]") -> "Callable[Concatenate[Any, P], T]":
@@ -594,18 +607,26 @@ class Client:
                  socket_owner: Optional[str] = None) -> None:
         self._a = AsyncClient(socket_path, timeout, socket_owner)
         self.path, self.timeout, self.socket_owner = self._a.path, timeout, socket_owner
-        self._loop: Optional[_Loop] = None
+        self._held: List[_Loop] = []  # the loop while there is one; shared with the finalizer, not self
         self._lock = threading.Lock()
+        weakref.finalize(self, _stop_left_open, self._held, self._a.close)
+
+    @property
+    def _loop(self) -> Optional[_Loop]:
+        return self._held[0] if self._held else None
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
-            self._loop = self._loop or _Loop("dhtreg-client")
-        return self._loop.run(coro)
+            if not self._held:
+                self._held.append(_Loop("dhtreg-client"))
+            loop = self._held[0]
+        return loop.run(coro)
 
     def close(self) -> None:
-        """Closes the connection and stops the thread (a later call starts both again)."""
+        """Closes the connection and stops the thread (a later call starts both again). A client
+        left open is closed so when it is collected, or at exit."""
         with self._lock:
-            loop, self._loop = self._loop, None
+            loop = self._held.pop() if self._held else None
         if loop is not None:
             loop.stop(self._a.close())
 

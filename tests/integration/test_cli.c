@@ -96,8 +96,15 @@ static void test_cli_round_trip(void **state) {
   expect_out("error -32004");
   assert_int_equal(cli(&a, "get not-an-id"), 2);
   expect_out("'not-an-id' is not a resource id");
-  assert_int_equal(cli(&a, "bootstrap nowhere"), 1);
+  assert_int_equal(cli(&a, "bootstrap nowhere"), 2);
   expect_out("addresses");
+  /* a node's refusal of an argument is bad usage too (2): below its TTL
+   * floor, a bootstrap name it cannot resolve */
+  snprintf(args, sizeof args, "advertise %s api-2 --ttl 5", rid);
+  assert_int_equal(cli(&a, args), 2);
+  expect_out("invalid param ttl: must be between 30 and 86400 seconds (error -32602)");
+  assert_int_equal(cli(&a, "bootstrap nohost:1"), 2);
+  expect_out("cannot resolve nohost");
 }
 
 static void test_cli_usage_errors(void **state) {
@@ -172,7 +179,7 @@ static void test_cli_shards_and_pages(void **state) {
   assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "resource"), "shards")), 4);
   json_decref(res);
   snprintf(args, sizeof args, "resolve %s --cursor AAAA", rid);
-  assert_int_equal(cli(&b, args), 1);
+  assert_int_equal(cli(&b, args), 2);
   expect_out("cursor");
 }
 

@@ -90,7 +90,9 @@ static void test_help_and_version(void **state) {
   expect_out("  version ");
   expect_out("-o, --output FORMAT");
   expect_out("Exit status:\n  0  success\n  1  an error");
-  expect_out("  2  a usage error");
+  expect_out("  2  bad usage: an unknown command or option, a bad or missing argument, one\n"
+             "     over a limit (checked here first), or one the node refused as invalid\n"
+             "     (-32602: a TTL below its --min-ttl, a bootstrap name it cannot resolve)\n");
   expect_out("  3  not found");
   expect_no("completion"); /* hidden */
   assert_int_equal(cli(NULL, "--help"), 0);
@@ -261,9 +263,6 @@ static void test_exit_codes(void **state) {
   assert_int_equal(cli(&a, "status"), 0);
   /* 1: no node, a node's error, no answer in time */
   assert_int_equal(cli(NULL, "status"), 1);
-  snprintf(args, sizeof args, "resolve %s --cursor AAAA", rid);
-  assert_int_equal(cli(&a, args), 1);
-  expect_out("error -32602");
   char path[300];
   snprintf(path, sizeof path, "%s/fake-mute.sock", h_tmpdir());
   h_fake_node(path, "");
@@ -271,9 +270,17 @@ static void test_exit_codes(void **state) {
   snprintf(mute.sock, sizeof mute.sock, "%s", path);
   assert_int_equal(cli(&mute, "--timeout 1 status"), 1);
   expect_out("no answer from the node within 1 s");
-  /* 2: usage */
+  /* 2: usage; also an argument only the node can judge, which it refuses
+   * as an invalid param (-32602) */
   assert_int_equal(cli(&a, "resolve"), 2);
   assert_int_equal(cli(&a, "get not-an-id"), 2);
+  snprintf(args, sizeof args, "resolve %s --cursor AAAA", rid);
+  assert_int_equal(cli(&a, args), 2);
+  expect_out("error -32602");
+  assert_int_equal(cli(&a, "bootstrap no-such-host.invalid:4222"), 2);
+  expect_out("invalid param addresses: cannot resolve no-such-host.invalid");
+  assert_int_equal(cli(&a, "bootstrap nowhere"), 2);
+  expect_out("nowhere is not host:port");
   /* 3: not found, in text and JSON alike */
   snprintf(args, sizeof args, "id nothing-here --owner %s", b.peer_id);
   assert_int_equal(cli(NULL, args), 0);
@@ -321,7 +328,7 @@ static void test_limits(void **state) {
   snprintf(args, sizeof args, "advertise %s ttl-1 --ttl 10", rid);
   assert_int_equal(cli(&a, args), 0);
   snprintf(args, sizeof args, "advertise %s ttl-1 --ttl 3", rid);
-  assert_int_equal(cli(&a, args), 1);
+  assert_int_equal(cli(&a, args), 2); /* a bad argument, though only the node knows its floor */
   expect_out("ttl: must be between 5 and 86400");
   snprintf(args, sizeof args, "advertise %s ttl-1 --ttl 86401", rid);
   assert_int_equal(cli(&a, args), 2);

@@ -1,5 +1,6 @@
 /* test_rpc.c - JSON-RPC over the real socket: framing, batches, notifications, every error code */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -229,10 +230,42 @@ static void test_oversized_request(void **state) {
   json_decref(h_ok(&node, "health", NULL)); /* others are still served */
 }
 
+/* -32010 says what happened: a node without peers says so; a node with
+ * peers whose lookup did not complete says that, and not that it might be
+ * disconnected. */
 static void test_dht_timeout(void **state) {
   json_t *rid = h_ok(&lost, "resource.id", json_pack("{s:s}", "label", "far"));
   const char *r = json_string_value(json_object_get(rid, "resource_id"));
-  assert_int_equal(h_err(&lost, "resolve", json_pack("{s:s}", "resource_id", r)), -32010);
+  json_t *resp = h_call(&lost, "resolve", json_pack("{s:s}", "resource_id", r));
+  assert_int_equal(h_error_code(resp), -32010);
+  assert_string_equal(h_error_message(resp), "the DHT did not answer in time: this node has no peers (not "
+                                              "connected; its health says why)");
+  json_decref(resp);
+  json_decref(rid);
+}
+
+static bool has_peer(void *n) {
+  json_t *info = h_ok(n, "node.info", NULL);
+  bool yes = json_integer_value(json_object_get(info, "peers")) >= 1;
+  json_decref(info);
+  return yes;
+}
+
+static void test_dht_timeout_with_peers(void **state) {
+  h_node peer, asker;
+  char boot[64];
+  h_node_start(&peer, "peer", NULL);
+  h_addr(&peer, boot, sizeof boot);
+  h_node_start(&asker, "asker", (const char *[]){"--bootstrap", boot, "--op-timeout-ms", "1000", NULL});
+  assert_true(h_wait_for(has_peer, &asker, 15000));
+  h_node_signal(&peer, SIGSTOP); /* still a good node of asker's table, for minutes: answers nothing */
+  json_t *rid = h_ok(&asker, "resource.id", json_pack("{s:s}", "label", "overfull"));
+  json_t *resp = h_call(&asker, "resolve", json_pack("{s:O}", "resource_id", json_object_get(rid, "resource_id")));
+  h_node_signal(&peer, SIGCONT);
+  assert_int_equal(h_error_code(resp), -32010);
+  assert_string_equal(h_error_message(resp), "the DHT did not answer in time: the lookup did not complete within "
+                                             "1000 ms (--op-timeout-ms), though the node has 1 peer; try again");
+  json_decref(resp);
   json_decref(rid);
 }
 
@@ -254,6 +287,7 @@ int main(void) {
       cmocka_unit_test(test_method_and_params_errors),
       cmocka_unit_test(test_oversized_request),
       cmocka_unit_test(test_dht_timeout),
+      cmocka_unit_test(test_dht_timeout_with_peers),
       cmocka_unit_test(test_socket_is_private),
   };
   return cmocka_run_group_tests(tests, setup, NULL);

@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -365,6 +367,27 @@ class NotANode(unittest.TestCase):
             fake.close()
 
 
+class LeftOpen(unittest.TestCase):
+    """Clients a program forgets to close: closed when collected, or at exit,
+    with no task left pending (asyncio's "Task was destroyed but it is pending!")."""
+
+    def run_program(self, body: str) -> subprocess.CompletedProcess:
+        code = "import gc, sys, threading, dhtreg\n" + body
+        return subprocess.run([sys.executable, "-c", code, A.sock, A.peer_id], capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ, PYTHONPATH=os.path.dirname(dhtreg.__file__)))
+
+    def test_client_left_open_at_exit(self) -> None:
+        p = self.run_program("c = dhtreg.Client(sys.argv[1])\nc.health()\n"
+                             "w = c.watch(c.resource_id('left-open'))\n"
+                             "print('ok')\n")
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "ok\n", ""))
+
+    def test_client_collected(self) -> None:
+        p = self.run_program("c = dhtreg.Client(sys.argv[1])\nc.health()\ndel c\ngc.collect()\n"
+                             "print([t.name for t in threading.enumerate() if t.name.startswith('dhtreg')])\n")
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "[]\n", ""))
+
+
 class Names(unittest.TestCase):
     """label@alias through names files: $DHTREG_NAMES, ~/.dhtreg/names, /etc/dhtreg/names."""
 
@@ -403,6 +426,10 @@ class Names(unittest.TestCase):
             with self.assertRaises(dhtreg.NotFound) as cm:
                 c.resolve_name("web@nowhere")
             self.assertIn(self.env_names, str(cm.exception))
+            self.assertEqual(cm.exception.code, -32004)  # as docs/PYTHON.md says: not found, as the node's
+            with self.assertRaises(dhtreg.NotFound) as cm:
+                dhtreg.lookup_alias("nowhere")
+            self.assertEqual(cm.exception.code, -32004)
             with self.assertRaises(dhtreg.InvalidParams):
                 c.resolve_name("web@bad alias!")
             self.write(self.env_names, "prod = not-a-peer-id\n")

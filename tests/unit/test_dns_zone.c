@@ -113,6 +113,54 @@ static void test_names(void **state) {
   assert_int_equal(parse("addr.dhtreg.", &n), DR_DNS_NONE);
 }
 
+/* Every label this node signs (dr_label_refusal) names its resource in
+ * DNS, with a type filter or not; a label it refuses may not. */
+static void test_signed_labels_reachable(void **state) {
+  char p63[64], two63[130];
+  memset(p63, 'z', 63);
+  p63[63] = '\0';
+  snprintf(two63, sizeof two63, "%s.%s", p63, p63);
+  const char *labels[] = {"web", "0", "api.v2", "a-b_c", "xn--bcher-kva", "a.b.c.d", p63, two63};
+  for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) {
+    assert_null(dr_label_refusal(labels[i], strlen(labels[i])));
+    dr_dns_name n;
+    uint8_t rid[DR_ID_LEN];
+    char name[400];
+    dr_resource_id(rid, peer, labels[i], strlen(labels[i]));
+    for (int typed = 0; typed < 2; typed++) {
+      snprintf(name, sizeof name, "%s%s.%s.dhtreg.", typed ? "_http._tcp." : "", labels[i], b32);
+      if (parse(name, &n) != DR_DNS_RESOURCE) fail_msg("%s: not a resource name", name);
+      assert_memory_equal(n.rid, rid, DR_ID_LEN);
+      assert_string_equal(n.type, typed ? "http" : "");
+    }
+  }
+  /* refused ones: Web reaches web's id instead, not its own */
+  dr_dns_name n;
+  uint8_t rid[DR_ID_LEN];
+  assert_non_null(dr_label_refusal("Web", 3));
+  dr_resource_id(rid, peer, "Web", 3);
+  char name[200];
+  snprintf(name, sizeof name, "Web.%s.dhtreg.", b32);
+  assert_int_equal(parse(name, &n), DR_DNS_RESOURCE);
+  assert_memory_not_equal(n.rid, rid, DR_ID_LEN);
+}
+
+/* A record with no host, port or address is in TXT alone: no SRV, A or
+ * AAAA has anything to say of it (docs/DNS.md). */
+static void test_record_without_address(void **state) {
+  dr_entry e = {.kind = DR_KIND_RECORD, .name = "job-1", .expires_at = 1000};
+  const dr_entry *recs[] = {&e};
+  dr_dns_name n = {.kind = DR_DNS_RESOURCE};
+  ldns_rdf *q = ldns_dname_new_frm_str("jobs.prod.dhtreg.");
+  const ldns_rr_type types[] = {LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT};
+  for (size_t i = 0; i < 4; i++) {
+    ldns_pkt *p = ldns_pkt_new();
+    assert_int_equal(dr__dns_add_records(p, q, types[i], &n, recs, 1, 990), types[i] == LDNS_RR_TYPE_TXT ? 1 : 0);
+    ldns_pkt_free(p);
+  }
+  ldns_rdf_deep_free(q);
+}
+
 /* Only records of the filter's type, and a TTL no longer than the
  * shortest life left (30 s at most). */
 static void test_records(void **state) {
@@ -144,6 +192,8 @@ int main(void) {
       cmocka_unit_test(test_base32),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_records),
+      cmocka_unit_test(test_signed_labels_reachable),
+      cmocka_unit_test(test_record_without_address),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,6 +57,50 @@ static void test_names(void **state) {
     }
 }
 
+/* What this node signs is narrower than what it reads: a label is a DNS
+ * name in lowercase, a service id one word; each refusal says the rule.
+ * Both still sign and verify as entries (other implementations may sign
+ * them), and a length outside 1-128 is the limits' to judge. */
+static void test_signed_names(void **state) {
+  char *p63 = str_of(63), *p64 = str_of(64), *all = str_of(128), two63[130], *x129 = str_of(129);
+  snprintf(two63, sizeof two63, "%s.%s", p63, p63); /* 127 bytes */
+  const char *labels_ok[] = {"web", "a", "0", "api.v2", "a-b_c", "xn--bcher-kva", "9to5", p63, two63};
+  const char *labels_no[] = {"web prod", "Web", "WEB", "web.", ".web", "a..b", "-web", "web-", "_web", "web_",
+                             "a.-b", "we/b", "wéb", "a,b", "a=b", "\"a\"", p64, all, "web\t"};
+  for (size_t i = 0; i < sizeof labels_ok / sizeof *labels_ok; i++)
+    if (dr_label_refusal(labels_ok[i], strlen(labels_ok[i]))) fail_msg("label '%s' refused", labels_ok[i]);
+  for (size_t i = 0; i < sizeof labels_no / sizeof *labels_no; i++) {
+    const char *why = dr_label_refusal(labels_no[i], strlen(labels_no[i]));
+    if (!why) fail_msg("label '%s' taken", labels_no[i]);
+    assert_non_null(strstr(why, "must be a DNS name in lowercase"));
+  }
+  const char *sids_ok[] = {"web-1", "W", "0", "_nomad-task-1", "host.example:8080", "a_b.c-d:e", all};
+  const char *sids_no[] = {"bad id with spaces", "-x", ".x", ":x", "a,b", "k=v", "a/b", "caf\xc3\xa9", "a\"b",
+                           "a'b", "a\\b", "tab\there", "x@y"};
+  for (size_t i = 0; i < sizeof sids_ok / sizeof *sids_ok; i++)
+    if (dr_service_id_refusal(sids_ok[i], strlen(sids_ok[i]))) fail_msg("service id '%s' refused", sids_ok[i]);
+  for (size_t i = 0; i < sizeof sids_no / sizeof *sids_no; i++) {
+    const char *why = dr_service_id_refusal(sids_no[i], strlen(sids_no[i]));
+    if (!why) fail_msg("service id '%s' taken", sids_no[i]);
+    assert_non_null(strstr(why, "letters, digits"));
+  }
+  /* lengths are the limits': not judged here */
+  assert_null(dr_label_refusal("", 0));
+  assert_null(dr_service_id_refusal("", 0));
+  assert_null(dr_label_refusal(x129, 129));
+  assert_null(dr_service_id_refusal(x129, 129));
+  /* readers take what other implementations sign: these are entries still */
+  const char *f;
+  dr_entry e = {.name = "bad id with spaces"};
+  assert_int_equal(sign(&e, &f), 0);
+  dr_entry r = {.kind = DR_KIND_RESOURCE, .name = "Web Prod"};
+  assert_int_equal(sign(&r, &f), 0);
+  free(p63);
+  free(p64);
+  free(all);
+  free(x129);
+}
+
 static void test_tags_and_addresses(void **state) {
   const char *f;
   char *many[17], *t64 = str_of(64), *t65 = str_of(65), *a129 = str_of(129), names[17][8];
@@ -136,6 +180,7 @@ static void test_host_and_lifetime(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
+      cmocka_unit_test(test_signed_names),
       cmocka_unit_test(test_tags_and_addresses),
       cmocka_unit_test(test_metadata),
       cmocka_unit_test(test_host_and_lifetime),
