@@ -48,7 +48,9 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   dr_node_info info;
   if (dr_param_only(call, params, (const char *const[]){NULL}) < 0) return;
   dr_node_get_info(dr_rpc_call_node(call), &info);
-  json_t *rej = reason_counts(info.rejected);
+  json_t *rej = reason_counts(info.rejected), *dropped = json_object();
+  for (int d = 0; d < DR_DROP__COUNT; d++)
+    json_object_set_new(dropped, dr_drop_name((dr_drop)d), json_integer((json_int_t)info.dropped[d]));
   json_t *res = json_pack("{s:o, s:i, s:I, s:s, s:I, s:b, s:i, s:{s:I, s:I, s:I}, s:I, s:o}",
                           "peer_id", dr_json_id(info.peer_id), "port", (int)info.port,
                           "network", (json_int_t)info.network, "version", DHTREG_VERSION,
@@ -57,6 +59,7 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
                           (json_int_t)info.resources, "records", (json_int_t)info.records,
                           "tombstones", (json_int_t)info.tombstones, "advertised",
                           (json_int_t)info.advertised, "rejected", rej);
+  json_object_set_new(res, "dropped", dropped);
   /* beyond PRODUCT.md's fields: a private registry, the cache, the replication task, DHT traffic */
   json_object_set_new(res, "private", json_boolean(info.private_network));
   json_object_set_new(res, "cache", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "resources",

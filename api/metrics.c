@@ -69,7 +69,10 @@ static void node_metrics(FILE *f, dr_node *node) {
   fprintf(f, "dhtreg_entries{kind=\"resource\"} %zu\ndhtreg_entries{kind=\"record\"} %zu\n"
              "dhtreg_entries{kind=\"tombstone\"} %zu\n", in.resources, in.records, in.tombstones);
   GAUGE(f, "advertisements", "This node's live advertisements.", in.advertised);
-  reasons(f, "dhtreg_rejected_total", "Entries read from the DHT and rejected, by reason.", in.rejected, false);
+  reasons(f, "dhtreg_rejected_total", "Entries read from the DHT and rejected, by reason: what only forgery, a storer that hides entries, or a bug produces (alert on it).", in.rejected, false);
+  head(f, "dhtreg_dropped_total", "counter", "Entries read from the DHT and dropped in normal operation, by reason: a copy a storer still holds just past its expiry, an older version read with its newer one.");
+  for (int d = 0; d < DR_DROP__COUNT; d++)
+    fprintf(f, "dhtreg_dropped_total{reason=\"%s\"} %llu\n", dr_drop_name((dr_drop)d), (unsigned long long)in.dropped[d]);
   reasons(f, "dhtreg_store_refused_total", "Values other nodes offered this node to store and it refused, by reason (full: --max-store).", in.store_refused, true);
   GAUGE(f, "cache_resources", "Resources in the watch and pin cache.", in.cached_resources);
   GAUGE(f, "cache_entries", "Entries in the watch and pin cache.", in.cached_entries);

@@ -60,6 +60,7 @@ struct dr_cache {
   cache_shard **shards; /* the shards listened to so far */
   uint32_t n_shards;
   dr_merge m;
+  dr_behind behind; /* older copies behind a newer version seen before: judged at the next tick */
   dr_map live;  /* issuer || service id -> the live winner, as last reported */
   dr_map where; /* issuer || service id -> shard + 1 its winner was read from */
   dr_sub *subs;
@@ -173,7 +174,9 @@ uint32_t dr__cache_shards(const dr_cache *c) {
 static void on_value(cache_shard *s, const uint8_t *data, size_t len) {
   dr_cache *c = s->c;
   dr_entry e;
-  if (dr__entry_read(c->n, c->rid, s->shard, data, len, &e) == DR_REJ_NONE) cache_take(c, &e, s->shard);
+  dr_reject rej = dr__entry_read(c->n, c->rid, s->shard, data, len, &e);
+  if (rej == DR_REJ_NONE) cache_take(c, &e, s->shard);
+  else if (rej == DR_READ_BEHIND) dr__behind_add(c->n, &c->behind, &e);
 }
 
 static void on_listen(void *ctx, const uint8_t *data, size_t len, bool expired) {
@@ -354,6 +357,7 @@ static int cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_cache **out) 
 static void cache_free(dr_cache *c) {
   for (uint32_t i = 0; i < c->n_shards; i++) shard_free(c->shards[i]);
   free(c->shards);
+  dr__behind_free(&c->behind);
   dr_merge_free(&c->m);
   dr_map_free(&c->live);
   dr_map_free(&c->where);
@@ -520,6 +524,7 @@ void dr__cache_tick(dr_node *n, uint64_t now) {
   for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
     dr_cache *c = it->value;
     maybe_poll(c, now_ms);
+    if (c->ready) dr__behind_settle(n, &c->behind, &c->m); /* its first sync is over */
     size_t n_old = 0, cap = 0;
     struct old {
       uint8_t key[DR_ID_LEN + DR_NAME_MAX];

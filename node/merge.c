@@ -107,3 +107,13 @@ size_t dr_merge_records(dr_merge *m, uint64_t now, size_t limit, const dr_entry 
   qsort(m->out, n, sizeof *m->out, by_service_then_issuer);
   return n < limit ? n : limit;
 }
+
+bool dr_merge_has_newer(const dr_merge *m, const dr_entry *e) {
+  if (e->kind == DR_KIND_RESOURCE) return m->resource && m->resource->seq > e->seq;
+  uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+  size_t len = strlen(e->name);
+  memcpy(key, e->issuer, DR_ID_LEN);
+  memcpy(key + DR_ID_LEN, e->name, len);
+  const dr_entry *w = dr_map_get(&m->winners, key, DR_ID_LEN + len);
+  return w && w->seq > e->seq;
+}

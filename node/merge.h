@@ -34,6 +34,10 @@ int dr_merge_offer(dr_merge *m, dr_entry *e);
 size_t dr_merge_records(dr_merge *m, uint64_t now, size_t limit, const dr_entry ***out,
                         size_t *forbidden);
 
+/* Whether m holds a newer version of e's entry than e (a resource entry
+ * for a resource, the winner of e's issuer and service id otherwise). */
+bool dr_merge_has_newer(const dr_merge *m, const dr_entry *e);
+
 /* Whether issuer may add records to the resource entry res (NULL: open). */
 int dr_merge_allowed(const dr_entry *res, const uint8_t issuer[DR_ID_LEN]);
 

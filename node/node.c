@@ -324,6 +324,10 @@ uint64_t dr__expiry_horizon(const dr_node *n) {
   return dr__net_now(n);
 }
 
+const char *dr_drop_name(dr_drop d) {
+  return d == DR_DROP_EXPIRED ? "expired" : d == DR_DROP_SUPERSEDED ? "superseded" : "?";
+}
+
 uint64_t dr_node_now(const dr_node *n) {
   return dr__net_now(n);
 }
@@ -390,6 +394,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
   out->clock_beyond = n->clock_beyond;
   out->clock_skew = n->clock_skew;
   memcpy(out->rejected, n->rejected, sizeof out->rejected);
+  memcpy(out->dropped, n->dropped, sizeof out->dropped);
 }
 
 void dr_node_get_health(const dr_node *n, dr_node_health *out) {

@@ -75,6 +75,14 @@ unsigned dr_node_peers(const dr_node *n);
 uint32_t dr_node_min_ttl(const dr_node *n);
 const char *dr_node_ttl_range(const dr_node *n);
 
+/* Values read from the DHT and dropped in normal operation (node.info
+ * "dropped"), apart from the rejections only forgery or a bug produces:
+ * a copy a storer still holds a little past its expiry, and an older
+ * version of an entry read with its newer one (a renewal's predecessor, a
+ * withdrawn record beside its tombstone). */
+typedef enum dr_drop { DR_DROP_EXPIRED, DR_DROP_SUPERSEDED, DR_DROP__COUNT } dr_drop;
+const char *dr_drop_name(dr_drop d);
+
 typedef struct dr_node_info {
   uint8_t peer_id[DR_ID_LEN];
   uint16_t port;
@@ -85,7 +93,8 @@ typedef struct dr_node_info {
   unsigned peers;
   size_t resources, records, tombstones; /* entries this node holds */
   size_t advertised;                     /* its live advertisements */
-  uint64_t rejected[DR_REJ__COUNT];
+  uint64_t rejected[DR_REJ__COUNT]; /* by reason: what only forgery or a bug produces */
+  uint64_t dropped[DR_DROP__COUNT];  /* by reason: what normal operation produces */
   size_t cached_resources, cached_entries, watches;
   uint64_t events, cache_hits, cache_polls;
   uint64_t repl_runs, repl_checked, repl_repaired;

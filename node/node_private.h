@@ -122,7 +122,8 @@ struct dr_node {
   dr_map resources; /* rid -> own_resource* */
   dr_map ads;       /* rid || service id -> own_ad* */
   dr_map writing;   /* change.c: rid or ad key -> the chain of its changes */
-  uint64_t rejected[DR_REJ__COUNT];
+  uint64_t rejected[DR_REJ__COUNT]; /* what only forgery or a bug produces (wire.c) */
+  uint64_t dropped[DR_DROP__COUNT];  /* what normal operation produces */
   /* resinfo.c: resources read lately (rid -> their entry and shard count) */
   dr_map resinfo;
   dr_map counts; /* rid -> the shard counts it saw change lately (resinfo.c) */
@@ -307,6 +308,29 @@ const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_W
  * cleared. */
 dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
                          const uint8_t *data, size_t len, dr_entry *out);
+/* What dr__entry_read returns for an older copy of an entry whose newer
+ * version (a tombstone, or a resource entry) this node read before: out is
+ * filled (the caller clears it). Whether that is the ordinary leftover a
+ * storer keeps until the copy expires, or a storer hiding the newer
+ * version, depends on what it was read with: the caller says, once its
+ * read is over, with dr__count_behind (superseded or replayed). */
+#define DR_READ_BEHIND ((dr_reject)(DR_REJ__COUNT + 1))
+/* Such copies, held until their read is over (at most DR_BEHIND_MAX; more
+ * are taken for leftovers at once). */
+#define DR_BEHIND_MAX 256
+typedef struct dr_behind {
+  dr_entry *v;
+  size_t n, cap;
+} dr_behind;
+struct dr_merge;
+/* Takes *e (cleared). */
+void dr__behind_add(dr_node *n, dr_behind *b, dr_entry *e);
+/* The read is over and m is what it found: each copy is superseded (m has
+ * its newer version: a storer's ordinary leftover) or replayed (it has not:
+ * a storer hid the newer one); counted, then freed. */
+void dr__behind_settle(dr_node *n, dr_behind *b, const struct dr_merge *m);
+/* Frees them uncounted (a read that did not finish says nothing). */
+void dr__behind_free(dr_behind *b);
 /* The DHT's policies of dhtreg's value type (OpenDHT's thread; ctx: the
  * node's dr_policy_ctx). store: 0, or why not (a dr_reject); only a
  * resource entry may be marked (mark 1; -1: another user type, refused). */

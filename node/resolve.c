@@ -83,6 +83,7 @@ struct dr_resolve {
   unsigned tries;     /* discover: shards sampled */
   uint32_t per_shard; /* live records per shard expected */
   dr_merge merge;
+  dr_behind behind; /* older copies behind a newer version seen before: judged once the read is over */
   dr_map where; /* issuer || service id -> 1 + the shard its winner was read from */
   own_entry *own;
   size_t n_own;
@@ -106,6 +107,7 @@ static void op_free(resolve_op *op) {
   for (size_t i = 0; i < op->n_own; i++) dr_entry_clear(&op->own[i].e);
   free(op->own);
   free(op->type);
+  dr__behind_free(&op->behind);
   dr_merge_free(&op->merge);
   dr_map_free(&op->where);
   free(op);
@@ -215,7 +217,9 @@ static void on_value(void *ctx, const uint8_t *data, size_t len) {
   if (dr_map_get(&s->seen, h, sizeof h)) return; /* the same bytes from another node */
   if (dr_map_put(&s->seen, h, sizeof h, s, NULL) < 0) return;
   dr_entry e;
-  if (dr__entry_read(op->n, op->rid, s->shard, data, len, &e) == DR_REJ_NONE) offer(op, &e, s->shard);
+  dr_reject rej = dr__entry_read(op->n, op->rid, s->shard, data, len, &e);
+  if (rej == DR_REJ_NONE) offer(op, &e, s->shard);
+  else if (rej == DR_READ_BEHIND) dr__behind_add(op->n, &op->behind, &e);
 }
 
 static bool step(resolve_op *op);
@@ -316,6 +320,7 @@ static void finish(resolve_op *op, int err, dr_resolution *res) {
   dr_node *n = op->n;
   dr__deadline_remove(n, &op->dl);
   drop_all(op);
+  if (err == 0) dr__behind_settle(n, &op->behind, &op->merge);
   op->cb(op->ctx, err, res);
   op_free(op);
 }

@@ -6,6 +6,7 @@
  * nor read nor forge the network's entries; everything else in the node
  * works on the plain, signed entry.
  */
+#include "node/merge.h"
 #include "node/node_private.h"
 
 #include <stdlib.h>
@@ -25,8 +26,13 @@ typedef struct seen_version {
 } seen_version;
 
 /* An older copy read after a newer one, which the newer one did not make
- * matter (a renewal's predecessor): dropped, but not counted as replayed. */
+ * matter (a renewal's predecessor): dropped as superseded, a normal drop. */
 #define STALE DR_REJ__COUNT
+/* How long past its expiry a copy is still what storers may hold (they
+ * keep an entry until its expiry + the skew + 5 s, and collect on their
+ * own schedule): a normal drop until then, a rejection after. */
+#define EXPIRED_NORMAL_S 60
+#define STALE_EXPIRED (DR_REJ__COUNT + 2)
 
 static size_t seen_key(uint8_t *out, const dr_entry *e) {
   size_t len = strlen(e->name);
@@ -44,7 +50,7 @@ static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
   uint64_t until = e->kind == DR_KIND_RESOURCE ? now + SEEN_RESOURCE_S : e->expires_at + n->clock_skew;
   seen_version *v = dr_map_get(&n->seen, key, klen);
   if (v) {
-    if (e->seq < v->seq) return v->counts ? DR_REJ_REPLAYED : STALE;
+    if (e->seq < v->seq) return v->counts ? DR_READ_BEHIND : STALE;
     if (e->seq > v->seq) v->counts = e->kind != DR_KIND_RECORD;
     v->seq = e->seq;
     if (until > v->until) v->until = until;
@@ -133,13 +139,56 @@ dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shar
      * expired (what a clock ahead sees) */
     if (rej == DR_REJ_NONE || rej == DR_REJ_FUTURE || rej == DR_REJ_EXPIRED) dr__clock_sample(n, out, now);
     if (rej == DR_REJ_NONE) rej = remember(n, out, now);
-    if (rej != DR_REJ_NONE) dr_entry_clear(out);
+    /* a storer's copy of what just expired is a normal drop: it keeps it
+     * a while; long expired, it is not (a replay, or a storer that keeps
+     * values for ever) */
+    if (rej == DR_REJ_EXPIRED && out->expires_at + n->clock_skew + EXPIRED_NORMAL_S > dr__net_now(n)) {
+      n->dropped[DR_DROP_EXPIRED]++;
+      rej = STALE_EXPIRED;
+    }
+    if (rej == STALE) n->dropped[DR_DROP_SUPERSEDED]++;
+    if (rej != DR_REJ_NONE && rej != DR_READ_BEHIND) dr_entry_clear(out);
   }
-  if (rej != DR_REJ_NONE && rej != STALE) { /* (out was cleared above) */
-    n->rejected[rej]++;
+  if (rej != DR_REJ_NONE && rej != STALE && rej != STALE_EXPIRED && rej != DR_READ_BEHIND) {
+    n->rejected[rej]++; /* (out was cleared above) */
     DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
   }
   return rej;
+}
+
+void dr__behind_add(dr_node *n, dr_behind *b, dr_entry *e) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 8;
+    dr_entry *v = cap <= DR_BEHIND_MAX ? realloc(b->v, cap * sizeof *v) : NULL;
+    if (!v) {
+      n->dropped[DR_DROP_SUPERSEDED]++;
+      dr_entry_clear(e);
+      return;
+    }
+    b->v = v;
+    b->cap = cap;
+  }
+  b->v[b->n++] = *e;
+  memset(e, 0, sizeof *e);
+}
+
+void dr__behind_settle(dr_node *n, dr_behind *b, const dr_merge *m) {
+  for (size_t i = 0; i < b->n; i++) {
+    if (dr_merge_has_newer(m, &b->v[i])) {
+      n->dropped[DR_DROP_SUPERSEDED]++;
+    } else {
+      n->rejected[DR_REJ_REPLAYED]++;
+      DR_DEBUG(&n->log, "replayed: an older version of %s read without the newer one this node saw",
+               b->v[i].name);
+    }
+  }
+  dr__behind_free(b);
+}
+
+void dr__behind_free(dr_behind *b) {
+  for (size_t i = 0; i < b->n; i++) dr_entry_clear(&b->v[i]);
+  free(b->v);
+  *b = (dr_behind){0};
 }
 
 /* Whether key is where e may be stored: the key of a shard e fits in,

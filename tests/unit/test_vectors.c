@@ -219,13 +219,24 @@ static void test_shard_vectors(void **state) {
   assert_int_equal(h % 4, 1);
   assert_int_equal(h % 256, 245);
   /* web-1 may be in shard 0 (any), 1 (h % 2, h % 4), 5 (h % 8, h % 16),
-   * 21, 53, 117, 245 (h % 32 ... h % 256), and no other */
-  static const uint32_t fits[] = {0, 1, 5, 21, 53, 117, 245};
-  for (uint32_t i = 0, k = 0; i < 512; i++) {
+   * 21, 53, 117, 245 (h % 32 ... h % 2048), 2293 (h % 4096), and no other
+   * of the 4096 a resource may have */
+  static const uint32_t fits[] = {0, 1, 5, 21, 53, 117, 245, 2293};
+  for (uint32_t i = 0, k = 0; i < DR_SHARDS_MAX; i++) {
     bool want = k < sizeof fits / sizeof *fits && fits[k] == i;
     assert_int_equal(dr_shard_fits(h, i), want);
     k += want;
   }
+  /* and PROTOCOL.md lists exactly these */
+  FILE *f = fopen(DR_SOURCE_DIR "/docs/PROTOCOL.md", "r");
+  assert_non_null(f);
+  char line[512];
+  bool listed = false;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, "| shards that may hold `web-1` |"))
+      listed = strstr(line, "| 0, 1, 5, 21, 53, 117, 245, 2293 (and no other below 4096) |") != NULL;
+  fclose(f);
+  assert_true(listed);
 }
 
 /* A resource of 16 shards, owner policy, one allowed peer. */
