@@ -473,8 +473,13 @@ static uint64_t get_be(const uint8_t *b, int bytes) {
   return v;
 }
 
+/* The cursor: version 1, flags (bit 0: within a shard; bits 1-4: log2 of
+ * shards / low, the migration the walk takes into account, 0: none), seed,
+ * shards, position, the last hash given. */
 static void cursor_encode(const dr_resolve_page *pg, char out[CURSOR_TEXT]) {
-  uint8_t b[CURSOR_BYTES] = {1, pg->mid ? 1 : 0};
+  unsigned k = 0;
+  while (pg->low && (pg->low << k) < pg->shards) k++;
+  uint8_t b[CURSOR_BYTES] = {1, (uint8_t)((pg->mid ? 1 : 0) | k << 1)};
   put_be(b + 2, pg->seed, 4);
   put_be(b + 6, pg->shards, 2);
   put_be(b + 8, pg->pos, 2);
@@ -488,17 +493,18 @@ static int cursor_decode(const char *text, dr_resolve_page *pg) {
   if (strlen(text) >= CURSOR_TEXT ||
       sodium_base642bin(b, sizeof b, text, strlen(text), NULL, &n, NULL,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      n != sizeof b || b[0] != 1 || b[1] > 1)
+      n != sizeof b || b[0] != 1 || b[1] > 25)
     return -EINVAL;
-  pg->mid = b[1] == 1;
+  pg->mid = b[1] & 1;
   pg->seed = (uint32_t)get_be(b + 2, 4);
   pg->shards = (uint32_t)get_be(b + 6, 2);
   pg->pos = (uint32_t)get_be(b + 8, 2);
   pg->after = get_be(b + 10, 8);
   pg->set = true;
   if (pg->shards < 1 || pg->shards > DR_SHARDS_MAX || (pg->shards & (pg->shards - 1)) ||
-      pg->pos >= pg->shards || (!pg->mid && pg->after))
+      pg->pos >= pg->shards || (!pg->mid && pg->after) || (pg->shards >> (b[1] >> 1)) == 0)
     return -EINVAL;
+  pg->low = pg->shards >> (b[1] >> 1);
   return 0;
 }
 

@@ -464,9 +464,13 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_incl
     for (size_t i = 0; i < k; i++) {
       if (type && strcmp(recs[i]->type ? recs[i]->type : "", type) != 0) continue;
       if (include != DR_INCLUDE_ALL && !dr_entry_passing(recs[i])) continue;
-      uint32_t sh = dr__cache_shard_of(c, recs[i]);
-      p[m] = (dr_placed){recs[i], sh < c->n_shards ? pos_of[sh] : 0, 0};
-      dr__placed_hash(&p[m++], c->rid);
+      /* at its own shard's position, wherever it sits now: a record that
+       * moves between pages is given at one position (and the same as a
+       * page read from the DHT during a migration gives it) */
+      p[m] = (dr_placed){recs[i], 0, 0};
+      dr__placed_hash(&p[m], c->rid);
+      p[m].pos = pos_of[p[m].h % c->n_shards];
+      m++;
     }
   }
   free(order);
@@ -488,6 +492,7 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   dr_placed *p;
   size_t k = cache_placed(c, seed, NULL, include, &p);
   int r = p ? dr__page(p, k, seed, c->n_shards, from, limit, c->n_shards, &res) : -ENOMEM;
+  if (res.more) res.next.low = from && from->set && from->low ? from->low : dr__migrating_low(n, rid, c->n_shards);
   free(p);
   cb(ctx, r, &res);
   free((void *)res.records);

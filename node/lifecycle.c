@@ -26,6 +26,7 @@ static void on_tick(uv_timer_t *t) {
   uint64_t clock_now = dr_now(), now = dr__net_now(n), now_ms = uv_now(n->loop);
   size_t b, n_drop = 0;
   own_ad **drop = NULL;
+  bool migrating = dr__counts_migrating(n);
   /* own entries are plain values: each is put again before storers drop it */
   for (dr_map_item *it = dr_map_next(&n->resources, NULL, &b); it; it = dr_map_next(&n->resources, it, &b))
     dr__announce_due(n, &((own_resource *)it->value)->ann, now_ms);
@@ -44,7 +45,14 @@ static void on_tick(uv_timer_t *t) {
     /* a change a client asked for is being written: it decides first */
     if (dr__change_pending(n, it->key, it->key_len)) continue;
     dr__check_sync(ad); /* a change of health that such a change held back */
-    switch (due(ad, now)) {
+    ad_due d = due(ad, now);
+    /* after a count change, records move as soon as the count is settled,
+     * not at their next renewal: readers take the old shards too for
+     * DR_COUNT_MIGRATE_MS only (a lease ending within the second stays) */
+    if (d == AD_KEEP && migrating && !ad->withdrawn && (!ad->lease || ad->rec.expires_at > now + 1) &&
+        dr__ad_should_move(n, ad))
+      d = AD_RENEW;
+    switch (d) {
     case AD_KEEP:
       break;
     case AD_RENEW:

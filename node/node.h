@@ -286,6 +286,9 @@ typedef struct dr_resolve_page {
   uint32_t seed, shards, pos;
   uint64_t after;
   bool mid, set;
+  /* records may still sit under a count as low as this (a migration after
+   * a count change: docs/PROTOCOL.md); 0 or shards: none does */
+  uint32_t low;
 } dr_resolve_page;
 
 /* The result of a resolve: valid only during the callback. */

@@ -127,6 +127,7 @@ struct dr_node {
   /* resinfo.c: resources read lately (rid -> their entry and shard count) */
   dr_map resinfo;
   dr_map counts; /* rid -> the shard counts it saw change lately (resinfo.c) */
+  uint64_t counts_changed_ms; /* uv_now() of the last change seen, 0: none */
   uint64_t resinfo_swept_ms;
   unsigned value_lifetime; /* seconds storers keep a value after its last put */
   /* lookups.c: keys looked up lately (key -> uv_now of the last lookup) */
@@ -241,6 +242,21 @@ void dr__resinfo_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *
  * one before), so no reader that reads by a count it holds misses a record. */
 #define DR_COUNT_FRESH_MS 10000
 #define DR_COUNT_SETTLE_MS 15000
+/* How long after a node saw a new count its readers take records may still
+ * be placed under the ones before: writers learn it within their
+ * replication period (60 s +-20%), wait DR_COUNT_SETTLE_MS, and move every
+ * record at their next maintenance tick. */
+#define DR_COUNT_MIGRATE_MS 120000
+#define DR_MOVE_KNOWN_MS (10 * 60 * 1000) /* a shard count read this long ago decides a move */
+/* The smallest count records of rid may still be placed under, when the
+ * node saw rid's count change to shards lately (else shards). */
+uint32_t dr__migrating_low(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shards);
+/* Whether ad's record is under another shard than the count it is placed
+ * by now (a count it has known long enough) says: the maintenance task
+ * moves it. */
+bool dr__ad_should_move(dr_node *n, const own_ad *ad);
+/* Whether some resource's count changed lately (moves may be due). */
+bool dr__counts_migrating(dr_node *n);
 /* A resource entry this node read or signed (its shard count). */
 void dr__count_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *res);
 /* The count records of rid are placed and moved by (see above), when the

@@ -9,7 +9,6 @@
 
 #define DEFAULT_TTL 300
 #define KEEP_MARGIN_S 5 /* storers keep an entry this long past its last use to readers */
-#define MOVE_KNOWN_MS (10 * 60 * 1000) /* a shard count read this long ago decides a move */
 
 /* A caller waiting for the first announce of an entry. */
 typedef struct dr_pub {
@@ -163,8 +162,9 @@ static dr_change *change_new(dr_change_kind kind, const uint8_t *key, size_t kle
 }
 
 /* A copy of e re-signed with a new seq; records and tombstones also get a
- * new issue time and, after ttl, expiry. */
-static int resign_copy(dr_node *n, const dr_entry *e, uint32_t ttl, dr_entry *out) {
+ * new issue time and, after ttl, expiry (keep_expiry: e's own, as a lease
+ * only its client extends). */
+static int resign_copy(dr_node *n, const dr_entry *e, uint32_t ttl, bool keep_expiry, dr_entry *out) {
   int r = dr_entry_copy(out, e);
   if (r < 0) return r;
   free(out->raw);
@@ -172,7 +172,7 @@ static int resign_copy(dr_node *n, const dr_entry *e, uint32_t ttl, dr_entry *ou
   out->seq = dr__next_seq(n);
   if (out->kind != DR_KIND_RESOURCE) {
     out->issued_at = dr__net_now(n);
-    out->expires_at = out->issued_at + ttl;
+    out->expires_at = keep_expiry && e->expires_at > out->issued_at ? e->expires_at : out->issued_at + ttl;
   }
   if ((r = dr_entry_sign(out, &n->id, NULL, NULL)) < 0) dr_entry_clear(out);
   return r;
@@ -291,7 +291,7 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
       c->cb(c->ctx, 0, &res->entry, true);
       return 1;
     }
-    if ((r = resign_copy(n, &c->e, 0, &e)) < 0) return r;
+    if ((r = resign_copy(n, &c->e, 0, false, &e)) < 0) return r;
     if (res) e.issued_at = res->entry.issued_at;
     break;
   }
@@ -306,11 +306,11 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
       DR_DEBUG(&n->log, "advertise %s: shard %u of %u", c->e.name, c->shard, shards);
     }
     if (!c->queued) return clock_check(n, &c->e);
-    if ((r = resign_copy(n, &c->e, c->ttl, &e)) < 0) return r; /* a seq after its predecessors' */
+    if ((r = resign_copy(n, &c->e, c->ttl, false, &e)) < 0) return r; /* a seq after its predecessors' */
     break;
   case DR_CH_RENEW:
     if (!(ad = live_ad(n, c->key, c->klen))) return DR_ENOTFOUND;
-    if ((r = resign_copy(n, &ad->rec, ad->ttl, &e)) < 0) return r;
+    if ((r = resign_copy(n, &ad->rec, ad->ttl, false, &e)) < 0) return r;
     c->lease = ad->lease;
     c->ttl = ad->ttl;
     c->shard = ad->shard;
@@ -582,7 +582,7 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
    * where a record is stays valid, a guess would not be; and by a count
    * readers have had time to learn (dr__placement_shards) */
   bool known;
-  uint32_t shards = dr__placement_shards(n, ad->rec.rid, MOVE_KNOWN_MS, &known);
+  uint32_t shards = dr__placement_shards(n, ad->rec.rid, DR_MOVE_KNOWN_MS, &known);
   uint32_t want = (uint32_t)(dr_shard_hash(ad->rec.rid, ad->rec.issuer, ad->rec.name, strlen(ad->rec.name)) %
                              shards);
   bool moving = known && want != ad->shard;
@@ -590,7 +590,8 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
    * one's expiry), and the record, re-signed after it (a higher seq), goes
    * to its new shard first, so no reader sees it hidden in between */
   if (moving && make_tomb(n, ad, &t) < 0) moving = false; /* where it is will do */
-  int r = resign_copy(n, &ad->rec, ad->ttl, &e);
+  /* a lease moved by the node keeps its expiry: only its client renews it */
+  int r = resign_copy(n, &ad->rec, ad->ttl, ad->lease, &e);
   if (r < 0) {
     dr_entry_clear(&t);
     return r;

@@ -85,11 +85,33 @@ void dr__count_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *re
   }
   h->seen_ms = now;
   if (shards == h->cur) return;
-  bool settled = now >= h->since_ms + DR_COUNT_SETTLE_MS;
-  uint32_t low = settled ? h->cur : h->low;
+  /* the counts of the last migration window, and this one */
+  bool migrating = h->since_ms && now < h->since_ms + DR_COUNT_MIGRATE_MS;
+  uint32_t low = migrating ? (h->low < h->cur ? h->low : h->cur) : h->cur;
   h->low = shards < low ? shards : low;
   h->cur = shards;
   h->since_ms = now;
+  n->counts_changed_ms = now;
+}
+
+uint32_t dr__migrating_low(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shards) {
+  count_hist *h = dr_map_get(&n->counts, rid, DR_ID_LEN);
+  if (!h || h->cur != shards || !h->since_ms || uv_now(n->loop) >= h->since_ms + DR_COUNT_MIGRATE_MS)
+    return shards;
+  return h->low < shards ? h->low : shards;
+}
+
+bool dr__counts_migrating(dr_node *n) {
+  return n->counts_changed_ms && uv_now(n->loop) < n->counts_changed_ms + DR_COUNT_MIGRATE_MS;
+}
+
+bool dr__ad_should_move(dr_node *n, const own_ad *ad) {
+  count_hist *h = dr_map_get(&n->counts, ad->rec.rid, DR_ID_LEN);
+  if (!h || !h->since_ms) return false; /* no change seen: where it is stays right */
+  bool known;
+  uint32_t shards = dr__placement_shards(n, ad->rec.rid, DR_MOVE_KNOWN_MS, &known);
+  const dr_entry *r = &ad->rec;
+  return known && dr_shard_hash(r->rid, r->issuer, r->name, strlen(r->name)) % shards != ad->shard;
 }
 
 uint32_t dr__placement_shards(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms, bool *known) {
@@ -102,7 +124,7 @@ uint32_t dr__placement_shards(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t
     dr__count_note(n, rid, res); /* a way it learned the count that did not say so */
     h = dr_map_get(&n->counts, rid, DR_ID_LEN);
   }
-  if (h && h->cur == shards && uv_now(n->loop) < h->since_ms + DR_COUNT_SETTLE_MS)
+  if (h && h->cur == shards && h->since_ms && uv_now(n->loop) < h->since_ms + DR_COUNT_SETTLE_MS)
     return h->low < shards ? h->low : shards;
   return shards;
 }
@@ -145,7 +167,7 @@ static bool resinfo_over(void *value, void *now) {
 
 static bool count_over(void *value, void *now) {
   count_hist *h = value;
-  if (h->seen_ms + RESINFO_KEEP_MS > *(uint64_t *)now || h->since_ms + DR_COUNT_SETTLE_MS > *(uint64_t *)now)
+  if (h->seen_ms + RESINFO_KEEP_MS > *(uint64_t *)now || h->since_ms + DR_COUNT_MIGRATE_MS > *(uint64_t *)now)
     return false;
   free(h);
   return true;

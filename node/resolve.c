@@ -71,6 +71,13 @@ struct dr_resolve {
   uint32_t seed, shards, start; /* start: the first position read */
   dr_resolve_page from;         /* where the page starts (set: not a first page) */
   uint32_t page_shards; /* the shard count a page was drawn for (0: a first page) */
+  /* while records may still sit under a count as low as this (a migration:
+   * low < shards), each record is given at its own shard's position under
+   * shards, whichever shard it was read from, and each position is read
+   * with its ancestors under the counts from low up (where a record not
+   * moved yet sits): a record moving during a walk is given once, at one
+   * position. low == shards: records are given where they were read. */
+  uint32_t low;
   bool shards_known;
   bool head_read;  /* the head (shard 0) came from the DHT: the count is known afresh */
   bool whole_head; /* resource.get: the head read whole (no marked entry found) */
@@ -182,6 +189,9 @@ static int make_order(resolve_op *op) {
   /* discover samples every shard alike: no window */
   dr__shard_order(op->seed, n, op->mode != RS_DISCOVER, op->order, op->pos_of);
   op->shards_known = true;
+  if (op->mode != RS_RESOLVE) op->low = n;
+  else if (op->from.set) op->low = op->from.low && op->from.low <= n ? op->from.low : n;
+  else op->low = dr__migrating_low(op->n, op->rid, n);
   if (op->head) { /* read already: it takes its place in the order */
     op->head->pos = op->pos_of[0];
     op->reads[op->head->pos] = op->head;
@@ -306,6 +316,8 @@ static size_t live_placed(resolve_op *op, placed **out, size_t *forbidden) {
     uint8_t key[DR_ID_LEN + DR_NAME_MAX];
     uintptr_t w = (uintptr_t)dr_map_get(&op->where, key, winner_key(key, recs[i]));
     uint32_t shard = w ? (uint32_t)(w - 1) : 0;
+    if (op->low < op->shards) /* a migration: its own shard's position */
+      shard = (uint32_t)(dr_shard_hash(op->rid, recs[i]->issuer, recs[i]->name, strlen(recs[i]->name)) % op->shards);
     uint32_t pos = op->pos_of && shard < op->shards ? op->pos_of[shard] : 0;
     if (pos < op->start) continue;
     if (op->type && strcmp(recs[i]->type ? recs[i]->type : "", op->type) != 0) continue;
@@ -357,12 +369,12 @@ int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, const dr_re
   if (end < k) {
     res->more = true;
     if (count && p[end - 1].pos == p[end].pos)
-      res->next = (dr_resolve_page){seed, shards, p[end].pos, p[end - 1].h, true, true};
+      res->next = (dr_resolve_page){seed, shards, p[end].pos, p[end - 1].h, true, true, 0};
     else
-      res->next = (dr_resolve_page){seed, shards, p[end].pos, 0, false, true};
+      res->next = (dr_resolve_page){seed, shards, p[end].pos, 0, false, true, 0};
   } else if (unread < shards) {
     res->more = true;
-    res->next = (dr_resolve_page){seed, shards, unread, 0, false, true};
+    res->next = (dr_resolve_page){seed, shards, unread, 0, false, true, 0};
   }
   return 0;
 }
@@ -374,6 +386,7 @@ static void answer_resolve(resolve_op *op) {
   n->rejected[DR_REJ_POLICY] += forbidden;
   dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
   int r = p ? dr__page(p, k, op->seed, op->shards, &op->from, op->limit, op->next, &res) : -ENOMEM;
+  if (res.more && op->low < op->shards) res.next.low = op->low; /* the walk goes on as it began */
   if (op->next > op->start) {
     uint32_t read = op->next - op->start;
     dr__resinfo_note(n, op->rid, op->merge.resource, (uint32_t)(k / read) + 1, op->head_read);
@@ -429,9 +442,13 @@ static size_t have(resolve_op *op) {
  * Returns 0, or an error when none could start and none is in flight. */
 static int read_more(resolve_op *op, size_t want) {
   while (op->in_flight < want && op->next < op->shards) {
-    uint32_t pos = op->next++;
-    if (op->reads[pos]) continue; /* the head, read already */
-    int r = read_start(op, op->order[pos], pos);
+    uint32_t pos = op->next++, shard = op->order[pos];
+    int r = op->reads[pos] ? 0 : read_start(op, shard, pos); /* the head, or an ancestor: read already */
+    /* a migration: where the records of this position not moved yet sit */
+    for (uint32_t m = op->low; r == 0 && m < op->shards; m <<= 1) {
+      uint32_t a = shard % m;
+      if (a != shard && !op->reads[op->pos_of[a]]) r = read_start(op, a, op->pos_of[a]);
+    }
     if (r < 0) return op->in_flight ? 0 : r; /* what is in flight answers */
   }
   return 0;
