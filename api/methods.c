@@ -75,6 +75,7 @@ static void m_node_info(dr_rpc_call *call, json_t *params) {
   json_object_set_new(res, "dht_storage", json_pack("{s:I, s:I}", "values", (json_int_t)info.stored_values,
                                                     "bytes", (json_int_t)info.stored_bytes));
   json_object_set_new(res, "dht_pending", json_integer((json_int_t)info.dht_pending));
+  json_object_set_new(res, "dht_listens", json_integer((json_int_t)info.dht_listens));
   json_object_set_new(res, "dht_refused", json_integer((json_int_t)info.dht_refused));
   json_object_set_new(res, "dht_searches", json_integer((json_int_t)info.dht_searches));
   json_object_set_new(res, "dht_retries", json_integer((json_int_t)info.dht_retries));

@@ -91,6 +91,7 @@ static void node_metrics(FILE *f, dr_node *node) {
   GAUGE(f, "dht_stored_bytes", "Bytes of the values this node stores for the DHT.", in.stored_bytes);
   GAUGE(f, "dht_pending_operations", "DHT operations queued or in flight.", in.dht_pending);
   GAUGE(f, "dht_searches", "OpenDHT's searches (kept an hour after use).", in.dht_searches);
+  GAUGE(f, "dht_listens", "OpenDHT listens held: one per shard of a watched or pinned resource, one more per head.", in.dht_listens);
   COUNTER(f, "dht_refused", "DHT lookups refused: the queue was full (--max-queue).", in.dht_refused);
   COUNTER(f, "dht_retries", "DHT lookups asked again after an empty answer from too few nodes.", in.dht_retries);
   COUNTER(f, "dht_nudges", "Searches stepped for a put in flight too long.", in.dht_nudges);

@@ -57,7 +57,7 @@ typedef struct dr_dht_op {
   bool cancelled; /* the owner let go: no more callbacks to it */
   bool probe;     /* a get that only asks for the key's nodes: never refused, never retried */
   bool retried;   /* a get asked again after an empty answer from too few nodes */
-  bool resource;  /* puts: a resource entry; gets: only those */
+  bool resource;  /* puts: a resource entry; gets and listens: only those */
   size_t got;     /* values a get received */
   uint64_t nudge_at; /* puts: uv_now() when to step its search */
   uint64_t started_ns; /* uv_hrtime() at its first launch */
@@ -120,6 +120,7 @@ struct dr_dht {
   dr_dht_op *live;
   dr_dht_op *fly_head, *fly_tail;
   size_t n_waiting, n_inflight, max_inflight;
+  size_t n_listens; /* listens OpenDHT holds */
   size_t gets_waiting, max_queued; /* gets not started, and their bound */
   uint64_t refused;                /* gets refused for a full queue */
   uint64_t refused_logged_ms, refused_since_log;
@@ -270,7 +271,10 @@ static void op_free(dr_dht_op *op) {
   if (op->prev_live) op->prev_live->next_live = op->next_live;
   else d->live = op->next_live;
   if (op->next_live) op->next_live->prev_live = op->prev_live;
-  if (op->token) dht_op_token_delete(op->token);
+  if (op->token) {
+    if (op->type == OP_LISTEN) d->n_listens--;
+    dht_op_token_delete(op->token);
+  }
   free(op->data);
   free(op);
 }
@@ -314,7 +318,8 @@ static void launch(dr_dht_op *op) {
     /* a listen holds no slot: it is long-lived and its start is cheap */
     d->n_inflight--;
     op->state = OP_SETTLED;
-    op->token = dr__dht_listen_type(d->runner, &op->key, DR_DHT_VALUE_TYPE, on_listen_value,
+    op->token = dr__dht_listen_type(d->runner, &op->key, DR_DHT_VALUE_TYPE,
+                                    op->resource ? DR_DHT_RESOURCE_MARK : NULL, on_listen_value,
                                     on_listen_end, op);
     return;
   case OP_PING: /* never queued: dr_dht_bootstrap sends it */
@@ -660,6 +665,10 @@ size_t dr_dht_pending(const dr_dht *d) {
   return d->n_waiting + d->n_inflight;
 }
 
+size_t dr_dht_listens(const dr_dht *d) {
+  return d->n_listens;
+}
+
 void dr_dht_latencies(const dr_dht *d, dr_latency *get, dr_latency *put) {
   *get = d->lat_get;
   *put = d->lat_put;
@@ -806,11 +815,12 @@ void dr_dht_put_cancel(dr_dht *d, dr_dht_putop *p) {
   } /* in flight: its done frees it */
 }
 
-dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], bool resource,
                                    dr_dht_listen_cb on_value, void *ctx) {
   if (d->closing) return NULL;
   dr_dht_op *op = op_new(d, OP_LISTEN, key);
   if (!op) return NULL;
+  op->resource = resource;
   op->on_listen = on_value;
   op->ctx = ctx;
   launch(op);
@@ -818,6 +828,7 @@ dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE]
     op_free(op);
     return NULL;
   }
+  d->n_listens++;
   return (dr_dht_listen *)op;
 }
 

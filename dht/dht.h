@@ -136,6 +136,10 @@ unsigned dr_dht_searches(const dr_dht *d);
 /* Operations waiting and in flight, for node.info and tests. */
 size_t dr_dht_pending(const dr_dht *d);
 
+/* Listens OpenDHT holds: started and not yet ended (an unlisten ends one
+ * a moment later, on OpenDHT's thread). */
+size_t dr_dht_listens(const dr_dht *d);
+
 /* How often a put in flight too long had its search stepped (see NUDGE_MS
  * in dht.c). */
 uint64_t dr_dht_nudges(const dr_dht *d);
@@ -220,11 +224,18 @@ dr_dht_putop *dr_dht_put(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], uint64_t
  * goes on, but its on_done does not run. */
 void dr_dht_put_cancel(dr_dht *d, dr_dht_putop *p);
 
-/* Listens to key: on_value(ctx, data, len, expired) for every value stored
- * or expiring there, until dr_dht_unlisten. Returns NULL on failure. */
+/* Listens to key: on_value(ctx, data, len, expired) for every record and
+ * tombstone (resource false: values without a user type) or every resource
+ * entry (values marked DR_DHT_RESOURCE_MARK) stored or expiring there, until
+ * dr_dht_unlisten. A listen of records hears every storer; under OpenDHT
+ * 2.4.12 one of resource entries hears only what this node stores
+ * (dht/opendht_shim.cpp says why). Only this node's own storage reports
+ * an edit in place (a renewal): a get finds them, and no get is answered
+ * from a listen's cache (but dr_dht_get_resource, from a listen of
+ * resource entries, which are never edited). Returns NULL on failure. */
 typedef void (*dr_dht_listen_cb)(void *ctx, const uint8_t *data, size_t len,
                                  bool expired);
-dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE],
+dr_dht_listen *dr_dht_listen_start(dr_dht *d, const uint8_t key[DR_DHT_KEY_SIZE], bool resource,
                                    dr_dht_listen_cb on_value, void *ctx);
 
 /* Stops a listen; on_value does not run again after this returns. */

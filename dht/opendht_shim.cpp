@@ -1,6 +1,7 @@
-/* opendht_shim.cpp - the one C++ file: what opendht_c.h does not offer (bind addresses, rate and
- * storage limits, dhtreg's value type and its store and edit policies, gets filtered on the storers,
- * plain puts, the node lists of done callbacks, statistics, a search step, OpenDHT's log) */
+/* opendht_shim.cpp - the one C++ file: what opendht_c.h does not offer (bind addresses on a socket of
+ * both families, rate and storage limits, dhtreg's value type and its store and edit policies, gets
+ * and listens filtered on the storers, plain puts, the node lists of done callbacks, statistics, a
+ * search step, OpenDHT's log) */
 #include "dht/opendht_shim.h"
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <new>
 #include <opendht/dhtrunner.h>
 #include <opendht/log.h>
+#include <opendht/network_utils.h>
 #include <opendht/node.h>
 #include <opendht/value.h>
 #include <string>
@@ -155,11 +157,33 @@ extern "C" int dr__dht_put(dht_runner *runner, const dht_infohash *h, uint16_t t
 }
 
 /* As dht_runner_listen (and compatible with dht_runner_cancel_listen and
- * dht_op_token_delete: the token is the same std::future), but only for
- * values of one type. A get of the key is then not answered from this
- * listen's cache, whose per-node layer ignores values edited in place. */
+ * dht_op_token_delete: the token is the same std::future), for the values
+ * of one type and one OpenDHT user type. Two faults of OpenDHT 2.4.12 (and
+ * later releases) decide the filter given to OpenDHT:
+ * - Values another node sends to a listen pass its search cache's filter
+ *   (Value::Filter::filter), which calls the filter with a Value built
+ *   from the value's shared_ptr (the "pack anything" constructor): a value
+ *   of type 0 and no user type, whatever the real one was. A listen
+ *   filtered on dhtreg's type therefore never hears a value from another
+ *   node, only from this node's own storage. Only a filter such a value
+ *   passes works: "no user type" does.
+ * - A get whose filter includes a listen's filter, on a key whose listen
+ *   is synced, is answered from the listen's cache, without asking a node
+ *   (Search::get, SearchCache::get). That cache keeps the first version of
+ *   each value id (its per-node layer takes an edit in place for a
+ *   refresh): a get filtered on the type alone under a listen on the type
+ *   never saw a renewal. A listen filtered on the user type is included by
+ *   no get dhtreg makes (on the type, an id, the resource mark), so every
+ *   get reaches the storers.
+ * So a listen of records and tombstones (user_type NULL) asks OpenDHT for
+ * the values without a user type, and the type is checked here. A listen
+ * of resource entries (user_type the mark) is filtered on both: OpenDHT
+ * 2.4.12 calls it only for what this node stores itself (above), and a get
+ * of the resource entry alone is answered from its cache, which does hold
+ * what the storers sent (a resource's versions each have a new value id,
+ * none is edited in place). */
 extern "C" dht_op_token *dr__dht_listen_type(dht_runner *runner, const dht_infohash *h,
-                                            uint16_t type, dht_value_cb cb,
+                                            uint16_t type, const char *user_type, dht_value_cb cb,
                                             dht_shutdown_cb done_cb, void *ud) {
   struct Guard {
     dht_shutdown_cb cb;
@@ -176,14 +200,20 @@ extern "C" dht_op_token *dr__dht_listen_type(dht_runner *runner, const dht_infoh
   try {
     token = new std::future<size_t>;
     auto guard = std::make_shared<Guard>(done_cb, ud);
+    std::string ut = user_type ? user_type : "";
+    dht::Where w;
+    if (user_type) w.valueType(type);
+    w.userType(ut);
     *token = r->listen(
         key,
-        [cb, ud, guard](const std::vector<std::shared_ptr<dht::Value>> &values, bool expired) {
+        [cb, ud, guard, type, ut](const std::vector<std::shared_ptr<dht::Value>> &values, bool expired) {
           for (const auto &v : values)
-            if (!cb(reinterpret_cast<const dht_value *>(&v), expired, ud)) return false;
+            if (v && v->type == type && v->user_type == ut &&
+                !cb(reinterpret_cast<const dht_value *>(&v), expired, ud))
+              return false;
           return true;
         },
-        {}, dht::Where().valueType(type));
+        {}, std::move(w));
   } catch (...) {
     delete token;
     return nullptr;
@@ -207,21 +237,41 @@ extern "C" int dr__dht_step_search(dht_runner *runner, const dht_infohash *h) {
   return 0;
 }
 
-/* A bind address for run(): ip with port, or empty when ip is NULL. */
+/* A bind address for the runner's socket: ip (every address of the family
+ * when NULL) with port. */
 static dht::SockAddr bind_addr(const char *ip, int family, uint16_t port) {
   dht::SockAddr sa;
-  if (!ip) return sa;
   sa.setFamily(family);
-  sa.setAddress(ip); /* throws on a bad address */
+  if (ip) sa.setAddress(ip); /* throws on a bad address */
   sa.setPort(port);
   return sa;
 }
 
+/* The runner's UDP socket, which says it has both address families even
+ * when --bind gave it one. OpenDHT 2.4.12's Dht::listen asks the IPv4 and
+ * the IPv6 search in turn, and when the runner lacks a family (a socket
+ * bound to one address, or a host without IPv6) it gets no token from that
+ * search, drops the listener it had put on the node's own storage and
+ * returns 0, leaving the other family's search listener behind: the listen
+ * never hears what is stored on this node, and dht_runner_cancel_listen
+ * cannot end it (OpenDHT knows no listen by the token 0). A family without a
+ * socket here behaves as one the host has no route for: every send to a
+ * node of it fails with EAFNOSUPPORT (UdpSocket::sendTo), and OpenDHT drops
+ * that node at once (NetworkEngine::requestStep, as for ENETUNREACH).
+ * Nothing is bound beyond the addresses given. */
+class dual_family_socket final : public dht::net::UdpSocket {
+public:
+  using dht::net::UdpSocket::UdpSocket;
+  bool hasIPv4() const override { return true; }
+  bool hasIPv6() const override { return true; }
+};
+
 /* DhtRunner::run with what the C config lacks: rate limits, the storage
- * limit, bind addresses. */
+ * limit, bind addresses, a socket of both families. */
 extern "C" int dr__dht_run(dht_runner *runner, const dr__dht_run_cfg *cfg) {
   auto *r = reinterpret_cast<dht::DhtRunner *>(runner);
   dht::DhtRunner::Config config;
+  dht::SockAddr bind4, bind6;
   try {
     auto &nc = config.dht_config.node_config;
     if (cfg->node_id) nc.node_id = dht::InfoHash(cfg->node_id, 20);
@@ -233,8 +283,9 @@ extern "C" int dr__dht_run(dht_runner *runner, const dr__dht_run_cfg *cfg) {
     nc.max_store_size = std::min<long>(cfg->max_store_bytes > 0 ? cfg->max_store_bytes : 0, INT_MAX);
     config.threaded = true;
     try {
-      config.bind4 = bind_addr(cfg->bind4, AF_INET, cfg->port);
-      config.bind6 = bind_addr(cfg->bind6, AF_INET6, cfg->port);
+      bool any = !cfg->bind4 && !cfg->bind6; /* every address, both families */
+      if (any || cfg->bind4) bind4 = bind_addr(cfg->bind4, AF_INET, cfg->port);
+      if (any || cfg->bind6) bind6 = bind_addr(cfg->bind6, AF_INET6, cfg->port);
     } catch (...) {
       return -EADDRNOTAVAIL;
     }
@@ -247,8 +298,9 @@ extern "C" int dr__dht_run(dht_runner *runner, const dr__dht_run_cfg *cfg) {
      * PREFIX.<pid> */
     if (const char *lf = getenv("DHTREG_OPENDHT_LOG"))
       ctx.logger = dht::log::getFileLogger(std::string(lf) + "." + std::to_string(getpid()));
-    if (config.bind4 || config.bind6) r->run(config, std::move(ctx));
-    else r->run(cfg->port, config, std::move(ctx)); /* every address, both families */
+    /* throws when no address of either family could be bound */
+    ctx.sock = std::make_unique<dual_family_socket>(bind4, bind6, ctx.logger);
+    r->run(config, std::move(ctx));
   } catch (const std::bad_alloc &) {
     return -ENOMEM;
   } catch (...) {

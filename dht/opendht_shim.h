@@ -1,10 +1,10 @@
 /* opendht_shim.h - private to dht/: what the one C++ file adds to opendht_c.h
  *
  * opendht_c.h has no bind address, rate limits, storage limit, value types
- * with policies, Where filters on gets, nor the node list of a done
- * callback. These functions reach OpenDHT's C++ API for them; the runner is
- * still created and deleted through opendht_c.h (its dht_runner is a
- * dht::DhtRunner). Callbacks given here run on OpenDHT's thread.
+ * with policies, Where filters on gets or listens, nor the node list of a
+ * done callback. These functions reach OpenDHT's C++ API for them; the
+ * runner is still created and deleted through opendht_c.h (its dht_runner
+ * is a dht::DhtRunner). Callbacks given here run on OpenDHT's thread.
  */
 #ifndef DR_OPENDHT_SHIM_H
 #define DR_OPENDHT_SHIM_H
@@ -29,7 +29,8 @@ typedef struct dr__dht_run_cfg {
   long max_req_per_sec;        /* 0: OpenDHT's default; -1: no limit */
   long max_peer_req_per_sec;   /* the same, per source address */
   const char *bind4, *bind6;   /* numeric addresses to bind (only the families given), or
-                                  both NULL: every address of both families */
+                                  both NULL: every address of both families; the
+                                  runner works as one of both families either way */
   long max_store_bytes;        /* OpenDHT's storage limit (at most INT_MAX) */
 } dr__dht_run_cfg;
 
@@ -103,10 +104,14 @@ int dr__dht_put(dht_runner *runner, const dht_infohash *key, uint16_t type, uint
  * Returns 0 or -ENOMEM. */
 int dr__dht_step_search(dht_runner *runner, const dht_infohash *h);
 
-/* dht_runner_listen for the values of one type only (see opendht_shim.cpp).
- * NULL on failure (then done_cb never runs). */
+/* dht_runner_listen for the values of one type and one OpenDHT user type
+ * (NULL: none), filtered so that OpenDHT 2.4.12 delivers what other nodes
+ * send and gets of records are not answered from the listen's cache (see
+ * opendht_shim.cpp; a listen of the resource mark hears only this node's
+ * own storage). NULL on failure (then done_cb never runs). */
 dht_op_token *dr__dht_listen_type(dht_runner *runner, const dht_infohash *h, uint16_t type,
-                                  dht_value_cb cb, dht_shutdown_cb done_cb, void *ud);
+                                  const char *user_type, dht_value_cb cb, dht_shutdown_cb done_cb,
+                                  void *ud);
 
 #ifdef __cplusplus
 }

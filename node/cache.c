@@ -1,24 +1,27 @@
 /* cache.c - watched and pinned resources: a listen-fed, verified, merged copy, and its events
  *
  * A resource that some connection watches, or that the node pins, has a
- * cache: one OpenDHT listen on its key feeds every value through the same
- * verification as a resolve into a dr_merge that lives as long as the
- * cache. Each change of which records are live becomes an event for the
- * watchers: register (a record is new, or its content changed), deregister
- * (a tombstone hid it), expire (its expiry passed, checked by the tick),
- * critical and passing (the signed health of a record reported before
- * changed; after its register when its content changed too). Renewals (a
- * new seq, the same content and health) are not events. resolve of a
- * cached resource is answered from here once the first get is over.
+ * cache: an OpenDHT listen on each of its keys (records and tombstones;
+ * on the head, another of resource entries, which hears only this node's
+ * own storage: dht.h) feeds every value through the same verification as
+ * a resolve into a dr_merge that lives as long as the cache. Each change
+ * of which records are live becomes an event for the watchers: register
+ * (a record is new, or its content changed), deregister (a tombstone hid
+ * it), expire (its expiry passed, checked by the tick), critical and
+ * passing (the signed health of a record reported before changed; after
+ * its register when its content changed too). Renewals (a new seq, the
+ * same content and health) are not events. resolve of a cached resource
+ * is answered from here once the first get is over.
  *
  * A renewal replaces its record in place (the same OpenDHT value id), and
  * OpenDHT's listen reports a value id only once: the cache learns renewals
- * of other nodes' records with a get, when one of them is three quarters
- * through its lifetime, and again shortly before its expiry if it still
- * was not renewed, and at its expiry: the expire event waits for that last
- * get, so a lease renewed late is not reported gone. Gets are spaced by a
- * tenth of the shortest lifetime (at least 500 ms), so one get serves
- * every record due around then.
+ * of other nodes' records with a get of the storers (never answered from a
+ * listen's cache: dht.h), when one of them is three quarters through its
+ * lifetime, and again shortly before its expiry if it still was not
+ * renewed, and at its expiry: the expire event waits for that last get,
+ * so a lease renewed late is not reported gone. Gets are spaced by a tenth
+ * of the shortest lifetime (at least 500 ms), so one get serves every
+ * record due around then.
  */
 #include "node/merge.h"
 #include "node/node_private.h"
@@ -42,7 +45,8 @@ typedef struct cache_shard {
   struct dr_cache *c;
   uint32_t shard;
   uint8_t key[DR_DHT_KEY_SIZE];
-  dr_dht_listen *listen;
+  dr_dht_listen *listen;  /* records and tombstones */
+  dr_dht_listen *rlisten; /* the head's: resource entries */
   struct cache_get *get;  /* the first get, while under way */
   struct cache_get *poll; /* a renewal check, while under way */
   uint64_t last_poll_ms;
@@ -293,6 +297,7 @@ static void offer_own(dr_cache *c) {
 static void shard_free(cache_shard *s) {
   dr_node *n = s->c->n;
   if (s->listen && n->dht) dr_dht_unlisten(n->dht, s->listen);
+  if (s->rlisten && n->dht) dr_dht_unlisten(n->dht, s->rlisten);
   if (s->get) s->get->s = NULL;
   if (s->poll) s->poll->s = NULL;
   free(s);
@@ -311,7 +316,8 @@ static void open_shards(dr_cache *c, uint32_t shards) {
     s->c = c;
     s->shard = i;
     dr__shard_key_of(n, c->rid, i, s->key);
-    s->listen = dr_dht_listen_start(n->dht, s->key, on_listen, s);
+    s->listen = dr_dht_listen_start(n->dht, s->key, false, on_listen, s);
+    if (i == 0) s->rlisten = dr_dht_listen_start(n->dht, s->key, true, on_listen, s);
     /* a first get that cannot start now (a full queue) comes with the
      * first renewal check: the listen reports what is there meanwhile */
     if (!s->listen || shard_get(s, false) < 0) s->ready = true;
@@ -339,7 +345,7 @@ static int cache_open(dr_node *n, const uint8_t rid[DR_ID_LEN], dr_cache **out) 
   dr_map_init(&c->where);
   /* the head first; more once it (or what the node knew) says how many */
   open_shards(c, dr__shards_of(n, rid));
-  if (!c->n_shards || !c->shards[0]->listen) {
+  if (!c->n_shards || !c->shards[0]->listen || !c->shards[0]->rlisten) {
     dr_map_del(&n->caches, rid, DR_ID_LEN);
     for (uint32_t i = 0; i < c->n_shards; i++) shard_free(c->shards[i]);
     free(c->shards);

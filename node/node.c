@@ -356,6 +356,7 @@ void dr_node_get_info(const dr_node *n, dr_node_info *out) {
     dr_dht_message_counts(n->dht, out->msg_sent, out->msg_received);
     dr_dht_store_size(n->dht, &out->stored_values, &out->stored_bytes);
     out->dht_pending = dr_dht_pending(n->dht);
+    out->dht_listens = dr_dht_listens(n->dht);
     out->dht_refused = dr_dht_refused(n->dht);
     out->dht_searches = dr_dht_searches(n->dht);
     out->dht_retries = dr_dht_retries(n->dht);

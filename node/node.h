@@ -101,6 +101,7 @@ typedef struct dr_node_info {
   uint64_t msg_sent[5], msg_received[5]; /* DHT requests: ping, find, get, listen, put */
   uint64_t stored_values, stored_bytes;  /* OpenDHT's storage on this node */
   size_t dht_pending;                    /* DHT operations queued or in flight */
+  size_t dht_listens;                    /* listens OpenDHT holds (ended a moment after their cache) */
   uint64_t dht_refused;                  /* lookups refused: the queue was full */
   unsigned dht_searches;                 /* OpenDHT's searches (kept an hour after use) */
   uint64_t dht_retries;                  /* lookups asked again after an empty answer from too few nodes */

@@ -1,4 +1,8 @@
-/* test_lifecycle.c - records that live and die correctly: renewal, leases, withdraw over stale copies, graceful stop, kill -9, discover */
+/* test_lifecycle.c - records that live and die correctly: renewal, leases, withdraw over stale copies, graceful stop, kill -9, discover
+ *
+ * The nodes run as a deployment's would, each on its own address (--bind),
+ * in a network namespace of their own where every address of 10.77.0.0/16
+ * is local (h_netns: root; unbound on 127.0.0.1 otherwise). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,20 +21,35 @@
 static h_node a, b, c;
 static char rid[64];
 static char boot[32];
-static const char *fast[] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
-                             "--replicate-ms", "300", NULL};
+static bool bound; /* each node on an address of the namespace */
 
-static void start(h_node *n, const char *name) {
-  const char *args[] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
-                        "--replicate-ms", "300", "--bootstrap", boot, NULL};
+/* Starts node i (through a, unless it is a), on its own address when the
+ * test has its namespace. */
+static void start(h_node *n, const char *name, int i) {
+  char addr[32];
+  const char *args[16] = {"--min-ttl", "1", "--clock-skew", "1", "--tick-ms", "100", "--op-timeout-ms", "3000",
+                          "--replicate-ms", "300"};
+  int k = 10;
+  if (i > 0) {
+    args[k++] = "--bootstrap";
+    args[k++] = boot;
+  }
+  if (bound) {
+    h_netns_addr(i, addr, sizeof addr);
+    args[k++] = "--bind";
+    args[k++] = addr;
+  }
+  args[k] = NULL;
   h_node_start(n, name, args);
 }
 
 static int setup(void **state) {
-  h_node_start(&a, "a", fast);
+  bound = h_netns();
+  if (!bound) fprintf(stderr, "no network namespace (it needs root): the nodes run on 127.0.0.1\n");
+  start(&a, "a", 0);
   h_addr(&a, boot, sizeof boot);
-  start(&b, "b");
-  start(&c, "c");
+  start(&b, "b", 1);
+  start(&c, "c", 2);
   json_t *r = h_ok(&a, "resource.create", json_pack("{s:s}", "label", "life"));
   snprintf(rid, sizeof rid, "%s", json_string_value(json_object_get(r, "resource_id")));
   json_decref(r);
@@ -200,7 +219,7 @@ static void test_discover(void **state) {
 
 static void test_graceful_stop_withdraws(void **state) {
   h_node d;
-  start(&d, "d");
+  start(&d, "d", 3);
   advertise(&d, "graceful", 60, false, "http");
   advertise(&d, "graceful-lease", 60, true, "http");
   wait_state(&b, "graceful", true, 5000);
@@ -216,7 +235,7 @@ static void test_graceful_stop_withdraws(void **state) {
 
 static void test_kill_9_expires_at_ttl(void **state) {
   h_node e;
-  start(&e, "e");
+  start(&e, "e", 4);
   advertise(&e, "crashed", TTL, false, "http");
   wait_state(&b, "crashed", true, 5000);
   h_node_signal(&e, SIGKILL);

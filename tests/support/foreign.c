@@ -64,11 +64,12 @@ static bool on_value(const dht_value *v, void *ud) {
   return true;
 }
 
-static h_foreign *start(const char *bind4, const char *host, uint16_t bootstrap_port) {
+static h_foreign *start(const char *bind4, const char *host, uint16_t bootstrap_port,
+                        const uint8_t *node_id) {
   h_foreign *f = calloc(1, sizeof *f);
   assert_non_null(f);
   f->runner = dht_runner_new();
-  dr__dht_run_cfg cfg = {.bind4 = bind4, .max_store_bytes = 64 << 20};
+  dr__dht_run_cfg cfg = {.bind4 = bind4, .node_id = node_id, .max_store_bytes = 64 << 20};
   assert_int_equal(dr__dht_run(f->runner, &cfg), 0);
   char port[8];
   snprintf(port, sizeof port, "%u", bootstrap_port);
@@ -77,11 +78,55 @@ static h_foreign *start(const char *bind4, const char *host, uint16_t bootstrap_
 }
 
 h_foreign *h_foreign_start(uint16_t bootstrap_port) {
-  return start(NULL, "127.0.0.1", bootstrap_port);
+  return start(NULL, "127.0.0.1", bootstrap_port, NULL);
 }
 
 h_foreign *h_foreign_start_at(const char *bind4, const char *host, uint16_t bootstrap_port) {
-  return start(bind4, host[0] ? host : "127.0.0.1", bootstrap_port);
+  return start(bind4, host[0] ? host : "127.0.0.1", bootstrap_port, NULL);
+}
+
+static int store_any(void *ud, const uint8_t key[20], const char *user_type, size_t ut_len,
+                     const uint8_t *data, size_t len) {
+  (void)ud, (void)key, (void)user_type, (void)ut_len, (void)data, (void)len;
+  return 0;
+}
+
+static bool edit_any(void *ud, uint64_t id, const uint8_t *old, size_t old_len, const uint8_t *nw,
+                     size_t new_len) {
+  (void)ud, (void)id, (void)old, (void)old_len, (void)nw, (void)new_len;
+  return true;
+}
+
+h_foreign *h_foreign_start_storer(const char *bind4, const char *host, uint16_t bootstrap_port,
+                                  const uint8_t node_id[DR_DHT_KEY_LEN]) {
+  h_foreign *f = start(bind4, host[0] ? host : "127.0.0.1", bootstrap_port, node_id);
+  assert_int_equal(dr__dht_register_type(f->runner, DR_DHT_VALUE_TYPE, 600, store_any, edit_any, NULL), 0);
+  return f;
+}
+
+typedef struct stats_wait {
+  op_wait w;
+  unsigned good;
+} stats_wait;
+
+static void on_stats(void *ud, unsigned good, unsigned dubious, unsigned searches) {
+  stats_wait *sw = ud;
+  (void)dubious;
+  (void)searches;
+  pthread_mutex_lock(&sw->w.lock);
+  sw->good = good;
+  pthread_mutex_unlock(&sw->w.lock);
+  on_done(true, &sw->w);
+}
+
+unsigned h_foreign_peers(h_foreign *f) {
+  stats_wait sw = {.w = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+  assert_int_equal(dr__dht_request_stats(f->runner, on_stats, &sw), 0);
+  assert_true(h_wait_for(finished, &sw.w, 20000));
+  pthread_mutex_lock(&sw.w.lock); /* OpenDHT's thread is done with sw */
+  unsigned good = sw.good;
+  pthread_mutex_unlock(&sw.w.lock);
+  return good;
 }
 
 void h_foreign_stop(h_foreign *f) {

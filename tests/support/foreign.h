@@ -15,7 +15,17 @@ h_foreign *h_foreign_start(uint16_t bootstrap_port);
 /* The same bound to the IPv4 address bind4 (NULL: any), bootstrapping
  * through host:port (host empty: 127.0.0.1), for tests in h_netns. */
 h_foreign *h_foreign_start_at(const char *bind4, const char *host, uint16_t bootstrap_port);
+/* The same with the OpenDHT node id node_id, storing dhtreg's values as a
+ * dhtreg node would let them be renewed (a value is replaced by any other
+ * of its id, where OpenDHT's default denies it): a test puts such nodes next
+ * to a key, so that they, not the dhtreg nodes, are the key's storers. */
+h_foreign *h_foreign_start_storer(const char *bind4, const char *host, uint16_t bootstrap_port,
+                                  const uint8_t node_id[DR_DHT_KEY_LEN]);
 void h_foreign_stop(h_foreign *f);
+
+/* The nodes f has heard answer lately (OpenDHT's good nodes): 1 once its
+ * bootstrap node answered, which then knows f too. */
+unsigned h_foreign_peers(h_foreign *f);
 
 /* Puts raw bytes under key (a dhtreg DHT key) as a plain OpenDHT value of
  * dhtreg's value type (of type, for h_foreign_put_type) and waits until the
