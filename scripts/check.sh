@@ -14,9 +14,10 @@ export DR_NODE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-
 # test_gc measures RSS, which valgrind's own allocator makes meaningless, and test_burst (150 000
 # requests a burst) and test_shards (20 000 records on 13 nodes) take minutes under valgrind for
 # what the ASan run already covers; so do test_persist (kill -9 in a loop, 60 s), test_flags (~40
-# daemons that refuse to start), test_service (systemd's side and a stop's 2 s bound) and
-# test_stress (thousands of pipelined calls and a stop under load, run plain and under ASan): the
-# suite stays within ten minutes
+# daemons that refuse to start), test_service (systemd's side and a stop's 2 s bound), test_stress
+# (thousands of pipelined calls and a stop under load), test_lease (lifetimes measured to the
+# tens of milliseconds) and test_paging (30 s of walks while records move), each run plain and
+# under ASan: the suite stays within ten minutes
 cd build
 # two at a time: the tests mostly wait on their nodes, so two share the two cores without missing deadlines
-ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards|test_persist|test_flags|test_service|test_stress' --output-on-failure --timeout 1200 -j 2 "$@"
+ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards|test_persist|test_flags|test_service|test_stress|test_lease|test_paging' --output-on-failure --timeout 1200 -j 2 "$@"
