@@ -16,8 +16,9 @@ export DR_NODE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-
 # what the ASan run already covers; so do test_persist (kill -9 in a loop, 60 s), test_flags (~40
 # daemons that refuse to start), test_service (systemd's side and a stop's 2 s bound), test_stress
 # (thousands of pipelined calls and a stop under load), test_lease (lifetimes measured to the
-# tens of milliseconds) and test_paging (30 s of walks while records move), each run plain and
-# under ASan: the suite stays within ten minutes
+# tens of milliseconds), test_paging (30 s of walks while records move), test_bootstrap and
+# test_clock (windows of seconds, a preloaded libfaketime) and test_rpc_limits (the limits of
+# the socket), each run plain and under ASan: the suite stays within ten minutes
 cd build
 # two at a time: the tests mostly wait on their nodes, so two share the two cores without missing deadlines
-ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards|test_persist|test_flags|test_service|test_stress|test_lease|test_paging' --output-on-failure --timeout 1200 -j 2 "$@"
+ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards|test_persist|test_flags|test_service|test_stress|test_lease|test_paging|test_bootstrap|test_clock|test_rpc_limits' --output-on-failure --timeout 1200 -j 2 "$@"
