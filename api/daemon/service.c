@@ -1,5 +1,5 @@
 /* service.c - dhtregd under systemd: READY=1 once joined (or given up), STATUS= lines, STOPPING=1, WATCHDOG=1 from the loop */
-#include "node/service.h"
+#include "api/daemon/service.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,8 +12,8 @@
 #include "api/rpc.h"
 #include "crypto/crypto.h"
 #include "node/node.h"
-#include "node/options.h"
-#include "node/service.h"
+#include "api/daemon/options.h"
+#include "api/daemon/service.h"
 
 /* A signal to exit: what the README promises, whatever OpenDHT does. */
 #define STOP_BOUND_MS 2000

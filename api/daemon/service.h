@@ -1,4 +1,4 @@
-/* service.h - private to dhtregd (node/main.c, node/service.c): what it tells systemd (sd_notify) */
+/* service.h - private to dhtregd (api/daemon/main.c, api/daemon/service.c): what it tells systemd (sd_notify) */
 #ifndef DR_SERVICE_H
 #define DR_SERVICE_H
 

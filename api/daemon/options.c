@@ -1,5 +1,5 @@
 /* options.c - dhtregd's flags: the usage text, the command line, and an environment variable for every flag */
-#include "node/options.h"
+#include "api/daemon/options.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* options.h - private to dhtregd (node/main.c, node/options.c): its flags and their environment variables */
+/* options.h - private to dhtregd (api/daemon/main.c, api/daemon/options.c): its flags and their environment variables */
 #ifndef DR_OPTIONS_H
 #define DR_OPTIONS_H
 
