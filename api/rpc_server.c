@@ -1,6 +1,5 @@
-/* rpc_server.c - the JSON-RPC 2.0 server: sockets, connections, framing, batches, replies */
-#include "api/api_private.h"
-#include "api/rpc_stream.h"
+/* rpc_server.c - the JSON-RPC 2.0 server: listeners, connections, reading and framing, writing, idle and slow clients */
+#include "api/rpc_conn.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -20,79 +19,6 @@
 #define OUT_LOW (256u << 10)
 #define OUT_MAX (64u << 20)
 #define SWEEP_MS 250 /* how often idle and slow connections are looked at */
-#define RESUME_AT (DR_RPC_MAX_PENDING / 2)   /* pending calls at which reading resumes */
-
-typedef struct conn {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_pipe_t pipe;
-    uv_tcp_t tcp;
-  } h;
-  struct conn *prev, *next;
-  dr_rpc_server *srv;
-  dr_node *node;
-  dr_rpc_stream in;
-  unsigned refs;    /* the open handle, each unended call, each write */
-  unsigned pending; /* calls not yet ended */
-  unsigned writes;  /* writes under way */
-  bool closed;      /* uv_close called: nothing more is read or written */
-  uint64_t *subs;   /* this connection's watch subscriptions */
-  dr_rpc_call *calls; /* calls not yet ended */
-  size_t n_subs;
-  bool eof;         /* the client will send nothing more */
-  bool paused;      /* reading stopped: DR_RPC_MAX_PENDING calls pending, or out_paused */
-  bool out_paused;  /* OUT_HIGH bytes of answers unsent */
-  bool tcp;         /* came through the TCP listener */
-  uint64_t active_ms;  /* uv_now() of the last byte read or answer taken */
-  uint64_t partial_ms; /* since when part of a request waits for the rest, 0: none */
-  bool resume_queued;       /* on the server's resume list (holds a ref) */
-  struct conn *resume_next;
-} conn;
-
-typedef struct batch {
-  json_t *responses;
-  size_t outstanding;
-} batch;
-
-struct dr_rpc_call {
-  conn *c;
-  int method;          /* its index, or -1 */
-  bool failed;         /* answered with an error */
-  uint64_t started_ns; /* uv_hrtime() when it was read */
-  json_t *id; /* NULL for a notification */
-  batch *b;
-  struct dr_rpc_call *prev, *next; /* the connection's calls not yet ended */
-  void (*on_close)(dr_rpc_call *call, void *arg);
-  void *close_arg;
-};
-
-struct dr_rpc_server {
-  uv_loop_t *loop;
-  dr_node *node;
-  uv_pipe_t pipe;
-  uv_tcp_t tcp;
-  bool have_tcp;
-  char *unix_path;
-  unsigned max_conns;           /* per listener */
-  unsigned n_conns, n_unix, n_tcp;
-  dr_rpc_stats stats;
-  uint64_t idle_ms, request_ms; /* the idle timeout and the deadline of a request */
-  uv_timer_t sweep;
-  conn *conns;
-  dr_json_cache *json_cache; /* entry texts for resolve answers */
-  uv_idle_t resume_idle; /* resumes paused connections outside any callback */
-  conn *resume;          /* connections to resume, each holding a ref */
-  unsigned handles; /* listeners, the idle handle and connections not yet closed */
-  /* connections not yet freed: a closed one lives on while calls it read
-   * are pending (the node answers them later, into the void), and those
-   * calls use the server (its stats, its JSON cache) when they end */
-  unsigned conns_alive;
-  bool releasing; /* inside server_release: the done callback runs */
-  bool stopping;
-  void (*done)(void *);
-  void *done_ctx;
-};
 
 typedef struct write_req {
   uv_write_t req;
@@ -120,10 +46,9 @@ static void server_release(dr_rpc_server *s) {
   free(s->unix_path);
   free(s);
 }
-static void queue_resume(conn *c);
 static void on_resume(uv_idle_t *h);
 
-static void conn_unref(conn *c) {
+void dr__rpc_conn_unref(conn *c) {
   if (--c->refs) return;
   dr_rpc_server *s = c->srv;
   dr_rpc_stream_free(&c->in);
@@ -133,7 +58,7 @@ static void conn_unref(conn *c) {
   server_release(s);
 }
 
-static void maybe_close(conn *c) {
+void dr__rpc_maybe_close(conn *c) {
   if (c->eof && !c->pending && !c->writes && !c->closed) conn_close(c);
 }
 
@@ -149,15 +74,15 @@ static void on_write(uv_write_t *req, int status) {
     c->active_ms = uv_now(c->srv->loop);
     if (c->out_paused && uv_stream_get_write_queue_size(&c->h.stream) < OUT_LOW) {
       c->out_paused = false;
-      queue_resume(c);
+      dr__rpc_queue_resume(c);
     }
   }
-  maybe_close(c);
-  conn_unref(c);
+  dr__rpc_maybe_close(c);
+  dr__rpc_conn_unref(c);
 }
 
 /* Writes the n pieces as one line (a newline is added). */
-static void send_parts(conn *c, const char *const *parts, const size_t *lens, size_t n) {
+void dr__rpc_send_parts(conn *c, const char *const *parts, const size_t *lens, size_t n) {
   if (c->closed) return;
   size_t len = 0;
   for (size_t i = 0; i < n; i++) len += lens[i];
@@ -195,247 +120,20 @@ static void send_parts(conn *c, const char *const *parts, const size_t *lens, si
   }
 }
 
-static void send_json(conn *c, json_t *msg) {
+void dr__rpc_send_json(conn *c, json_t *msg) {
   if (c->closed) return;
   char *text = json_dumps(msg, JSON_COMPACT);
   if (!text) return;
   const char *parts[] = {text};
   size_t lens[] = {strlen(text)};
-  send_parts(c, parts, lens, 1);
+  dr__rpc_send_parts(c, parts, lens, 1);
   free(text);
 }
 
-static json_t *error_object(json_t *id, int code, const char *message) {
+json_t *dr__rpc_error_object(json_t *id, int code, const char *message) {
   return json_pack("{s:s, s:o, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
                    id ? json_incref(id) : json_null(), "error", "code", code, "message",
                    message);
-}
-
-/* ---- calls ---------------------------------------------------------------- */
-
-static dr_rpc_call *call_new(conn *c, json_t *id, batch *b) {
-  dr_rpc_call *call = calloc(1, sizeof *call);
-  if (!call) return NULL;
-  call->c = c;
-  call->method = -1;
-  call->started_ns = uv_hrtime();
-  call->id = id ? json_incref(id) : NULL;
-  call->b = b;
-  call->next = c->calls;
-  if (c->calls) c->calls->prev = call;
-  c->calls = call;
-  c->refs++;
-  c->pending++;
-  return call;
-}
-
-/* Ends a call with a full response object (whose reference it takes). */
-static void call_end(dr_rpc_call *call, json_t *response) {
-  conn *c = call->c;
-  batch *b = call->b;
-  dr_rpc_stats *st = &c->srv->stats;
-  if (call->method < 0) st->bad_requests++;
-  else {
-    dr_latency_observe(&st->latency[call->method], uv_hrtime() - call->started_ns);
-    st->errors[call->method] += call->failed;
-  }
-  if (!call->id || !response) {
-    json_decref(response); /* notifications get no answer */
-  } else if (b) {
-    json_array_append_new(b->responses, response);
-  } else {
-    send_json(c, response);
-    json_decref(response);
-  }
-  if (b && --b->outstanding == 0) {
-    if (json_array_size(b->responses)) send_json(c, b->responses);
-    json_decref(b->responses);
-    free(b);
-  }
-  json_decref(call->id);
-  if (call->prev) call->prev->next = call->next;
-  else c->calls = call->next;
-  if (call->next) call->next->prev = call->prev;
-  free(call);
-  c->pending--;
-  if (c->paused && c->pending <= RESUME_AT) queue_resume(c);
-  maybe_close(c);
-  conn_unref(c);
-}
-
-/* ---- watch subscriptions ------------------------------------------------------ */
-
-static void on_event(void *ctx, uint64_t sub, dr_event_type type, const dr_entry *record) {
-  conn *c = ctx;
-  if (c->closed) return;
-  json_t *msg = json_pack("{s:s, s:s, s:{s:I, s:s, s:o}}", "jsonrpc", "2.0", "method", "event",
-                          "params", "subscription", (json_int_t)sub, "type", dr_event_name(type),
-                          "record", dr_json_record(record));
-  if (!msg) return;
-  send_json(c, msg);
-  json_decref(msg);
-}
-
-int dr_rpc_conn_watch(dr_rpc_call *call, const uint8_t rid[DR_ID_LEN], uint64_t *sub) {
-  conn *c = call->c;
-  if (c->closed) return -ESHUTDOWN;
-  if (c->n_subs >= DR_RPC_MAX_WATCHES_PER_CONN) return -EMLINK;
-  uint64_t *grown = realloc(c->subs, (c->n_subs + 1) * sizeof *grown);
-  if (!grown) return -ENOMEM;
-  c->subs = grown;
-  int r = dr_node_watch(c->node, rid, on_event, c, sub);
-  if (r < 0) return r;
-  c->subs[c->n_subs++] = *sub;
-  return 0;
-}
-
-int dr_rpc_conn_unwatch(dr_rpc_call *call, uint64_t sub) {
-  conn *c = call->c;
-  for (size_t i = 0; i < c->n_subs; i++)
-    if (c->subs[i] == sub) {
-      c->subs[i] = c->subs[--c->n_subs];
-      return dr_node_unwatch(c->node, sub);
-    }
-  return DR_ENOTFOUND; /* another connection's subscriptions are not ours to end */
-}
-
-dr_node *dr_rpc_call_node(const dr_rpc_call *call) {
-  return call->c->node;
-}
-
-bool dr_rpc_call_tcp(const dr_rpc_call *call) {
-  return call->c->tcp;
-}
-
-void dr_rpc_call_on_close(dr_rpc_call *call, void (*fn)(dr_rpc_call *call, void *arg), void *arg) {
-  call->on_close = fn;
-  call->close_arg = arg;
-}
-
-void dr_rpc_reply(dr_rpc_call *call, json_t *result) {
-  json_t *resp = NULL;
-  if (call->id)
-    resp = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", call->id, "result",
-                     result ? result : json_null());
-  else
-    json_decref(result);
-  call_end(call, resp);
-}
-
-void dr_rpc_reply_text(dr_rpc_call *call, const char *result, size_t len) {
-  if (call->id && !call->b) {
-    char *id = json_dumps(call->id, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (id) {
-      static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
-      const char *parts[] = {head, id, mid, result, "}"};
-      size_t lens[] = {sizeof head - 1, strlen(id), sizeof mid - 1, len, 1};
-      send_parts(call->c, parts, lens, 5);
-      free(id);
-      call_end(call, NULL);
-      return;
-    }
-  }
-  /* a batch member (its answer goes into the batch's array) or a notification */
-  dr_rpc_reply(call, call->id ? json_loadb(result, len, 0, NULL) : NULL);
-}
-
-int dr_rpc_entry_json(dr_rpc_call *call, const dr_entry *e, dr_text *out) {
-  dr_rpc_server *s = call->c->srv;
-  return dr_json_cache_append(s->json_cache, e, uv_now(s->loop), out);
-}
-
-void dr_rpc_fail(dr_rpc_call *call, int code, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  dr__utf8_clean(msg);
-  call->failed = true;
-  call_end(call, call->id ? error_object(call->id, code, msg) : NULL);
-}
-
-/* ---- requests ----------------------------------------------------------------- */
-
-static void handle_request(conn *c, json_t *req, batch *b) {
-  json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
-  bool id_ok = !id || json_is_string(id) || json_is_integer(id) || json_is_real(id) ||
-               json_is_null(id);
-  json_t *ver = json_object_get(req, "jsonrpc");
-  json_t *method = json_object_get(req, "method");
-  json_t *params = json_object_get(req, "params");
-  bool valid = json_is_object(req) && id_ok && json_is_string(ver) &&
-               strcmp(json_string_value(ver), "2.0") == 0 && json_is_string(method) &&
-               (!params || json_is_object(params) || json_is_array(params));
-  if (!valid) {
-    /* an invalid request is answered even without an id */
-    dr_rpc_call *call = call_new(c, id && id_ok ? id : json_null(), b);
-    if (call) dr_rpc_fail(call, DR_RPC_INVALID_REQUEST, "invalid request");
-    return;
-  }
-  dr_rpc_call *call = call_new(c, id, b);
-  if (!call) return;
-  const char *name = json_string_value(method);
-  dr_rpc_method_fn fn;
-  if ((call->method = dr_rpc_find_method(name, &fn)) < 0) {
-    dr_rpc_fail(call, DR_RPC_METHOD_NOT_FOUND, "method not found: %.64s", name);
-    return;
-  }
-  if (params && json_is_array(params)) {
-    if (json_array_size(params) == 0) params = NULL;
-    else {
-      dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid params: params are by name (an object)");
-      return;
-    }
-  }
-  json_t *p = params ? json_incref(params) : json_object();
-  fn(call, p);
-  json_decref(p);
-}
-
-static void handle_text(conn *c, const char *text, size_t len) {
-  json_error_t jerr;
-  json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!msg) {
-    json_t *e = error_object(NULL, DR_RPC_PARSE_ERROR, "parse error");
-    send_json(c, e);
-    json_decref(e);
-    return;
-  }
-  if (json_is_array(msg)) {
-    size_t n = json_array_size(msg);
-    if (n > DR_RPC_MAX_PENDING) {
-      DR_WARN(dr_node_logger(c->node), "rpc: refusing a batch of %zu requests (at most %d)", n,
-              DR_RPC_MAX_PENDING);
-      char why[96];
-      snprintf(why, sizeof why, "limit exceeded: a batch of at most %d requests", DR_RPC_MAX_PENDING);
-      json_t *e = error_object(NULL, DR_RPC_LIMIT, why);
-      send_json(c, e);
-      json_decref(e);
-      json_decref(msg);
-      return;
-    }
-    batch *b = n ? calloc(1, sizeof *b) : NULL;
-    if (!n || !b || !(b->responses = json_array())) {
-      free(b);
-      json_t *e = error_object(NULL, DR_RPC_INVALID_REQUEST, "invalid request: empty batch");
-      send_json(c, e);
-      json_decref(e);
-      json_decref(msg);
-      return;
-    }
-    /* one extra count, so the batch cannot end before every member started */
-    b->outstanding = n + 1;
-    for (size_t i = 0; i < n; i++) handle_request(c, json_array_get(msg, i), b);
-    if (--b->outstanding == 0) {
-      if (json_array_size(b->responses)) send_json(c, b->responses);
-      json_decref(b->responses);
-      free(b);
-    }
-  } else {
-    handle_request(c, msg, NULL);
-  }
-  json_decref(msg);
 }
 
 /* ---- connections ----------------------------------------------------------------- */
@@ -461,7 +159,7 @@ static void on_conn_closed(uv_handle_t *h) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
-  conn_unref(c);
+  dr__rpc_conn_unref(c);
   if (--s->handles == 0) server_release(s);
 }
 
@@ -509,15 +207,15 @@ static void take_texts(conn *c) {
     }
     if ((st = dr_rpc_stream_next(&c->in, &text, &len)) == DR_STREAM_NEED_MORE) return;
     if (st == DR_STREAM_VALUE) {
-      handle_text(c, text, len);
+      dr__rpc_handle_text(c, text, len);
     } else if (st == DR_STREAM_GARBAGE) {
-      json_t *e = error_object(NULL, DR_RPC_PARSE_ERROR, "parse error");
-      send_json(c, e);
+      json_t *e = dr__rpc_error_object(NULL, DR_RPC_PARSE_ERROR, "parse error");
+      dr__rpc_send_json(c, e);
       json_decref(e);
     } else { /* too large: answer, read no more, close once written */
       DR_WARN(dr_node_logger(c->node), "rpc: request over %d bytes; closing", DR_RPC_MAX_REQUEST);
-      json_t *e = error_object(NULL, DR_RPC_LIMIT, "limit exceeded: request larger than 1048576 bytes");
-      send_json(c, e);
+      json_t *e = dr__rpc_error_object(NULL, DR_RPC_LIMIT, "limit exceeded: request larger than 1048576 bytes");
+      dr__rpc_send_json(c, e);
       json_decref(e);
       uv_read_stop(&c->h.stream);
       c->eof = true;
@@ -529,7 +227,7 @@ static void take_texts(conn *c) {
  * call_end: a call often ends from a node callback (a DHT get done, a cache
  * event) that is still walking the node's own lists, and taking new texts
  * there would start new operations in the middle of that walk. */
-static void queue_resume(conn *c) {
+void dr__rpc_queue_resume(conn *c) {
   if (c->resume_queued || c->closed) return;
   c->resume_queued = true;
   c->refs++;
@@ -562,8 +260,8 @@ static void on_resume(uv_idle_t *h) {
           uv_read_start(&c->h.stream, on_alloc, on_read) < 0)
         conn_close(c);
     }
-    maybe_close(c);
-    conn_unref(c);
+    dr__rpc_maybe_close(c);
+    dr__rpc_conn_unref(c);
   }
 }
 
@@ -582,8 +280,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
       /* reading stops at the cap, so every complete text was taken already */
       c->eof = true;
       if (dr_rpc_stream_leftover(&c->in)) {
-        json_t *e = error_object(NULL, DR_RPC_PARSE_ERROR, "parse error: unfinished request");
-        send_json(c, e);
+        json_t *e = dr__rpc_error_object(NULL, DR_RPC_PARSE_ERROR, "parse error: unfinished request");
+        dr__rpc_send_json(c, e);
         json_decref(e);
       }
     } else {
@@ -591,8 +289,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     }
   }
   free(buf->base);
-  maybe_close(c);
-  conn_unref(c);
+  dr__rpc_maybe_close(c);
+  dr__rpc_conn_unref(c);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -632,11 +330,11 @@ static void on_connection(uv_stream_t *server, int status) {
     s->stats.refused[c->tcp]++;
     DR_WARN(dr_node_logger(s->node), "rpc: refusing a connection on the %s: %u open already",
             c->tcp ? "TCP listener" : "Unix socket", s->max_conns);
-    json_t *e = error_object(NULL, DR_RPC_LIMIT, "limit exceeded: too many connections");
-    send_json(c, e);
+    json_t *e = dr__rpc_error_object(NULL, DR_RPC_LIMIT, "limit exceeded: too many connections");
+    dr__rpc_send_json(c, e);
     json_decref(e);
     c->eof = true;
-    maybe_close(c);
+    dr__rpc_maybe_close(c);
     return;
   }
   uv_read_start(&c->h.stream, on_alloc, on_read);
@@ -661,13 +359,13 @@ static void on_sweep(uv_timer_t *t) {
       char why[128];
       snprintf(why, sizeof why, "invalid request: not complete within %llu ms; closing",
                (unsigned long long)s->request_ms);
-      json_t *e = error_object(NULL, DR_RPC_INVALID_REQUEST, why);
-      send_json(c, e);
+      json_t *e = dr__rpc_error_object(NULL, DR_RPC_INVALID_REQUEST, why);
+      dr__rpc_send_json(c, e);
       json_decref(e);
       uv_read_stop(&c->h.stream);
       c->eof = true;
       c->partial_ms = 0;
-      maybe_close(c);
+      dr__rpc_maybe_close(c);
     } else if (queued && now - c->active_ms >= s->idle_ms) {
       DR_WARN(lg, "rpc: dropping a client that took none of its answers for %llu ms (%zu bytes unsent)",
               (unsigned long long)s->idle_ms, queued);
@@ -803,6 +501,6 @@ void dr_rpc_server_stop(dr_rpc_server *s, void (*done)(void *ctx), void *ctx) {
     s->resume = c->resume_next;
     c->resume_next = NULL;
     c->resume_queued = false;
-    conn_unref(c);
+    dr__rpc_conn_unref(c);
   }
 }
