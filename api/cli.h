@@ -1,10 +1,12 @@
-/* cli.h - private to the CLI: what cli.c, cli_args.c, cli_help.c, cli_cmds.c and cli_print.c share */
+/* cli.h - private to the CLI: what cli.c, cli_args.c, cli_help.c, cli_cmds.c, cli_records.c and cli_print.c share */
 #ifndef DR_CLI_H
 #define DR_CLI_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+#include "crypto/crypto.h" /* DR_ID_TEXT_MAX */
 
 /* Exit statuses (dhtreg help shows them; so do the README and the man page). */
 #define CLI_OK 0
@@ -116,6 +118,26 @@ int cli_split_words(const char *s, char **words, int max, char *buf, size_t cap)
 /* The closest of n candidates to typed (an edit distance small for its
  * length, or typed a prefix of only it), or NULL. */
 const char *cli_suggest(const char *typed, const char *const *cands, size_t n);
+
+/* ---- what commands share (cli_cmds.c) ----
+ * Each returns -1 when the argument is good, else an exit status (the
+ * reason printed). */
+int cli_parse_int(const cli_cmd *cmd, const char *name, const char *s, long long min, long long max,
+                  json_int_t *out);
+/* A RESOURCE (an id, LABEL@ALIAS or LABEL@PEER_ID) as an id's text. */
+int cli_resource_arg(const cli_cmd *cmd, const char *ref, char out[DR_ID_TEXT_MAX]);
+/* A LABEL or SERVICE_ID the node is to sign: one of the names it signs. */
+int cli_signed_name_arg(const cli_cmd *cmd, const char *what, const char *s);
+/* Runs a call and prints its result with print (or as JSON); done: what
+ * to call it when "published" is false, or NULL. Returns an exit status. */
+typedef void (*cli_print_fn)(const cli *c, json_t *res);
+int cli_run(cli *c, const char *method, json_t *params, cli_print_fn print, const char *done);
+
+/* ---- the commands that change a record (cli_records.c) ---- */
+extern const cli_opt cli_advertise_opts[];
+int cli_cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a);
+int cli_cmd_renew(cli *c, const cli_cmd *cmd, const cli_args *a);
+int cli_cmd_withdraw(cli *c, const cli_cmd *cmd, const cli_args *a);
 
 /* ---- help, version, completion (cli_help.c) ---- */
 

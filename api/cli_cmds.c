@@ -1,4 +1,4 @@
-/* cli_cmds.c - the dhtreg subcommands: one function each, dispatched from the table at the end */
+/* cli_cmds.c - the dhtreg subcommands but those of records (cli_records.c): one function each, dispatched from the table at the end; and what commands share to read their arguments and call the node */
 #include "api/cli.h"
 
 #include <errno.h>
@@ -15,7 +15,7 @@
 
 /* ---- arguments ----------------------------------------------------------------------- */
 
-static int parse_int(const cli_cmd *cmd, const char *name, const char *s, long long min,
+int cli_parse_int(const cli_cmd *cmd, const char *name, const char *s, long long min,
                      long long max, json_int_t *out) {
   char *end;
   errno = 0;
@@ -67,7 +67,7 @@ static int names_arg(const cli_cmd *cmd, names_fn fn, const char *text, char out
   return -1;
 }
 
-static int resource_arg(const cli_cmd *cmd, const char *ref, char out[DR_ID_TEXT_MAX]) {
+int cli_resource_arg(const cli_cmd *cmd, const char *ref, char out[DR_ID_TEXT_MAX]) {
   return names_arg(cmd, dr_names_resource, ref, out);
 }
 
@@ -84,7 +84,7 @@ static int label_arg(const cli_cmd *cmd, const char *label) {
 
 /* A LABEL or SERVICE_ID this command has the node sign: one of the names
  * it signs (docs/API.md, "Names"), which are narrower than what it reads. */
-static int signed_name_arg(const cli_cmd *cmd, const char *what, const char *s) {
+int cli_signed_name_arg(const cli_cmd *cmd, const char *what, const char *s) {
   size_t n = strlen(s);
   const char *why = strcmp(what, "LABEL") == 0 ? dr_label_refusal(s, n) : dr_service_id_refusal(s, n);
   if (why) return cli_usage_error(cmd, "%s: '%.40s%s' is refused: it %s", what, s, n > 40 ? "..." : "", why);
@@ -92,8 +92,6 @@ static int signed_name_arg(const cli_cmd *cmd, const char *what, const char *s) 
 }
 
 /* ---- calling and printing --------------------------------------------------------------- */
-
-typedef void (*print_fn)(const cli *c, json_t *res);
 
 /* "published": false: said on stderr; what it did still stands (exit 0). */
 static void warn_unpublished(json_t *res, const char *done) {
@@ -103,7 +101,7 @@ static void warn_unpublished(json_t *res, const char *done) {
 
 /* Runs a call and prints its result with print (or as JSON). done: what
  * to call it when "published" is false, or NULL. */
-static int run(cli *c, const char *method, json_t *params, print_fn print, const char *done) {
+int cli_run(cli *c, const char *method, json_t *params, cli_print_fn print, const char *done) {
   json_t *res = cli_call(c, method, params);
   if (!res) return cli_failed(c);
   if (c->json) cli_print_json(res);
@@ -120,7 +118,7 @@ static void print_ok(const cli *c, json_t *res) {
 /* ---- commands ------------------------------------------------------------------------ */
 
 static int cmd_status(cli *c, const cli_cmd *cmd, const cli_args *a) {
-  return run(c, "node.info", NULL, cli_print_status, NULL);
+  return cli_run(c, "node.info", NULL, cli_print_status, NULL);
 }
 
 /* "ok" (alive), then whether it is ready and, if not, why */
@@ -137,7 +135,7 @@ static void print_health(const cli *c, json_t *res) {
 }
 
 static int cmd_health(cli *c, const cli_cmd *cmd, const cli_args *a) {
-  return run(c, "health", NULL, print_health, NULL);
+  return cli_run(c, "health", NULL, print_health, NULL);
 }
 
 /* readiness as an exit status, for scripts and ExecStartPost: 0 ready, 1 not */
@@ -169,7 +167,7 @@ static const cli_opt id_opts[] = {
 static int cmd_id(cli *c, const cli_cmd *cmd, const cli_args *a) {
   int r = label_arg(cmd, a->pos[0]);
   if (r >= 0) return r;
-  if (!a->n[ID_OWNER]) return run(c, "resource.id", json_pack("{s:s}", "label", a->pos[0]), print_id, NULL);
+  if (!a->n[ID_OWNER]) return cli_run(c, "resource.id", json_pack("{s:s}", "label", a->pos[0]), print_id, NULL);
   char owner_text[DR_ID_TEXT_MAX], rid_text[DR_ID_TEXT_MAX];
   uint8_t owner[DR_ID_LEN], rid[DR_ID_LEN];
   if ((r = peer_arg(cmd, a->val[ID_OWNER][0], owner_text)) >= 0) return r;
@@ -198,9 +196,9 @@ static const cli_opt create_opts[] = {
 
 static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
   int r = label_arg(cmd, a->pos[0]);
-  if (r >= 0 || (r = signed_name_arg(cmd, "LABEL", a->pos[0])) >= 0) return r;
+  if (r >= 0 || (r = cli_signed_name_arg(cmd, "LABEL", a->pos[0])) >= 0) return r;
   json_int_t shards = 1;
-  if (a->n[CREATE_SHARDS] && (r = parse_int(cmd, "shards", a->val[CREATE_SHARDS][0], 1, DR_SHARDS_MAX, &shards)) >= 0)
+  if (a->n[CREATE_SHARDS] && (r = cli_parse_int(cmd, "shards", a->val[CREATE_SHARDS][0], 1, DR_SHARDS_MAX, &shards)) >= 0)
     return r;
   if (shards & (shards - 1))
     return cli_usage_error(cmd, "--shards: '%s' is not a power of two", a->val[CREATE_SHARDS][0]);
@@ -227,212 +225,13 @@ static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
   if (policy) json_object_set_new(p, "policy", json_string(policy));
   if (a->n[CREATE_ALLOW] || a->n[CREATE_NO_ALLOW]) json_object_set_new(p, "allow", allow);
   else json_decref(allow);
-  return run(c, "resource.create", p, cli_print_resource, "created");
+  return cli_run(c, "resource.create", p, cli_print_resource, "created");
 }
 
 static int cmd_get(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
-  return r >= 0 ? r : run(c, "resource.get", json_pack("{s:s}", "resource_id", rid), cli_print_resource, NULL);
-}
-
-static void print_advertised(const cli *c, json_t *res) {
-  static const char *const keys[] = {"resource_id", "service_id", "peer_id", "seq", "expires_at", NULL};
-  cli_print_kv(c, res, keys);
-}
-
-enum { AD_HOST, AD_PORT, AD_ADDRESS, AD_TYPE, AD_TAG, AD_META, AD_TTL, AD_LEASE, AD_CHECK_TCP, AD_CHECK_HTTP,
-       AD_CHECK_EXEC, AD_CHECK_INTERVAL, AD_CHECK_TIMEOUT, AD_CHECK_FAILURES, AD_CHECK_PASSES };
-static const cli_opt advertise_opts[] = {
-    [AD_HOST] = {"host", 0, "HOST", "where to reach it (at most 253 bytes)", false, "@hostname"},
-    [AD_PORT] = {"port", 0, "N", "its port (0-65535)", false, NULL},
-    [AD_ADDRESS] = {"address", 0, "ADDR", "another address (repeatable: at most 16, of 128 bytes)", true, NULL},
-    [AD_TYPE] = {"type", 0, "TYPE", "its type, e.g. http (at most 64 bytes)", false, NULL},
-    [AD_TAG] = {"tag", 0, "TAG", "a tag (repeatable: at most 16, of 64 bytes each)", true, NULL},
-    [AD_META] = {"meta", 0, "KEY=VALUE", "metadata (repeatable: 2 KiB in all)", true, NULL},
-    [AD_TTL] = {"ttl", 0, "SECONDS", "lifetime of each signed version (30-86400, default 300;\n"
-                                     "a node run with --min-ttl takes less)", false, NULL},
-    [AD_LEASE] = {"lease", 0, NULL, "live only while 'dhtreg renew' is called within the TTL", false, NULL},
-    [AD_CHECK_TCP] = {"check-tcp", 0, "HOST:PORT", "a health check: the node connects there every interval", false, NULL},
-    [AD_CHECK_HTTP] = {"check-http", 0, "URL", "a health check: GET http://HOST[:PORT]/PATH, 2xx passes (no https)",
-                       false, NULL},
-    [AD_CHECK_EXEC] = {"check-exec", 0, "'CMD ARGS'", "a health check: runs CMD (no shell; quotes group words), exit 0\n"
-                                                      "passes; killed at the timeout", false, NULL},
-    [AD_CHECK_INTERVAL] = {"check-interval", 0, "S", "seconds between the check's runs (1-86400, default 10)", false, NULL},
-    [AD_CHECK_TIMEOUT] = {"check-timeout", 0, "S", "seconds a run may take (1-3600, default 5)", false, NULL},
-    [AD_CHECK_FAILURES] = {"check-failures", 0, "N", "failures in a row that make it critical (1-100, default 3)", false,
-                           NULL},
-    [AD_CHECK_PASSES] = {"check-passes", 0, "N", "passes in a row that make it passing again (1-100, default 2)", false,
-                         NULL},
-    {NULL, 0, NULL, NULL, false, NULL},
-};
-
-/* --check-*: the advertise's "check" object into *out (NULL: none).
- * Returns -1 to go on, or an exit status (printed). The node checks the
- * address, the URL and the program as well (-32602). */
-static int check_arg(const cli_cmd *cmd, const cli_args *a, json_t **out) {
-  static const struct {
-    int opt;
-    const char *key;
-    long long max;
-  } nums[] = {{AD_CHECK_INTERVAL, "interval", 86400}, {AD_CHECK_TIMEOUT, "timeout", 3600},
-              {AD_CHECK_FAILURES, "failures", 100}, {AD_CHECK_PASSES, "passes", 100}};
-  int kinds = !!a->n[AD_CHECK_TCP] + !!a->n[AD_CHECK_HTTP] + !!a->n[AD_CHECK_EXEC], r;
-  *out = NULL;
-  if (kinds > 1) return cli_usage_error(cmd, "one of --check-tcp, --check-http and --check-exec, not several");
-  for (size_t i = 0; !kinds && i < sizeof nums / sizeof nums[0]; i++)
-    if (a->n[nums[i].opt])
-      return cli_usage_error(cmd, "--%s needs --check-tcp, --check-http or --check-exec", advertise_opts[nums[i].opt].name);
-  if (!kinds) return -1;
-  json_t *chk = json_object();
-  if (a->n[AD_CHECK_TCP]) {
-    const char *t = a->val[AD_CHECK_TCP][0];
-    if (!strchr(t, ':')) r = cli_usage_error(cmd, "--check-tcp: '%s' is not HOST:PORT", t);
-    else r = -1, json_object_set_new(chk, "tcp", json_string(t));
-  } else if (a->n[AD_CHECK_HTTP]) {
-    const char *u = a->val[AD_CHECK_HTTP][0];
-    if (strncmp(u, "http://", 7) != 0) r = cli_usage_error(cmd, "--check-http: '%s' is not an http:// URL (https is not supported)", u);
-    else r = -1, json_object_set_new(chk, "http", json_string(u));
-  } else {
-    static char buf[4096];
-    char *words[32]; /* an exec check's words at most (docs/API.md) */
-    int n = cli_split_words(a->val[AD_CHECK_EXEC][0], words, 32, buf, sizeof buf);
-    json_t *argv = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(argv, json_string(words[i]));
-    json_object_set_new(chk, "exec", argv);
-    r = n < 1 ? cli_usage_error(cmd, "--check-exec: not a command of 1-32 words (or a quote is not closed)") : -1;
-  }
-  for (size_t i = 0; r < 0 && i < sizeof nums / sizeof nums[0]; i++) {
-    json_int_t v;
-    if (a->n[nums[i].opt] &&
-        (r = parse_int(cmd, advertise_opts[nums[i].opt].name, a->val[nums[i].opt][0], 1, nums[i].max, &v)) < 0)
-      json_object_set_new(chk, nums[i].key, json_integer(v));
-  }
-  if (r >= 0) json_decref(chk);
-  else *out = chk;
-  return r;
-}
-
-static int by_meta_key(const void *x, const void *y) {
-  return strcmp(((const dr_meta *)x)->key, ((const dr_meta *)y)->key);
-}
-
-/* The option a field of a record comes from, for dr_entry_validate's
- * messages. */
-static const char *option_of(const char *field) {
-  static const char *const map[][2] = {{"service_id", "SERVICE_ID"}, {"host", "--host"}, {"addresses", "--address"},
-                                       {"type", "--type"}, {"tags", "--tag"}, {"metadata", "--meta"},
-                                       {"ttl", "--ttl"}, {"entry", "the record"}};
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-    if (field && strcmp(map[i][0], field) == 0) return map[i][1];
-  return field ? field : "the record";
-}
-
-/* Checks an advertise's fields as the node does: signs the record it would
- * sign (with a key of no use after) through the same dr_entry_sign, which
- * applies every limit of docs/API.md, the 4 KiB of the whole entry too.
- * The TTL's floor is the node's own (--min-ttl): the node checks it. */
-static int check_record(const cli_cmd *cmd, const char *rid_text, const char *sid, const cli_args *a, json_int_t port,
-                        json_int_t ttl, dr_meta *meta) {
-  uint8_t rid[DR_ID_LEN];
-  dr_identity id;
-  dr_id_decode(rid_text, rid);
-  dr_identity_generate(&id);
-  uint64_t now = (uint64_t)time(NULL);
-  dr_entry e = {.kind = DR_KIND_RECORD, .name = (char *)sid, .seq = now * 1000000,
-                .issued_at = now, .expires_at = now + (uint64_t)(ttl ? ttl : DR_TTL_MAX),
-                .host = a->n[AD_HOST] ? (char *)a->val[AD_HOST][0] : NULL, .port = (uint16_t)port,
-                .addrs = (char **)a->val[AD_ADDRESS], .n_addrs = (size_t)a->n[AD_ADDRESS],
-                .type = a->n[AD_TYPE] ? (char *)a->val[AD_TYPE][0] : NULL,
-                .tags = (char **)a->val[AD_TAG], .n_tags = (size_t)a->n[AD_TAG], .meta = meta,
-                .n_meta = (size_t)a->n[AD_META]};
-  memcpy(e.rid, rid, DR_ID_LEN);
-  const char *field = NULL, *why = NULL;
-  int r = dr_entry_sign(&e, &id, &field, &why);
-  free(e.raw);
-  if (r == -ENOMEM) {
-    fprintf(stderr, "dhtreg: out of memory\n");
-    return CLI_ERROR;
-  }
-  if (r < 0) return cli_usage_error(cmd, "%s: %s", option_of(field), why ? why : "refused");
-  return -1;
-}
-
-static int cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
-  char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
-  if (r >= 0) return r;
-  json_int_t port = 0, ttl = 0;
-  if (a->n[AD_PORT] && (r = parse_int(cmd, "port", a->val[AD_PORT][0], 0, 65535, &port)) >= 0) return r;
-  if (a->n[AD_TTL] && (r = parse_int(cmd, "ttl", a->val[AD_TTL][0], 1, DR_TTL_MAX, &ttl)) >= 0) return r;
-  /* metadata, split and sorted as the entry has it: one key once */
-  dr_meta meta[CLI_MAX_VALUES];
-  static char keys[CLI_MAX_VALUES][DR_META_ENCODED_MAX + 1];
-  for (int i = 0; i < a->n[AD_META]; i++) {
-    const char *kv = a->val[AD_META][i], *eq = strchr(kv, '=');
-    if (!eq || eq == kv) return cli_usage_error(cmd, "--meta: '%s' is not KEY=VALUE", kv);
-    if ((size_t)(eq - kv) > DR_META_ENCODED_MAX) return cli_usage_error(cmd, "--meta: larger than 2048 bytes encoded");
-    snprintf(keys[i], sizeof keys[i], "%.*s", (int)(eq - kv), kv);
-    meta[i] = (dr_meta){keys[i], (char *)eq + 1};
-  }
-  qsort(meta, (size_t)a->n[AD_META], sizeof *meta, by_meta_key);
-  for (int i = 1; i < a->n[AD_META]; i++)
-    if (strcmp(meta[i - 1].key, meta[i].key) == 0) return cli_usage_error(cmd, "--meta: %s given twice", meta[i].key);
-  if ((r = check_record(cmd, rid, a->pos[1], a, port, ttl, meta)) >= 0 ||
-      (r = signed_name_arg(cmd, "SERVICE_ID", a->pos[1])) >= 0)
-    return r;
-  json_t *check;
-  if ((r = check_arg(cmd, a, &check)) >= 0) return r;
-
-  json_t *p = json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]);
-  if (a->n[AD_HOST]) json_object_set_new(p, "host", json_string(a->val[AD_HOST][0]));
-  if (a->n[AD_PORT]) json_object_set_new(p, "port", json_integer(port));
-  if (a->n[AD_TYPE]) json_object_set_new(p, "type", json_string(a->val[AD_TYPE][0]));
-  if (a->n[AD_TTL]) json_object_set_new(p, "ttl", json_integer(ttl));
-  if (a->n[AD_LEASE]) json_object_set_new(p, "lease", json_true());
-  if (check) json_object_set_new(p, "check", check);
-  if (a->n[AD_ADDRESS] || a->n[AD_TAG]) {
-    json_t *addrs = json_array(), *tags = json_array();
-    for (int i = 0; i < a->n[AD_ADDRESS]; i++) json_array_append_new(addrs, json_string(a->val[AD_ADDRESS][i]));
-    for (int i = 0; i < a->n[AD_TAG]; i++) json_array_append_new(tags, json_string(a->val[AD_TAG][i]));
-    json_object_set_new(p, "addresses", addrs);
-    json_object_set_new(p, "tags", tags);
-  }
-  if (a->n[AD_META]) {
-    json_t *m = json_object();
-    for (int i = 0; i < a->n[AD_META]; i++) json_object_set_new(m, meta[i].key, json_string(meta[i].value));
-    json_object_set_new(p, "metadata", m);
-  }
-  r = run(c, "record.advertise", p, print_advertised, "advertised");
-  if (r == CLI_OK && !a->n[AD_HOST] && !port && !a->n[AD_ADDRESS])
-    fprintf(stderr, "dhtreg: warning: advertised with no --host, --port or --address: resolve returns it, but "
-                    "DNS has only its TXT (no SRV, A or AAAA: docs/DNS.md)\n");
-  return r;
-}
-
-static void print_renewed(const cli *c, json_t *res) {
-  static const char *const keys[] = {"seq", "expires_at", NULL};
-  cli_print_kv(c, res, keys);
-}
-
-static int cmd_renew(cli *c, const cli_cmd *cmd, const cli_args *a) {
-  char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
-  return r >= 0 ? r
-                : run(c, "record.renew", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]),
-                      print_renewed, "renewed");
-}
-
-static void print_withdrawn(const cli *c, json_t *res) {
-  printf("withdrawn\n");
-}
-
-static int cmd_withdraw(cli *c, const cli_cmd *cmd, const cli_args *a) {
-  char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
-  return r >= 0 ? r
-                : run(c, "record.withdraw", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", a->pos[1]),
-                      print_withdrawn, "withdrawn");
+  int r = cli_resource_arg(cmd, a->pos[0], rid);
+  return r >= 0 ? r : cli_run(c, "resource.get", json_pack("{s:s}", "resource_id", rid), cli_print_resource, NULL);
 }
 
 static void print_resolved(const cli *c, json_t *res) {
@@ -544,11 +343,11 @@ static const cli_opt resolve_opts[] = {
 
 static int cmd_resolve(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
+  int r = cli_resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
   json_int_t limit = 0;
   if (a->n[RESOLVE_LIMIT] &&
-      (r = parse_int(cmd, "limit", a->val[RESOLVE_LIMIT][0], 1, DR_RESOLVE_LIMIT_MAX, &limit)) >= 0)
+      (r = cli_parse_int(cmd, "limit", a->val[RESOLVE_LIMIT][0], 1, DR_RESOLVE_LIMIT_MAX, &limit)) >= 0)
     return r;
   const char *cursor = a->n[RESOLVE_CURSOR] ? a->val[RESOLVE_CURSOR][0] : NULL, *include;
   if ((r = include_arg(cmd, a, RESOLVE_INCLUDE, &include)) >= 0) return r;
@@ -573,14 +372,14 @@ static const cli_opt discover_opts[] = {
 
 static int cmd_discover(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
+  int r = cli_resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
   const char *include;
   if ((r = include_arg(cmd, a, DISCOVER_INCLUDE, &include)) >= 0) return r;
   json_t *p = json_pack("{s:s}", "resource_id", rid);
   if (a->n[DISCOVER_TYPE]) json_object_set_new(p, "type", json_string(a->val[DISCOVER_TYPE][0]));
   if (include) json_object_set_new(p, "include", json_string(include));
-  return run(c, "discover", p, cli_print_record, NULL);
+  return cli_run(c, "discover", p, cli_print_record, NULL);
 }
 
 static void print_list(const cli *c, json_t *res) {
@@ -591,25 +390,25 @@ static void print_list(const cli *c, json_t *res) {
 }
 
 static int cmd_list(cli *c, const cli_cmd *cmd, const cli_args *a) {
-  return run(c, "list", NULL, print_list, NULL);
+  return cli_run(c, "list", NULL, print_list, NULL);
 }
 
 static int cmd_pin(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
-  return r >= 0 ? r : run(c, "resource.pin", json_pack("{s:s}", "resource_id", rid), print_ok, NULL);
+  int r = cli_resource_arg(cmd, a->pos[0], rid);
+  return r >= 0 ? r : cli_run(c, "resource.pin", json_pack("{s:s}", "resource_id", rid), print_ok, NULL);
 }
 
 static int cmd_unpin(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
-  return r >= 0 ? r : run(c, "resource.unpin", json_pack("{s:s}", "resource_id", rid), print_ok, NULL);
+  int r = cli_resource_arg(cmd, a->pos[0], rid);
+  return r >= 0 ? r : cli_run(c, "resource.unpin", json_pack("{s:s}", "resource_id", rid), print_ok, NULL);
 }
 
 static int cmd_bootstrap(cli *c, const cli_cmd *cmd, const cli_args *a) {
   json_t *addrs = json_array();
   for (int i = 0; i < a->n_pos; i++) json_array_append_new(addrs, json_string(a->pos[i]));
-  return run(c, "node.bootstrap", json_pack("{s:o}", "addresses", addrs), print_ok, NULL);
+  return cli_run(c, "node.bootstrap", json_pack("{s:o}", "addresses", addrs), print_ok, NULL);
 }
 
 static volatile sig_atomic_t watch_stop;
@@ -622,7 +421,7 @@ static void on_watch_signal(int sig) {
 /* Subscribes, then prints every event until a signal or the node hangs up. */
 static int cmd_watch(cli *c, const cli_cmd *cmd, const cli_args *a) {
   char rid[DR_ID_TEXT_MAX];
-  int r = resource_arg(cmd, a->pos[0], rid);
+  int r = cli_resource_arg(cmd, a->pos[0], rid);
   if (r >= 0) return r;
   c->rpc_error = 0;
   int fd = cli_send(c, "watch", json_pack("{s:s}", "resource_id", rid));
@@ -750,7 +549,7 @@ const cli_cmd cli_cmds[] = {
      "dhtreg create web --policy owner --allow 3NDP9m6Q...", NULL, false},
     {"get", cmd_get, "Shows a resource", "RESOURCE", 1, 1, NO_OPTS, RESOURCE_NOTE "Exit status 3: no such resource.\n",
      "dhtreg get web@prod", NULL, false},
-    {"advertise", cmd_advertise, "Advertises a service of a resource", "RESOURCE SERVICE_ID", 2, 2, advertise_opts,
+    {"advertise", cli_cmd_advertise, "Advertises a service of a resource", "RESOURCE SERVICE_ID", 2, 2, cli_advertise_opts,
      RESOURCE_NOTE
      "SERVICE_ID is 1-128 bytes of letters, digits, '.', '_', ':' and '-' (no space),\n"
      "starting with a letter, a digit or '_'. The limits are the node's (docs/API.md),\n"
@@ -761,9 +560,9 @@ const cli_cmd cli_cmds[] = {
      "failures in a row the record is signed critical (resolve and discover leave it\n"
      "out), after --check-passes passes passing again; it starts passing.\n",
      "dhtreg advertise $RID web-1 --host 10.0.0.5 --port 8080 --type http", NULL, false},
-    {"renew", cmd_renew, "Renews a record (required in lease mode)", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
+    {"renew", cli_cmd_renew, "Renews a record (required in lease mode)", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
      RESOURCE_NOTE "Exit status 3: this node has no such live record.\n", "dhtreg renew $RID web-1", NULL, false},
-    {"withdraw", cmd_withdraw, "Withdraws a record this node advertises", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
+    {"withdraw", cli_cmd_withdraw, "Withdraws a record this node advertises", "RESOURCE SERVICE_ID", 2, 2, NO_OPTS,
      RESOURCE_NOTE "Exit status 3: this node advertises no such record.\n", "dhtreg withdraw $RID web-1", NULL,
      false},
     {"resolve", cmd_resolve, "Lists the live records of a resource", "RESOURCE", 1, 1, resolve_opts,
