@@ -214,7 +214,7 @@ static void on_get_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SI
   } else if (s) {
     s->ready = true;
     s->get = NULL;
-    s->last_poll_ms = dr_now_ms();
+    s->last_poll_ms = dr__net_now_ms(s->c->n); /* the network's time, as the expiries it is compared with */
     dr_cache *c = s->c;
     if (s->shard == 0 && c->m.resource && c->m.resource->shards > c->n_shards)
       open_shards(c, c->m.resource->shards);
@@ -531,7 +531,7 @@ const dr_entry *dr__cache_resource(dr_node *n, const uint8_t rid[DR_ID_LEN], boo
  * too by then). */
 void dr__cache_tick(dr_node *n, uint64_t now) {
   size_t b, b2;
-  uint64_t now_ms = dr_now_ms();
+  uint64_t now_ms = dr__net_now_ms(n);
   for (dr_map_item *it = dr_map_next(&n->caches, NULL, &b); it; it = dr_map_next(&n->caches, it, &b)) {
     dr_cache *c = it->value;
     maybe_poll(c, now_ms);

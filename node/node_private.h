@@ -285,6 +285,8 @@ void dr__clock_inbox_put(dr_policy_ctx *pc, const dr_entry *e, uint64_t now);
  * less the correction (at most the tolerated skew either way). What the
  * node signs with and checks expiries against. */
 uint64_t dr__net_now(const dr_node *n);
+/* The same in milliseconds (dr_now_ms less the correction). */
+uint64_t dr__net_now_ms(const dr_node *n);
 void dr__clock_tick(dr_node *n, uint64_t now);
 /* Whether a record expiring then is over for the network already. */
 bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now);

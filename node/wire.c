@@ -268,6 +268,9 @@ bool dr__edit_ok(void *ctx, uint64_t vid, const uint8_t *old, size_t old_len, co
     ok = (o.kind == DR_KIND_RESOURCE) == (e.kind == DR_KIND_RESOURCE) &&
          memcmp(o.issuer, e.issuer, DR_ID_LEN) == 0 && memcmp(o.rid, e.rid, DR_ID_LEN) == 0 &&
          strcmp(o.name, e.name) == 0 && e.seq > o.seq;
+  /* a renewal replaces its value in place: OpenDHT gives it to this policy
+   * alone, not to the store policy, so it is sampled here (as it was put) */
+  if (ok && new_ok) dr__clock_inbox_put((dr_policy_ctx *)ctx, &e, dr_now());
   dr_entry_clear(&o);
   dr_entry_clear(&e);
   return ok;
