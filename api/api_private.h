@@ -98,10 +98,10 @@ int dr_param_id(dr_rpc_call *call, json_t *params, const char *name, bool requir
 int dr_param_uint(dr_rpc_call *call, json_t *params, const char *name, uint64_t min,
                   uint64_t max, uint64_t *out, bool *present);
 int dr_param_bool(dr_rpc_call *call, json_t *params, const char *name, bool *out);
-/* A label ("label") or service id ("service_id") this node is asked to
- * sign: required, and one of the names it signs (dr_label_refusal,
- * dr_service_id_refusal); *out points into params. */
-int dr_param_name(dr_rpc_call *call, json_t *params, const char *name, const char **out);
+/* A label or service id this node is asked to sign: required, and one of
+ * the names it signs (rule: dr_label_refusal or dr_service_id_refusal);
+ * *out points into params. */
+int dr_param_name(dr_rpc_call *call, json_t *params, const char *name, dr_name_rule rule, const char **out);
 /* An array of strings; *out is malloc'd (pointers into params). */
 int dr_param_strings(dr_rpc_call *call, json_t *params, const char *name, size_t max,
                      char ***out, size_t *count);

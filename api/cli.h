@@ -126,8 +126,9 @@ int cli_parse_int(const cli_cmd *cmd, const char *name, const char *s, long long
                   json_int_t *out);
 /* A RESOURCE (an id, LABEL@ALIAS or LABEL@PEER_ID) as an id's text. */
 int cli_resource_arg(const cli_cmd *cmd, const char *ref, char out[DR_ID_TEXT_MAX]);
-/* A LABEL or SERVICE_ID the node is to sign: one of the names it signs. */
-int cli_signed_name_arg(const cli_cmd *cmd, const char *what, const char *s);
+/* A LABEL or SERVICE_ID (what) the node is to sign: one of the names it
+ * signs (rule: dr_label_refusal or dr_service_id_refusal). */
+int cli_signed_name_arg(const cli_cmd *cmd, const char *what, dr_name_rule rule, const char *s);
 /* Runs a call and prints its result with print (or as JSON); done: what
  * to call it when "published" is false, or NULL. Returns an exit status. */
 typedef void (*cli_print_fn)(const cli *c, json_t *res);

@@ -84,9 +84,9 @@ static int label_arg(const cli_cmd *cmd, const char *label) {
 
 /* A LABEL or SERVICE_ID this command has the node sign: one of the names
  * it signs (docs/API.md, "Names"), which are narrower than what it reads. */
-int cli_signed_name_arg(const cli_cmd *cmd, const char *what, const char *s) {
+int cli_signed_name_arg(const cli_cmd *cmd, const char *what, dr_name_rule rule, const char *s) {
   size_t n = strlen(s);
-  const char *why = strcmp(what, "LABEL") == 0 ? dr_label_refusal(s, n) : dr_service_id_refusal(s, n);
+  const char *why = rule(s, n);
   if (why) return cli_usage_error(cmd, "%s: '%.40s%s' is refused: it %s", what, s, n > 40 ? "..." : "", why);
   return -1;
 }
@@ -196,7 +196,7 @@ static const cli_opt create_opts[] = {
 
 static int cmd_create(cli *c, const cli_cmd *cmd, const cli_args *a) {
   int r = label_arg(cmd, a->pos[0]);
-  if (r >= 0 || (r = cli_signed_name_arg(cmd, "LABEL", a->pos[0])) >= 0) return r;
+  if (r >= 0 || (r = cli_signed_name_arg(cmd, "LABEL", dr_label_refusal, a->pos[0])) >= 0) return r;
   json_int_t shards = 1;
   if (a->n[CREATE_SHARDS] && (r = cli_parse_int(cmd, "shards", a->val[CREATE_SHARDS][0], 1, DR_SHARDS_MAX, &shards)) >= 0)
     return r;

@@ -153,7 +153,7 @@ int cli_cmd_advertise(cli *c, const cli_cmd *cmd, const cli_args *a) {
   for (int i = 1; i < a->n[AD_META]; i++)
     if (strcmp(meta[i - 1].key, meta[i].key) == 0) return cli_usage_error(cmd, "--meta: %s given twice", meta[i].key);
   if ((r = check_record(cmd, rid, a->pos[1], a, port, ttl, meta)) >= 0 ||
-      (r = cli_signed_name_arg(cmd, "SERVICE_ID", a->pos[1])) >= 0)
+      (r = cli_signed_name_arg(cmd, "SERVICE_ID", dr_service_id_refusal, a->pos[1])) >= 0)
     return r;
   json_t *check;
   if ((r = check_arg(cmd, a, &check)) >= 0) return r;

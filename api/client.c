@@ -74,11 +74,7 @@ int dhtreg_connect(dhtreg **out, const char *socket_path) {
   int r;
   if (!out) return dr__last_error_set(-EINVAL, "dhtreg_connect: out is NULL");
   *out = NULL;
-  if (!socket_path) {
-    if (dhtreg_default_socket(def, sizeof def) < 0)
-      return dr__last_error_set(-ENAMETOOLONG, "socket path too long ($DHTREG_SOCKET, $DHTREG_HOME or $HOME)");
-    socket_path = def;
-  }
+  if ((r = dr__socket_or_default(&socket_path, def, sizeof def)) < 0) return r;
   dhtreg *c = calloc(1, sizeof *c);
   if (!c) return dr__last_error_set(-ENOMEM, "out of memory");
   c->fd = -1;

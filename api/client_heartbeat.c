@@ -119,13 +119,8 @@ static int hb_start(dhtreg_uv_heartbeat **out, uv_loop_t *loop, const char *sock
                     bool advertised, dhtreg_heartbeat_cb cb, void *ud) {
   char def[4096];
   int r = -ENOMEM;
-  if (!socket_path) {
-    if (dhtreg_default_socket(def, sizeof def) < 0) {
-      r = dr__last_error_set(-ENAMETOOLONG, "socket path too long ($DHTREG_SOCKET, $DHTREG_HOME or $HOME)");
-      goto err;
-    }
-    socket_path = def;
-  }
+  if ((r = dr__socket_or_default(&socket_path, def, sizeof def)) < 0) goto err;
+  r = -ENOMEM;
   dhtreg_uv_heartbeat *hb = calloc(1, sizeof *hb);
   if (!hb || !(hb->path = strdup(socket_path))) {
     free(hb);

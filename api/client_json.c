@@ -39,6 +39,14 @@ int dr__last_error_set(int err, const char *fmt, ...) {
   return err;
 }
 
+int dr__socket_or_default(const char **path, char *def, size_t cap) {
+  if (*path) return 0;
+  if (dhtreg_default_socket(def, cap) < 0)
+    return dr__last_error_set(-ENAMETOOLONG, "socket path too long ($DHTREG_SOCKET, $DHTREG_HOME or $HOME)");
+  *path = def;
+  return 0;
+}
+
 void dr__last_error_clear(void) {
   last_error[0] = '\0';
 }

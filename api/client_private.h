@@ -44,6 +44,9 @@ json_t *dr__params(const char *params_json);
 int dr__last_error_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void dr__last_error_clear(void);
 const char *dr__last_error(void);
+/* *path itself, or (NULL) the default socket written into def: 0, or
+ * -ENAMETOOLONG with the last error set. */
+int dr__socket_or_default(const char **path, char *def, size_t cap);
 
 /* Connects to socket_path (NULL: the default), calls method with params
  * (stolen) and closes: 0 with *result (a new reference, the caller's), or

@@ -292,17 +292,14 @@ int dhtreg_uv_open(dhtreg_uv **out, uv_loop_t *loop, const char *socket_path) {
   char def[4096];
   if (out) *out = NULL;
   if (!out || !loop) return dr__last_error_set(-EINVAL, "dhtreg_uv_open: out or loop is NULL");
-  if (!socket_path) {
-    if (dhtreg_default_socket(def, sizeof def) < 0)
-      return dr__last_error_set(-ENAMETOOLONG, "socket path too long ($DHTREG_SOCKET, $DHTREG_HOME or $HOME)");
-    socket_path = def;
-  }
+  int r = dr__socket_or_default(&socket_path, def, sizeof def);
+  if (r < 0) return r;
   dhtreg_uv *c = calloc(1, sizeof *c);
   if (!c) return dr__last_error_set(-ENOMEM, "out of memory");
   c->loop = loop;
   c->timeout_ms = DR_CLIENT_TIMEOUT_MS;
   c->next_id = 1;
-  int r = uv_pipe_init(loop, &c->pipe, 0);
+  r = uv_pipe_init(loop, &c->pipe, 0);
   if (r < 0) {
     free(c);
     return dr__last_error_set(r, "uv_pipe_init: %s", uv_strerror(r));

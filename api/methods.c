@@ -202,7 +202,7 @@ static void m_resource_create(dr_rpc_call *call, json_t *params) {
     dr_rpc_fail(call, DR_RPC_INVALID_PARAMS, "invalid param shards: must be a power of two (1, 2, 4, ... 4096)");
     return;
   }
-  if (dr_param_name(call, params, "label", &p.label) < 0 ||
+  if (dr_param_name(call, params, "label", dr_label_refusal, &p.label) < 0 ||
       dr_param_string(call, params, "policy", false, &policy_s) < 0 ||
       dr_param_strings(call, params, "allow", DR_ALLOW_MAX, &allow_s, &p.n_allow) < 0)
     return;
@@ -326,7 +326,7 @@ static advertise_req *advertise_parse(dr_rpc_call *call, json_t *params) {
   a->params = json_incref(params);
   dr_advertise_params *p = &a->p;
   if (dr_param_id(call, params, "resource_id", true, p->rid, NULL) < 0 ||
-      dr_param_name(call, params, "service_id", &p->service_id) < 0 ||
+      dr_param_name(call, params, "service_id", dr_service_id_refusal, &p->service_id) < 0 ||
       dr_param_string(call, params, "host", false, &p->host) < 0 ||
       dr_param_uint(call, params, "port", 0, 65535, &port, NULL) < 0 ||
       dr_param_string(call, params, "type", false, &p->type) < 0 ||
@@ -457,10 +457,11 @@ static void m_record_withdraw(dr_rpc_call *call, json_t *params) {
 /* ---- reading ------------------------------------------------------------------ */
 
 /* A page's cursor as the client sees it: base64url (no padding) of
- * version 1, flags (1: the page starts inside its position's shard), the
- * seed (u32), the shard count (u16), the position (u16) and the placement
- * hash of the last record given at that position (u64), all big-endian.
- * Opaque to clients; the node checks it. */
+ * version 1; flags (bit 0: the page starts inside its position's shard;
+ * bits 1-4: log2 of shards / low, the migration the walk takes into
+ * account, 0: none); the seed (u32), the shard count (u16), the position
+ * (u16) and the placement hash of the last record given at that position
+ * (u64), all big-endian. Opaque to clients; the node checks it. */
 #define CURSOR_BYTES 18
 #define CURSOR_TEXT 25
 
@@ -474,9 +475,6 @@ static uint64_t get_be(const uint8_t *b, int bytes) {
   return v;
 }
 
-/* The cursor: version 1, flags (bit 0: within a shard; bits 1-4: log2 of
- * shards / low, the migration the walk takes into account, 0: none), seed,
- * shards, position, the last hash given. */
 static void cursor_encode(const dr_resolve_page *pg, char out[CURSOR_TEXT]) {
   unsigned k = 0;
   while (pg->low && (pg->low << k) < pg->shards) k++;

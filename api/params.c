@@ -38,10 +38,10 @@ int dr_param_string(dr_rpc_call *call, json_t *params, const char *name, bool re
   return 0;
 }
 
-int dr_param_name(dr_rpc_call *call, json_t *params, const char *name, const char **out) {
+int dr_param_name(dr_rpc_call *call, json_t *params, const char *name, dr_name_rule rule, const char **out) {
   const char *s = NULL, *why;
   if (dr_param_string(call, params, name, true, &s) < 0) return -1;
-  why = strcmp(name, "label") == 0 ? dr_label_refusal(s, strlen(s)) : dr_service_id_refusal(s, strlen(s));
+  why = rule(s, strlen(s));
   if (why) return bad(call, name, why);
   *out = s;
   return 0;

@@ -182,6 +182,7 @@ bool dr_text_valid(const char *s, size_t len);
  * or '_'. Each returns NULL when s (len bytes) is one, else the rule as the
  * text of an error ("must be ..."). A length outside 1-128 is not judged
  * here (NULL): the entry's limits say what is wrong with it. */
+typedef const char *(*dr_name_rule)(const char *s, size_t len);
 const char *dr_label_refusal(const char *s, size_t len);
 const char *dr_service_id_refusal(const char *s, size_t len);
 
@@ -212,6 +213,10 @@ int dr_entry_sign(dr_entry *e, const dr_identity *id, const char **field,
  * limits, signer and signature. Fills out (which the caller clears) and
  * returns DR_REJ_NONE, or the reason with out cleared. */
 dr_reject dr_entry_decode(const uint8_t *buf, size_t len, dr_entry *out);
+
+/* The placement hash of record or tombstone e (dr_shard_hash of its
+ * resource, issuer and service id). */
+uint64_t dr_entry_placement(const dr_entry *e);
 
 /* The checks that depend on where and when an entry was read: it belongs to
  * rid (and a resource's rid is derived from its owner and label), it was

@@ -370,6 +370,10 @@ fail:
   return rej;
 }
 
+uint64_t dr_entry_placement(const dr_entry *e) {
+  return dr_shard_hash(e->rid, e->issuer, e->name, strlen(e->name));
+}
+
 dr_reject dr_entry_check(const dr_entry *e, const uint8_t rid[DR_ID_LEN],
                          uint64_t now, uint64_t skew) {
   if (memcmp(e->rid, rid, DR_ID_LEN) != 0) return DR_REJ_WRONG_KEY;

@@ -342,10 +342,6 @@ static void finish_close(dr_dht *d) {
       dr_dht_done_cb cb = op->on_done;
       op->on_done = NULL;
       cb(op->ctx, false, NULL, 0);
-    } else if (op->on_ping) {
-      dr_dht_ping_cb cb = op->on_ping;
-      op->on_ping = NULL;
-      cb(op->ctx, false);
     }
     /* a listen's token is a std::future of its own: it outlives the runner
      * and is freed here with the op */

@@ -109,18 +109,21 @@ int dr_dht_start(dr_dht **out, uv_loop_t *loop, const dr_dht_config *cfg);
  * handle is invalid after this returns. */
 void dr_dht_close(dr_dht *d, void (*done)(void *ctx), void *ctx);
 
-/* Whether a DHT node answered at a bootstrap address: ok true once it
- * answered the ping, false once the ping was given up (OpenDHT tries three
- * times, about 3 s in all) or the adapter closed first. */
-typedef void (*dr_dht_ping_cb)(void *ctx, bool ok);
+/* An operation is over: ok, and the ids of the nodes its search settled on
+ * (the key's closest it knows, at most DR_DHT_NODES_MAX; valid during the
+ * call). */
+typedef void (*dr_dht_done_cb)(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE],
+                               size_t n_nodes);
 
 /* Joins the network through host:port (numeric: the caller resolves
  * names): pings it now, and OpenDHT keeps it to ping again whenever it
  * has no node left. answered (may be NULL) runs once, on the loop, with
- * whether that ping was answered. Returns 0, or -ESHUTDOWN (closing),
+ * ok true once a DHT node answered the ping there, false once the ping was
+ * given up (OpenDHT tries three times, about 3 s in all) or the adapter
+ * closed first (no nodes either way). Returns 0, or -ESHUTDOWN (closing),
  * -EINVAL (not a numeric address) or -ENOMEM, and then answered never
  * runs. */
-int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_ping_cb answered, void *ctx);
+int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_done_cb answered, void *ctx);
 
 /* The UDP port the runner is bound to (IPv4's, or IPv6's without IPv4). */
 uint16_t dr_dht_port(const dr_dht *d);
@@ -174,11 +177,6 @@ void dr_dht_message_counts(const dr_dht *d, uint64_t sent[DR_DHT_MSG__COUNT],
 void dr_dht_store_size(const dr_dht *d, uint64_t *values, uint64_t *bytes);
 
 typedef void (*dr_dht_value_cb)(void *ctx, const uint8_t *data, size_t len);
-/* An operation is over: ok, and the ids of the nodes its search settled on
- * (the key's closest it knows, at most DR_DHT_NODES_MAX; valid during the
- * call). */
-typedef void (*dr_dht_done_cb)(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE],
-                               size_t n_nodes);
 
 /* Gets the dhtreg values stored under key (filtered on the storers: values
  * of other types are not even listed). on_value runs once per value

@@ -104,9 +104,7 @@ static void launch(dr_dht_op *op) {
                                     op->resource ? DR_DHT_RESOURCE_MARK : NULL, on_listen_value,
                                     on_listen_end, op);
     return;
-  case OP_PING: /* never queued: dr_dht_bootstrap sends it */
-    d->n_inflight--;
-    op->state = OP_SETTLED;
+  case OP_PING: /* never queued: dr_dht_bootstrap sends it, settled */
     return;
   }
   if (r < 0) dr__dht_push_final(d, EV_DONE, op, false, NULL, 0);
@@ -159,11 +157,6 @@ static void handle_done(dr_dht *d, dr_dht_op *op, bool ok, const uint8_t (*nodes
     return;
   }
   op->state = OP_SETTLED;
-  if (op->type == OP_PING) {
-    if (op->on_ping) op->on_ping(op->ctx, ok);
-    dr__dht_op_free(op);
-    return;
-  }
   if (op->started_ns && op->type != OP_LISTEN)
     dr_latency_observe(op->type == OP_PUT ? &d->lat_put : &d->lat_get, uv_hrtime() - op->started_ns);
   if (!op->cancelled && op->on_done) op->on_done(op->ctx, ok, nodes, n_nodes);
@@ -206,7 +199,7 @@ static dr_dht_op *op_new(dr_dht *d, op_type type, const uint8_t key[DR_DHT_KEY_S
   return op;
 }
 
-int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_ping_cb answered, void *ctx) {
+int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_done_cb answered, void *ctx) {
   static const uint8_t no_key[DR_DHT_KEY_SIZE];
   if (d->closing) return -ESHUTDOWN;
   struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
@@ -218,7 +211,7 @@ int dr_dht_bootstrap(dr_dht *d, const char *host, const char *port, dr_dht_ping_
     return -ENOMEM;
   }
   op->state = OP_SETTLED; /* holds no slot: a ping is one datagram (and its retries) */
-  op->on_ping = answered;
+  op->on_done = answered;
   op->ctx = ctx;
   /* kept by OpenDHT, which pings it again whenever it has no node */
   dht_runner_bootstrap(d->runner, host, port);

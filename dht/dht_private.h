@@ -48,7 +48,6 @@ typedef struct dr_dht_op {
   dr_dht_value_cb on_value;
   dr_dht_done_cb on_done;
   dr_dht_listen_cb on_listen;
-  dr_dht_ping_cb on_ping; /* pings (of a bootstrap address) */
   void *ctx;
 } dr_dht_op;
 

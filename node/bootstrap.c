@@ -73,7 +73,9 @@ static boot_addr *tracker(dr_node *n, const char *hostport) {
   return t;
 }
 
-static void on_answer(void *ctx, bool ok) {
+static void on_answer(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE], size_t n_nodes) {
+  (void)nodes;
+  (void)n_nodes;
   boot_addr *t = ctx;
   t->pings--;
   if (!ok || t->answered) return;

@@ -72,13 +72,6 @@ struct dr_cache {
   bool pinned, ready;
 };
 
-static size_t entry_key(uint8_t *key, const dr_entry *e) {
-  size_t nlen = strlen(e->name);
-  memcpy(key, e->issuer, DR_ID_LEN);
-  memcpy(key + DR_ID_LEN, e->name, nlen);
-  return DR_ID_LEN + nlen;
-}
-
 static bool str_eq(const char *a, const char *b) {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
@@ -135,9 +128,9 @@ static void cache_take(dr_cache *c, dr_entry *e, uint32_t shard) {
     }
     return;
   }
-  uint64_t now = dr__expiry_horizon(c->n);
+  uint64_t now = dr__net_now(c->n);
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  size_t klen = entry_key(key, e);
+  size_t klen = dr_merge_key(key, e);
   const dr_entry *cur = dr_map_get(&c->m.winners, key, klen);
   if (cur && dr_merge_cmp(e, cur) <= 0) {
     dr_entry_clear(e);
@@ -167,7 +160,7 @@ static void cache_take(dr_cache *c, dr_entry *e, uint32_t shard) {
 
 uint32_t dr__cache_shard_of(const dr_cache *c, const dr_entry *e) {
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  uintptr_t w = (uintptr_t)dr_map_get(&c->where, key, entry_key(key, e));
+  uintptr_t w = (uintptr_t)dr_map_get(&c->where, key, dr_merge_key(key, e));
   return w ? (uint32_t)(w - 1) : 0;
 }
 
@@ -178,9 +171,9 @@ uint32_t dr__cache_shards(const dr_cache *c) {
 static void on_value(cache_shard *s, const uint8_t *data, size_t len) {
   dr_cache *c = s->c;
   dr_entry e;
-  dr_reject rej = dr__entry_read(c->n, c->rid, s->shard, data, len, &e);
-  if (rej == DR_REJ_NONE) cache_take(c, &e, s->shard);
-  else if (rej == DR_READ_BEHIND) dr__behind_add(c->n, &c->behind, &e);
+  dr_read r = dr__entry_read(c->n, c->rid, s->shard, data, len, &e);
+  if (r == DR_READ_OK) cache_take(c, &e, s->shard);
+  else if (r == DR_READ_BEHIND) dr__behind_add(c->n, &c->behind, &e);
 }
 
 static void on_listen(void *ctx, const uint8_t *data, size_t len, bool expired) {
@@ -460,7 +453,7 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_incl
   dr_node *n = c->n;
   const dr_entry **recs;
   size_t forbidden;
-  size_t k = dr_merge_records(&c->m, dr__expiry_horizon(n), SIZE_MAX, &recs, &forbidden);
+  size_t k = dr_merge_records(&c->m, dr__net_now(n), SIZE_MAX, &recs, &forbidden);
   uint32_t *order = malloc(2 * c->n_shards * sizeof *order);
   dr_placed *p = malloc((k ? k : 1) * sizeof *p);
   size_t m = 0;
@@ -473,10 +466,8 @@ static size_t cache_placed(dr_cache *c, uint32_t seed, const char *type, dr_incl
       /* at its own shard's position, wherever it sits now: a record that
        * moves between pages is given at one position (and the same as a
        * page read from the DHT during a migration gives it) */
-      p[m] = (dr_placed){recs[i], 0, 0};
-      dr__placed_hash(&p[m], c->rid);
-      p[m].pos = pos_of[p[m].h % c->n_shards];
-      m++;
+      uint64_t h = dr_entry_placement(recs[i]);
+      p[m++] = (dr_placed){recs[i], pos_of[h % c->n_shards], h};
     }
   }
   free(order);
@@ -497,8 +488,8 @@ bool dr__cache_resolve(dr_node *n, const uint8_t rid[DR_ID_LEN], size_t limit,
   uint32_t seed = from && from->set ? from->seed : dr__page_seed(n, rid);
   dr_placed *p;
   size_t k = cache_placed(c, seed, NULL, include, &p);
-  int r = p ? dr__page(p, k, seed, c->n_shards, from, limit, c->n_shards, &res) : -ENOMEM;
-  if (res.more) res.next.low = from && from->set && from->low ? from->low : dr__migrating_low(n, rid, c->n_shards);
+  uint32_t low = from && from->set && from->low ? from->low : dr__migrating_low(n, rid, c->n_shards);
+  int r = p ? dr__page(p, k, seed, c->n_shards, low, from, limit, c->n_shards, &res) : -ENOMEM;
   free(p);
   cb(ctx, r, &res);
   free((void *)res.records);

@@ -191,7 +191,8 @@ uint64_t dr__net_now_ms(const dr_node *n) {
   return now > 0 ? (uint64_t)now : 0;
 }
 
-bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now) {
+bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at) {
+  uint64_t now = dr_now();
   /* the network's now is this node's minus its whole offset (the
    * correction stops at the tolerance); and it is not before the newest
    * entry this node signed earlier */

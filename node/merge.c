@@ -38,6 +38,13 @@ void dr_merge_free(dr_merge *m) {
   m->out = NULL;
 }
 
+size_t dr_merge_key(uint8_t key[DR_ID_LEN + DR_NAME_MAX], const dr_entry *e) {
+  size_t len = strlen(e->name);
+  memcpy(key, e->issuer, DR_ID_LEN);
+  memcpy(key + DR_ID_LEN, e->name, len);
+  return DR_ID_LEN + len;
+}
+
 int dr_merge_offer(dr_merge *m, dr_entry *e) {
   dr_entry *mine = malloc(sizeof *mine);
   if (!mine) {
@@ -56,15 +63,13 @@ int dr_merge_offer(dr_merge *m, dr_entry *e) {
     return 1;
   }
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  size_t nlen = strlen(mine->name);
-  memcpy(key, mine->issuer, DR_ID_LEN);
-  memcpy(key + DR_ID_LEN, mine->name, nlen);
-  dr_entry *cur = dr_map_get(&m->winners, key, DR_ID_LEN + nlen);
+  size_t klen = dr_merge_key(key, mine);
+  dr_entry *cur = dr_map_get(&m->winners, key, klen);
   if (cur && dr_merge_cmp(mine, cur) <= 0) {
     entry_free(mine);
     return 0;
   }
-  if (dr_map_put(&m->winners, key, DR_ID_LEN + nlen, mine, NULL) < 0) {
+  if (dr_map_put(&m->winners, key, klen, mine, NULL) < 0) {
     entry_free(mine);
     return -ENOMEM;
   }
@@ -111,9 +116,6 @@ size_t dr_merge_records(dr_merge *m, uint64_t now, size_t limit, const dr_entry 
 bool dr_merge_has_newer(const dr_merge *m, const dr_entry *e) {
   if (e->kind == DR_KIND_RESOURCE) return m->resource && m->resource->seq > e->seq;
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  size_t len = strlen(e->name);
-  memcpy(key, e->issuer, DR_ID_LEN);
-  memcpy(key + DR_ID_LEN, e->name, len);
-  const dr_entry *w = dr_map_get(&m->winners, key, DR_ID_LEN + len);
+  const dr_entry *w = dr_map_get(&m->winners, key, dr_merge_key(key, e));
   return w && w->seq > e->seq;
 }

@@ -11,6 +11,10 @@
  * bytewise greater signature wins, so every node picks the same one. */
 int dr_merge_cmp(const dr_entry *a, const dr_entry *b);
 
+/* The key of e among a resource's winners: issuer || service id. Returns
+ * its length. */
+size_t dr_merge_key(uint8_t key[DR_ID_LEN + DR_NAME_MAX], const dr_entry *e);
+
 /* The entries of one resource seen by one read. */
 typedef struct dr_merge {
   uint8_t rid[DR_ID_LEN];

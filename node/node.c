@@ -320,10 +320,6 @@ unsigned dr_node_peers(const dr_node *n) {
   return good;
 }
 
-uint64_t dr__expiry_horizon(const dr_node *n) {
-  return dr__net_now(n);
-}
-
 const char *dr_drop_name(dr_drop d) {
   return d == DR_DROP_EXPIRED ? "expired" : d == DR_DROP_SUPERSEDED ? "superseded" : "?";
 }
@@ -413,9 +409,7 @@ void dr_node_get_health(const dr_node *n, dr_node_health *out) {
              (long long)(off < 0 ? -off : off), off < 0 ? "behind" : "ahead of",
              (unsigned long long)n->clock_skew);
   }
-  unsigned good = 0, dubious = 0;
-  if (n->dht) dr_dht_node_counts(n->dht, &good, &dubious);
-  if (n->bootstrapped && !good)
+  if (n->bootstrapped && !dr_node_peers(n))
     snprintf(out->warnings[out->n_warnings++], sizeof out->warnings[0],
              "no peers: not joined through its bootstrap addresses (%.180s)", n->boot_addrs[0] ? n->boot_addrs : "resolving");
   if (n->stopping)

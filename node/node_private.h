@@ -177,17 +177,12 @@ struct dr_node {
 };
 
 /* node.c */
-/* Entries whose expiry is at or before this are over: the network's time
- * (dr__net_now); no tolerance is added to lifetimes. */
-uint64_t dr__expiry_horizon(const dr_node *n);
 /* resolve.c: what a resolve and a cache's answer share. */
 typedef struct dr_placed {
   const dr_entry *e;
   uint32_t pos; /* the position, in the page's order, of the shard it was read from */
   uint64_t h;   /* its placement hash (dr_shard_hash): the order within a shard */
 } dr_placed;
-/* p's placement hash, set from its entry (rid: the resource's id). */
-void dr__placed_hash(dr_placed *p, const uint8_t rid[DR_ID_LEN]);
 /* Shards a page is drawn from first (a read window), and how long a node
  * keeps drawing from the same window of a resource. */
 #define DR_READ_WINDOW 64
@@ -208,10 +203,10 @@ uint32_t dr__page_seed(const dr_node *n, const uint8_t rid[DR_ID_LEN]);
 /* A page of the k live records p (sorted here): those at positions from
  * from's (of its own shard, only those after from's hash when from->mid) to
  * before unread (the first position not read), at most limit, and where the
- * next page starts.
+ * next page starts (carrying low: the walk's migration, dr_resolve_page).
  * res->records is malloc'd (the caller frees it after the callback). 0 or
  * -ENOMEM. */
-int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, const dr_resolve_page *from,
+int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t low, const dr_resolve_page *from,
              size_t limit, uint32_t unread, dr_resolution *res);
 /* Whether a record at position pos with hash h comes before from's page
  * (was given by an earlier one). */
@@ -252,8 +247,11 @@ void dr__resinfo_note(dr_node *n, const uint8_t rid[DR_ID_LEN], const dr_entry *
  * node saw rid's count change to shards lately (else shards). */
 uint32_t dr__migrating_low(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shards);
 /* Whether ad's record is under another shard than the count it is placed
- * by now (a count it has known long enough) says: the maintenance task
- * moves it. */
+ * by now (known from a read at most DR_MOVE_KNOWN_MS old, and long enough
+ * for readers) says: *want is that shard. */
+bool dr__ad_move_to(dr_node *n, const own_ad *ad, uint32_t *want);
+/* The same, for a resource whose count changed lately only (the
+ * maintenance task moves such records at once, not at their renewal). */
 bool dr__ad_should_move(dr_node *n, const own_ad *ad);
 /* Whether some resource's count changed lately (moves may be due). */
 bool dr__counts_migrating(dr_node *n);
@@ -283,13 +281,14 @@ void dr__clock_sample(dr_node *n, const dr_entry *e, uint64_t now);
 void dr__clock_inbox_put(dr_policy_ctx *pc, const dr_entry *e, uint64_t now);
 /* The network's time as this node reckons it, in Unix seconds: its clock
  * less the correction (at most the tolerated skew either way). What the
- * node signs with and checks expiries against. */
+ * node signs with and checks expiries against: an entry whose expires_at
+ * is at or before it is over (no tolerance is added to lifetimes). */
 uint64_t dr__net_now(const dr_node *n);
 /* The same in milliseconds (dr_now_ms less the correction). */
 uint64_t dr__net_now_ms(const dr_node *n);
 void dr__clock_tick(dr_node *n, uint64_t now);
 /* Whether a record expiring then is over for the network already. */
-bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at, uint64_t now);
+bool dr__clock_would_expire(const dr_node *n, uint64_t expires_at);
 void dr__clock_free(dr_node *n);
 /* Notes an entry this node signed (or loaded from its data dir). */
 void dr__clock_own(dr_node *n, const dr_entry *e);
@@ -319,20 +318,21 @@ const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_W
                            size_t *len);
 /* Reads one value found under shard `shard` of rid: opens it (private
  * network), decodes, verifies and checks it (dr_entry_check, and that it
- * belongs in that shard), and drops it when this node has read a newer
- * version of it before (counted as replayed when the newer one is a
- * tombstone or a resource). Returns DR_REJ_NONE with out filled (the
- * caller clears it), or the reason, counted in n->rejected, with out
- * cleared. */
-dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
-                         const uint8_t *data, size_t len, dr_entry *out);
-/* What dr__entry_read returns for an older copy of an entry whose newer
- * version (a tombstone, or a resource entry) this node read before: out is
- * filled (the caller clears it). Whether that is the ordinary leftover a
- * storer keeps until the copy expires, or a storer hiding the newer
- * version, depends on what it was read with: the caller says, once its
- * read is over, with dr__count_behind (superseded or replayed). */
-#define DR_READ_BEHIND ((dr_reject)(DR_REJ__COUNT + 1))
+ * belongs in that shard), and sets it against the newest version of it
+ * this node read before. Returns:
+ * - DR_READ_OK: out is filled (the caller clears it);
+ * - DR_READ_BEHIND: an older copy of an entry whose newer version (a
+ *   tombstone, or a resource entry) this node read before; out is filled
+ *   (the caller clears it). Whether that is the ordinary leftover a storer
+ *   keeps until the copy expires, or a storer hiding the newer version,
+ *   depends on what it was read with: the caller holds it until its read is
+ *   over, then counts it (dr__behind_settle);
+ * - DR_READ_DROPPED: counted, in n->rejected by reason, or in n->dropped
+ *   when normal operation leaves such copies (one just past its expiry, an
+ *   older version behind a renewal); out is cleared. */
+typedef enum dr_read { DR_READ_OK, DR_READ_BEHIND, DR_READ_DROPPED } dr_read;
+dr_read dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
+                       const uint8_t *data, size_t len, dr_entry *out);
 /* Such copies, held until their read is over (at most DR_BEHIND_MAX; more
  * are taken for leftovers at once). */
 #define DR_BEHIND_MAX 256

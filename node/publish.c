@@ -270,7 +270,7 @@ static int resource_fill(dr_entry *e, unsigned given, const dr_entry *cur) {
 /* A record the network would find expired on arrival (this node's clock is
  * behind beyond the tolerance) is not published. */
 static int clock_check(dr_node *n, const dr_entry *e) {
-  if (!dr__clock_would_expire(n, e->expires_at, dr_now())) return 0;
+  if (!dr__clock_would_expire(n, e->expires_at)) return 0;
   DR_WARN(&n->log, "refused to publish %s: it would be expired on arrival, this node's clock "
           "being %lld s behind the network's", e->name, (long long)-n->clock_offset);
   return DR_ECLOCK;
@@ -302,7 +302,7 @@ int dr__change_prepare(dr_node *n, dr_change *c) {
     else {
       bool known;
       uint32_t shards = dr__placement_shards(n, c->e.rid, UINT64_MAX, &known);
-      c->shard = (uint32_t)(dr_shard_hash(c->e.rid, c->e.issuer, c->e.name, strlen(c->e.name)) % shards);
+      c->shard = (uint32_t)(dr_entry_placement(&c->e) % shards);
       DR_DEBUG(&n->log, "advertise %s: shard %u of %u", c->e.name, c->shard, shards);
     }
     if (!c->queued) return clock_check(n, &c->e);
@@ -581,11 +581,8 @@ int dr__ad_resign(dr_node *n, own_ad *ad, dr_node_publish_cb cb, void *ctx) {
   /* moved only when the resource's shard count is known (read lately):
    * where a record is stays valid, a guess would not be; and by a count
    * readers have had time to learn (dr__placement_shards) */
-  bool known;
-  uint32_t shards = dr__placement_shards(n, ad->rec.rid, DR_MOVE_KNOWN_MS, &known);
-  uint32_t want = (uint32_t)(dr_shard_hash(ad->rec.rid, ad->rec.issuer, ad->rec.name, strlen(ad->rec.name)) %
-                             shards);
-  bool moving = known && want != ad->shard;
+  uint32_t want;
+  bool moving = dr__ad_move_to(n, ad, &want);
   /* a move: a tombstone hides the record left in its old shard (until that
    * one's expiry), and the record, re-signed after it (a higher seq), goes
    * to its new shard first, so no reader sees it hidden in between */

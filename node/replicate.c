@@ -202,7 +202,7 @@ static void on_done(void *ctx, bool ok, const uint8_t (*nodes)[DR_DHT_KEY_SIZE],
   if (c && dr__cache_is_pinned(c)) {
     /* every live entry of that shard, whoever issued it */
     uint8_t key[DR_DHT_KEY_SIZE];
-    uint64_t now = dr__expiry_horizon(n);
+    uint64_t now = dr__net_now(n);
     dr__shard_key_of(n, k->rid, k->shard, key);
     const dr_merge *m = dr__cache_merge(c);
     const dr_entry *r = m->resource;

@@ -105,25 +105,28 @@ bool dr__counts_migrating(dr_node *n) {
   return n->counts_changed_ms && uv_now(n->loop) < n->counts_changed_ms + DR_COUNT_MIGRATE_MS;
 }
 
-bool dr__ad_should_move(dr_node *n, const own_ad *ad) {
-  count_hist *h = dr_map_get(&n->counts, ad->rec.rid, DR_ID_LEN);
-  if (!h || !h->since_ms) return false; /* no change seen: where it is stays right */
+bool dr__ad_move_to(dr_node *n, const own_ad *ad, uint32_t *want) {
   bool known;
   uint32_t shards = dr__placement_shards(n, ad->rec.rid, DR_MOVE_KNOWN_MS, &known);
-  const dr_entry *r = &ad->rec;
-  return known && dr_shard_hash(r->rid, r->issuer, r->name, strlen(r->name)) % shards != ad->shard;
+  *want = (uint32_t)(dr_entry_placement(&ad->rec) % shards);
+  return known && *want != ad->shard;
+}
+
+bool dr__ad_should_move(dr_node *n, const own_ad *ad) {
+  count_hist *h = dr_map_get(&n->counts, ad->rec.rid, DR_ID_LEN);
+  /* only the resources whose count changed lately: where a record is stays
+   * right otherwise (a renewal moves it anyway) */
+  if (!h || !h->since_ms || uv_now(n->loop) >= h->since_ms + DR_COUNT_MIGRATE_MS) return false;
+  uint32_t want;
+  return dr__ad_move_to(n, ad, &want);
 }
 
 uint32_t dr__placement_shards(dr_node *n, const uint8_t rid[DR_ID_LEN], uint64_t max_age_ms, bool *known) {
-  const dr_entry *res;
   uint32_t shards;
-  *known = dr__resinfo(n, rid, max_age_ms, &res, &shards);
+  *known = dr__resinfo(n, rid, max_age_ms, NULL, &shards);
   if (!*known) return 1;
+  /* no change seen (a first sight is settled): the count itself */
   count_hist *h = dr_map_get(&n->counts, rid, DR_ID_LEN);
-  if (!h || h->cur != shards) {
-    dr__count_note(n, rid, res); /* a way it learned the count that did not say so */
-    h = dr_map_get(&n->counts, rid, DR_ID_LEN);
-  }
   if (h && h->cur == shards && h->since_ms && uv_now(n->loop) < h->since_ms + DR_COUNT_SETTLE_MS)
     return h->low < shards ? h->low : shards;
   return shards;

@@ -202,19 +202,12 @@ static int make_order(resolve_op *op) {
 
 /* ---- reading one shard --------------------------------------------------------------- */
 
-static size_t winner_key(uint8_t *key, const dr_entry *e) {
-  size_t len = strlen(e->name);
-  memcpy(key, e->issuer, DR_ID_LEN);
-  memcpy(key + DR_ID_LEN, e->name, len);
-  return DR_ID_LEN + len;
-}
-
 /* Offers one verified entry read from shard. (Where it sits in the order
  * is looked up when the page is made: the head is read before there is an
  * order.) */
 static void offer(resolve_op *op, dr_entry *e, uint32_t shard) {
   uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-  size_t klen = e->kind == DR_KIND_RESOURCE ? 0 : winner_key(key, e);
+  size_t klen = e->kind == DR_KIND_RESOURCE ? 0 : dr_merge_key(key, e);
   if (dr_merge_offer(&op->merge, e) == 1 && klen)
     dr_map_put(&op->where, key, klen, (void *)((uintptr_t)shard + 1), NULL);
 }
@@ -227,9 +220,9 @@ static void on_value(void *ctx, const uint8_t *data, size_t len) {
   if (dr_map_get(&s->seen, h, sizeof h)) return; /* the same bytes from another node */
   if (dr_map_put(&s->seen, h, sizeof h, s, NULL) < 0) return;
   dr_entry e;
-  dr_reject rej = dr__entry_read(op->n, op->rid, s->shard, data, len, &e);
-  if (rej == DR_REJ_NONE) offer(op, &e, s->shard);
-  else if (rej == DR_READ_BEHIND) dr__behind_add(op->n, &op->behind, &e);
+  dr_read r = dr__entry_read(op->n, op->rid, s->shard, data, len, &e);
+  if (r == DR_READ_OK) offer(op, &e, s->shard);
+  else if (r == DR_READ_BEHIND) dr__behind_add(op->n, &op->behind, &e);
 }
 
 static bool step(resolve_op *op);
@@ -307,23 +300,21 @@ static int by_place(const void *a, const void *b) {
  * type asked for, for discover). Returns how many; *out is malloc'd. */
 static size_t live_placed(resolve_op *op, placed **out, size_t *forbidden) {
   const dr_entry **recs;
-  size_t n = dr_merge_records(&op->merge, dr__expiry_horizon(op->n), SIZE_MAX, &recs, forbidden);
+  size_t n = dr_merge_records(&op->merge, dr__net_now(op->n), SIZE_MAX, &recs, forbidden);
   placed *p = malloc((n ? n : 1) * sizeof *p);
   size_t k = 0;
   *out = p;
   if (!p) return 0;
   for (size_t i = 0; i < n; i++) {
-    uint8_t key[DR_ID_LEN + DR_NAME_MAX];
-    uintptr_t w = (uintptr_t)dr_map_get(&op->where, key, winner_key(key, recs[i]));
-    uint32_t shard = w ? (uint32_t)(w - 1) : 0;
-    if (op->low < op->shards) /* a migration: its own shard's position */
-      shard = (uint32_t)(dr_shard_hash(op->rid, recs[i]->issuer, recs[i]->name, strlen(recs[i]->name)) % op->shards);
-    uint32_t pos = op->pos_of && shard < op->shards ? op->pos_of[shard] : 0;
-    if (pos < op->start) continue;
     if (op->type && strcmp(recs[i]->type ? recs[i]->type : "", op->type) != 0) continue;
     if (op->include != DR_INCLUDE_ALL && !dr_entry_passing(recs[i])) continue;
-    p[k] = (placed){recs[i], pos, 0};
-    dr__placed_hash(&p[k++], op->rid);
+    uint8_t key[DR_ID_LEN + DR_NAME_MAX];
+    uintptr_t w = (uintptr_t)dr_map_get(&op->where, key, dr_merge_key(key, recs[i]));
+    p[k] = (placed){recs[i], 0, dr_entry_placement(recs[i])};
+    /* during a migration at its own shard's position, else where it was read */
+    uint32_t shard = op->low < op->shards ? (uint32_t)(p[k].h % op->shards) : w ? (uint32_t)(w - 1) : 0;
+    p[k].pos = op->pos_of && shard < op->shards ? op->pos_of[shard] : 0;
+    if (p[k].pos >= op->start) k++;
   }
   return k;
 }
@@ -337,16 +328,12 @@ static void finish(resolve_op *op, int err, dr_resolution *res) {
   op_free(op);
 }
 
-void dr__placed_hash(dr_placed *p, const uint8_t rid[DR_ID_LEN]) {
-  p->h = dr_shard_hash(rid, p->e->issuer, p->e->name, strlen(p->e->name));
-}
-
 bool dr__page_before(const dr_resolve_page *from, uint32_t pos, uint64_t h) {
   if (!from || !from->set) return false;
   return pos < from->pos || (pos == from->pos && from->mid && h <= from->after);
 }
 
-int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, const dr_resolve_page *from,
+int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, uint32_t low, const dr_resolve_page *from,
              size_t limit, uint32_t unread, dr_resolution *res) {
   qsort(p, k, sizeof *p, by_place);
   /* only positions before unread: the head, read first to learn the shard
@@ -369,12 +356,12 @@ int dr__page(dr_placed *p, size_t k, uint32_t seed, uint32_t shards, const dr_re
   if (end < k) {
     res->more = true;
     if (count && p[end - 1].pos == p[end].pos)
-      res->next = (dr_resolve_page){seed, shards, p[end].pos, p[end - 1].h, true, true, 0};
+      res->next = (dr_resolve_page){seed, shards, p[end].pos, p[end - 1].h, true, true, low};
     else
-      res->next = (dr_resolve_page){seed, shards, p[end].pos, 0, false, true, 0};
+      res->next = (dr_resolve_page){seed, shards, p[end].pos, 0, false, true, low};
   } else if (unread < shards) {
     res->more = true;
-    res->next = (dr_resolve_page){seed, shards, unread, 0, false, true, 0};
+    res->next = (dr_resolve_page){seed, shards, unread, 0, false, true, low};
   }
   return 0;
 }
@@ -385,8 +372,7 @@ static void answer_resolve(resolve_op *op) {
   size_t forbidden, k = live_placed(op, &p, &forbidden);
   n->rejected[DR_REJ_POLICY] += forbidden;
   dr_resolution res = {.resource = op->merge.resource, .shards = op->shards};
-  int r = p ? dr__page(p, k, op->seed, op->shards, &op->from, op->limit, op->next, &res) : -ENOMEM;
-  if (res.more && op->low < op->shards) res.next.low = op->low; /* the walk goes on as it began */
+  int r = p ? dr__page(p, k, op->seed, op->shards, op->low, &op->from, op->limit, op->next, &res) : -ENOMEM;
   if (op->next > op->start) {
     uint32_t read = op->next - op->start;
     dr__resinfo_note(n, op->rid, op->merge.resource, (uint32_t)(k / read) + 1, op->head_read);

@@ -25,14 +25,17 @@ typedef struct seen_version {
   bool counts;    /* the newest is a tombstone or a resource: an older copy would undo it */
 } seen_version;
 
-/* An older copy read after a newer one, which the newer one did not make
- * matter (a renewal's predecessor): dropped as superseded, a normal drop. */
-#define STALE DR_REJ__COUNT
 /* How long past its expiry a copy is still what storers may hold (they
  * keep an entry until its expiry + the skew + 5 s, and collect on their
  * own schedule): a normal drop until then, a rejection after. */
 #define EXPIRED_NORMAL_S 60
-#define STALE_EXPIRED (DR_REJ__COUNT + 2)
+
+/* What the memory of versions says of an entry read. */
+typedef enum seen_outcome {
+  SEEN_NEWEST, /* the newest version read so far */
+  SEEN_BEHIND, /* older than a tombstone or resource entry read before */
+  SEEN_STALE,  /* older than a renewal read before: superseded, a normal drop */
+} seen_outcome;
 
 static size_t seen_key(uint8_t *out, const dr_entry *e) {
   size_t len = strlen(e->name);
@@ -44,24 +47,24 @@ static size_t seen_key(uint8_t *out, const dr_entry *e) {
 }
 
 /* Checks e against the newest version seen and remembers it when newer. */
-static dr_reject remember(dr_node *n, const dr_entry *e, uint64_t now) {
+static seen_outcome remember(dr_node *n, const dr_entry *e, uint64_t now) {
   uint8_t key[2 * DR_ID_LEN + 1 + DR_NAME_MAX];
   size_t klen = seen_key(key, e);
   uint64_t until = e->kind == DR_KIND_RESOURCE ? now + SEEN_RESOURCE_S : e->expires_at + n->clock_skew;
   seen_version *v = dr_map_get(&n->seen, key, klen);
   if (v) {
-    if (e->seq < v->seq) return v->counts ? DR_READ_BEHIND : STALE;
+    if (e->seq < v->seq) return v->counts ? SEEN_BEHIND : SEEN_STALE;
     if (e->seq > v->seq) v->counts = e->kind != DR_KIND_RECORD;
     v->seq = e->seq;
     if (until > v->until) v->until = until;
-    return DR_REJ_NONE;
+    return SEEN_NEWEST;
   }
-  if (n->seen.count >= SEEN_MAX || !(v = malloc(sizeof *v))) return DR_REJ_NONE;
+  if (n->seen.count >= SEEN_MAX || !(v = malloc(sizeof *v))) return SEEN_NEWEST;
   v->seq = e->seq;
   v->until = until;
   v->counts = e->kind != DR_KIND_RECORD;
   if (dr_map_put(&n->seen, key, klen, v, NULL) < 0) free(v);
-  return DR_REJ_NONE;
+  return SEEN_NEWEST;
 }
 
 static bool seen_over(void *value, void *now) {
@@ -100,7 +103,7 @@ void dr__shard_key_of(const dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t s
  * some number of shards (docs/PROTOCOL.md, "Shards"). */
 static bool in_shard(const dr_entry *e, uint32_t shard) {
   if (e->kind == DR_KIND_RESOURCE) return shard == 0;
-  return dr_shard_fits(dr_shard_hash(e->rid, e->issuer, e->name, strlen(e->name)), shard);
+  return dr_shard_fits(dr_entry_placement(e), shard);
 }
 
 const uint8_t *dr__wire_of(const dr_node *n, const dr_entry *e, uint8_t buf[DR_WIRE_MAX],
@@ -128,32 +131,37 @@ static dr_reject decode(const dr_netkey *net, const uint8_t *data, size_t len, d
   return dr_entry_decode(plain, plen, out);
 }
 
-dr_reject dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
-                         const uint8_t *data, size_t len, dr_entry *out) {
-  uint64_t now = dr_now(); /* this node's clock: what its clock estimate samples */
+dr_read dr__entry_read(dr_node *n, const uint8_t rid[DR_ID_LEN], uint32_t shard,
+                       const uint8_t *data, size_t len, dr_entry *out) {
+  uint64_t now = dr_now(), net_now = dr__net_now(n); /* its own clock is what the estimate samples */
   dr_reject rej = decode(n->net, data, len, out);
   if (rej == DR_REJ_NONE) {
-    rej = dr_entry_check(out, rid, dr__net_now(n), n->clock_skew);
+    rej = dr_entry_check(out, rid, net_now, n->clock_skew);
     if (rej == DR_REJ_NONE && !in_shard(out, shard)) rej = DR_REJ_WRONG_KEY;
     /* a verified issue time of the right key, even from the future or
      * expired (what a clock ahead sees) */
     if (rej == DR_REJ_NONE || rej == DR_REJ_FUTURE || rej == DR_REJ_EXPIRED) dr__clock_sample(n, out, now);
-    if (rej == DR_REJ_NONE) rej = remember(n, out, now);
+    if (rej == DR_REJ_NONE) {
+      seen_outcome s = remember(n, out, now);
+      if (s == SEEN_NEWEST) return DR_READ_OK;
+      if (s == SEEN_BEHIND) return DR_READ_BEHIND;
+      n->dropped[DR_DROP_SUPERSEDED]++;
+      dr_entry_clear(out);
+      return DR_READ_DROPPED;
+    }
     /* a storer's copy of what just expired is a normal drop: it keeps it
      * a while; long expired, it is not (a replay, or a storer that keeps
      * values for ever) */
-    if (rej == DR_REJ_EXPIRED && out->expires_at + n->clock_skew + EXPIRED_NORMAL_S > dr__net_now(n)) {
+    bool just_expired = rej == DR_REJ_EXPIRED && out->expires_at + n->clock_skew + EXPIRED_NORMAL_S > net_now;
+    dr_entry_clear(out);
+    if (just_expired) {
       n->dropped[DR_DROP_EXPIRED]++;
-      rej = STALE_EXPIRED;
+      return DR_READ_DROPPED;
     }
-    if (rej == STALE) n->dropped[DR_DROP_SUPERSEDED]++;
-    if (rej != DR_REJ_NONE && rej != DR_READ_BEHIND) dr_entry_clear(out);
   }
-  if (rej != DR_REJ_NONE && rej != STALE && rej != STALE_EXPIRED && rej != DR_READ_BEHIND) {
-    n->rejected[rej]++; /* (out was cleared above) */
-    DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
-  }
-  return rej;
+  n->rejected[rej]++;
+  DR_DEBUG(&n->log, "dropped a value of %zu bytes: %s", len, dr_reject_name(rej));
+  return DR_READ_DROPPED;
 }
 
 void dr__behind_add(dr_node *n, dr_behind *b, dr_entry *e) {
@@ -199,7 +207,7 @@ static bool key_fits(const dr_entry *e, const uint8_t key[DR_DHT_KEY_SIZE], cons
     dr_shard_key(k, e->rid, 0, netkey);
     return memcmp(k, key, sizeof k) == 0;
   }
-  uint64_t h = dr_shard_hash(e->rid, e->issuer, e->name, strlen(e->name));
+  uint64_t h = dr_entry_placement(e);
   for (uint32_t n = 1; n <= DR_SHARDS_MAX; n <<= 1) {
     dr_shard_key(k, e->rid, (uint32_t)(h % n), netkey);
     if (memcmp(k, key, sizeof k) == 0) return true;

@@ -37,8 +37,7 @@ static size_t placed_of(dr_placed *p, const bool *absent) {
   size_t k = 0;
   for (int i = 0; i < N; i++) {
     if (absent && absent[i]) continue;
-    p[k] = (dr_placed){&recs[i], (uint32_t)(i % POSITIONS), 0};
-    dr__placed_hash(&p[k++], rid);
+    p[k++] = (dr_placed){&recs[i], (uint32_t)(i % POSITIONS), dr_entry_placement(&recs[i])};
   }
   return k;
 }
@@ -58,7 +57,7 @@ static void test_every_record_once(void **state) {
       dr_placed p[N];
       size_t k = placed_of(p, NULL);
       dr_resolution res = {0};
-      assert_int_equal(dr__page(p, k, 42, POSITIONS, &from, limit, POSITIONS, &res), 0);
+      assert_int_equal(dr__page(p, k, 42, POSITIONS, POSITIONS, &from, limit, POSITIONS, &res), 0);
       assert_true(res.n_records <= limit);
       for (size_t i = 0; i < res.n_records; i++) {
         int j = index_of(res.records[i]);
@@ -87,7 +86,7 @@ static void test_resumes_after_the_last_hash(void **state) {
   dr_resolution res = {0};
   dr_resolve_page none = {0};
   /* position 0 holds 10 records; a page of 4 ends inside it */
-  assert_int_equal(dr__page(p, k, 1, POSITIONS, &none, 4, POSITIONS, &res), 0);
+  assert_int_equal(dr__page(p, k, 1, POSITIONS, POSITIONS, &none, 4, POSITIONS, &res), 0);
   assert_true(res.more && res.next.mid && res.next.pos == 0);
   const dr_entry *given[4];
   memcpy(given, res.records, sizeof given);
@@ -97,7 +96,7 @@ static void test_resumes_after_the_last_hash(void **state) {
   absent[index_of(given[1])] = true; /* lost by the re-read */
   k = placed_of(p, absent);
   dr_resolution res2 = {0};
-  assert_int_equal(dr__page(p, k, 1, POSITIONS, &res.next, 100, POSITIONS, &res2), 0);
+  assert_int_equal(dr__page(p, k, 1, POSITIONS, POSITIONS, &res.next, 100, POSITIONS, &res2), 0);
   int at0 = 0;
   for (size_t i = 0; i < res2.n_records; i++) {
     for (int g = 0; g < 4; g++) assert_ptr_not_equal(res2.records[i], given[g]);
@@ -117,7 +116,7 @@ static void test_positions_past_unread_wait(void **state) {
   size_t k = placed_of(p, NULL);
   dr_resolution res = {0};
   dr_resolve_page none = {0};
-  assert_int_equal(dr__page(p, k, 1, POSITIONS, &none, N, 2, &res), 0);
+  assert_int_equal(dr__page(p, k, 1, POSITIONS, POSITIONS, &none, N, 2, &res), 0);
   assert_int_equal(res.n_records, 20); /* positions 0 and 1 only */
   for (size_t i = 0; i < res.n_records; i++) assert_true(index_of(res.records[i]) % POSITIONS < 2);
   assert_true(res.more);
