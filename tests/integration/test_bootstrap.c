@@ -12,16 +12,6 @@
 
 #define WARNING "no DHT node has answered at "
 
-/* Whether n's log has a line holding needle. */
-static bool log_has(const h_node *n, const char *needle) {
-  FILE *f = fopen(n->log, "r");
-  char line[4096];
-  bool found = false;
-  while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, needle) != NULL;
-  if (f) fclose(f);
-  return found;
-}
-
 typedef struct in_log {
   const h_node *n;
   char needle[200];
@@ -29,7 +19,7 @@ typedef struct in_log {
 
 static bool logged(void *ctx) {
   in_log *w = ctx;
-  return log_has(w->n, w->needle);
+  return h_log_has(w->n, w->needle);
 }
 
 /* Waits (bounded) for the warning about addr in n's log; returns how long
@@ -44,14 +34,7 @@ static uint64_t wait_warning(const h_node *n, const char *addr, uint64_t since_m
 static void expect_no_warning(const h_node *n, const char *addr) {
   char needle[200];
   snprintf(needle, sizeof needle, WARNING "%s ", addr);
-  if (log_has(n, needle)) fail_msg("%s warned about %s, which answered", n->name, addr);
-}
-
-static bool ready(void *n) {
-  json_t *h = h_ok(n, "health", NULL);
-  bool yes = json_is_true(json_object_get(h, "ready"));
-  json_decref(h);
-  return yes;
+  if (h_log_has(n, needle)) fail_msg("%s warned about %s, which answered", n->name, addr);
 }
 
 /* Joined through a live node, given a dead address and a node of another
@@ -72,8 +55,8 @@ static void test_warns_for_silent_addresses_only(void **state) {
   assert_true(took >= 5000);
   wait_warning(&c, other_addr, t0);
   expect_no_warning(&c, live_addr);
-  assert_true(log_has(&c, "(the node has peers through other addresses)"));
-  assert_true(h_wait_for(ready, &c, 10000));
+  assert_true(h_log_has(&c, "(the node has peers through other addresses)"));
+  assert_true(h_wait_for(h_ready_pred, &c, 10000));
 
   /* given at run time: the same, from the call on */
   char dead2[32];

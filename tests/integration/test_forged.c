@@ -103,20 +103,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-static long dropped(const h_node *n, const char *reason) {
-  json_t *info = h_ok(n, "node.info", NULL);
-  long v = (long)json_integer_value(json_object_get(json_object_get(info, "dropped"), reason));
-  json_decref(info);
-  return v;
-}
-
-static long rejected(const h_node *n, const char *reason) {
-  json_t *info = h_ok(n, "node.info", NULL);
-  long v = (long)json_integer_value(json_object_get(json_object_get(info, "rejected"), reason));
-  json_decref(info);
-  return v;
-}
-
 static void test_forged_entries_are_dropped(void **state) {
   json_t *res = h_ok(&nodes[0], "resource.create", json_pack("{s:s}", "label", "payments"));
   snprintf(rid_text, sizeof rid_text, "%s", json_string_value(json_object_get(res, "resource_id")));
@@ -186,7 +172,7 @@ static void test_forged_entries_are_dropped(void **state) {
    * escapes, to forge a line of `dhtreg resolve` (readers refuse control
    * characters in every text field: malformed) */
   long malformed0[N];
-  for (int i = 0; i < N; i++) malformed0[i] = rejected(&nodes[i], "malformed");
+  for (int i = 0; i < N; i++) malformed0[i] = h_info_int(&nodes[i], "rejected.malformed");
   dr_entry ctl = {.kind = DR_KIND_RECORD, .name = "evil-ctl", .host = "10.0.0.7\n\x1b[1A\x1b[2Kpay-1",
                   .port = 443, .seq = now * 1000000, .issued_at = now, .expires_at = now + 300};
   memcpy(ctl.rid, rid, DR_ID_LEN);
@@ -211,14 +197,14 @@ static void test_forged_entries_are_dropped(void **state) {
       assert_string_not_equal(json_string_value(json_object_get(rec, "host")), "203.0.113.8");
     }
     json_decref(r);
-    assert_true(rejected(&nodes[i], "malformed") >= 2); /* garbage, unknown version */
-    assert_true(rejected(&nodes[i], "bad_signature") >= 1);
-    assert_true(rejected(&nodes[i], "wrong_key") >= 1);
-    assert_true(rejected(&nodes[i], "expired") >= 1);
-    assert_true(rejected(&nodes[i], "future") >= 1);
-    assert_true(rejected(&nodes[i], "wrong_signer") >= 1);
-    assert_true(rejected(&nodes[i], "too_large") >= 1);
-    assert_true(rejected(&nodes[i], "malformed") > malformed0[i]); /* the control characters */
+    assert_true(h_info_int(&nodes[i], "rejected.malformed") >= 2); /* garbage, unknown version */
+    assert_true(h_info_int(&nodes[i], "rejected.bad_signature") >= 1);
+    assert_true(h_info_int(&nodes[i], "rejected.wrong_key") >= 1);
+    assert_true(h_info_int(&nodes[i], "rejected.expired") >= 1);
+    assert_true(h_info_int(&nodes[i], "rejected.future") >= 1);
+    assert_true(h_info_int(&nodes[i], "rejected.wrong_signer") >= 1);
+    assert_true(h_info_int(&nodes[i], "rejected.too_large") >= 1);
+    assert_true(h_info_int(&nodes[i], "rejected.malformed") > malformed0[i]); /* the control characters */
     /* one peer signing from an hour ahead does not make a node doubt its clock */
     json_t *info = h_ok(&nodes[i], "node.info", NULL);
     assert_true(json_is_true(json_object_get(json_object_get(info, "clock"), "ok")));
@@ -263,15 +249,15 @@ static void test_forged_entries_are_dropped(void **state) {
   for (int i = 0; i < N; i++) assert_int_equal(resolved_seq(&nodes[i], rid_text, "honest-foreigner"), 0);
   long before[N], superseded[N];
   for (int i = 0; i < N; i++) {
-    before[i] = rejected(&nodes[i], "replayed");
-    superseded[i] = dropped(&nodes[i], "superseded");
+    before[i] = h_info_int(&nodes[i], "rejected.replayed");
+    superseded[i] = h_info_int(&nodes[i], "dropped.superseded");
   }
   foreign_put(older, older_len);
   free(older);
   for (int i = 0; i < N; i++) {
     assert_int_equal(resolved_seq(&nodes[i], rid_text, "honest-foreigner"), 0);
-    assert_int_equal(rejected(&nodes[i], "replayed"), before[i]);
-    assert_true(dropped(&nodes[i], "superseded") > superseded[i]);
+    assert_int_equal(h_info_int(&nodes[i], "rejected.replayed"), before[i]);
+    assert_true(h_info_int(&nodes[i], "dropped.superseded") > superseded[i]);
   }
 
   /* 12. a withdrawal no storer serves any more, while the record it hid
@@ -293,9 +279,9 @@ static void test_forged_entries_are_dropped(void **state) {
   for (int i = 0; i < N; i++) assert_int_equal(resolved_seq(&nodes[i], rid_text, "hidden-withdrawal"), 0);
   while ((uint64_t)time(NULL) <= gone_at) usleep(100000); /* the tombstone is over: readers drop what storers serve of it */
   for (int i = 0; i < N; i++) {
-    before[i] = rejected(&nodes[i], "replayed");
+    before[i] = h_info_int(&nodes[i], "rejected.replayed");
     assert_int_equal(resolved_seq(&nodes[i], rid_text, "hidden-withdrawal"), 0);
-    assert_true(rejected(&nodes[i], "replayed") > before[i]);
+    assert_true(h_info_int(&nodes[i], "rejected.replayed") > before[i]);
   }
 }
 
@@ -319,11 +305,11 @@ static void test_policy_drops_injected_records(void **state) {
   foreign_put_to(vrid, e.raw, e.raw_len);
   dr_entry_clear(&e);
   for (int i = 0; i < N; i++) {
-    long before = rejected(&nodes[i], "policy");
+    long before = h_info_int(&nodes[i], "rejected.policy");
     h_has own = {&nodes[i], vault, "vault-1"};
     assert_true(h_wait_for(h_resolves, &own, 10000));
     assert_false(h_resolve_has(&nodes[i], vault, "evil-injected"));
-    assert_true(rejected(&nodes[i], "policy") > before);
+    assert_true(h_info_int(&nodes[i], "rejected.policy") > before);
   }
 
   /* the owner lists mallory: a newer resource entry, and the same record is

@@ -166,14 +166,6 @@ static void lease_ends(const char *sid, bool kill_node) {
   close(fd);
 }
 
-/* A reason's count in n's node.info ("rejected" or "dropped"). */
-static long long counted(const h_node *n, const char *group, const char *reason) {
-  json_t *info = h_ok(n, "node.info", NULL);
-  long long v = json_integer_value(json_object_get(json_object_get(info, group), reason));
-  json_decref(info);
-  return v;
-}
-
 /* Nothing forged reached n: every rejection counter is 0 (normal drops are
  * counted apart). */
 static void nothing_rejected(const h_node *n) {
@@ -193,9 +185,9 @@ static void test_holder_killed(void **state) {
   lease_ends("held-1", false);
   /* the storers' copies of the expired record are read for a while yet:
    * dropped as the normal leftovers they are, not rejected */
-  long long before = counted(&c, "dropped", "expired");
+  long long before = h_info_int(&c, "dropped.expired");
   for (int i = 0; i < 5; i++) json_decref(h_ok(&c, "resolve", json_pack("{s:s}", "resource_id", rid)));
-  assert_true(counted(&c, "dropped", "expired") > before);
+  assert_true(h_info_int(&c, "dropped.expired") > before);
   nothing_rejected(&c);
   nothing_rejected(&b);
 }
@@ -208,13 +200,13 @@ static void test_withdraw_counters(void **state) {
                                                       "plain-1", "host", "10.9.9.8", "port", 81)));
   seen s = {&c, "plain-1"};
   assert_true(h_wait_for(returned, &s, 15000));
-  long long before = counted(&c, "dropped", "superseded");
+  long long before = h_info_int(&c, "dropped.superseded");
   json_decref(h_ok(&a, "record.withdraw", json_pack("{s:s, s:s}", "resource_id", rid, "service_id", "plain-1")));
   for (uint64_t end = h_now_ms() + 15000; returned(&s);)
     if (h_now_ms() > end) fail_msg("c still returns a withdrawn record");
   for (int i = 0; i < 5; i++) json_decref(h_ok(&c, "resolve", json_pack("{s:s}", "resource_id", rid)));
-  assert_true(counted(&c, "dropped", "superseded") > before);
-  assert_int_equal(counted(&c, "rejected", "replayed"), 0);
+  assert_true(h_info_int(&c, "dropped.superseded") > before);
+  assert_int_equal(h_info_int(&c, "rejected.replayed"), 0);
   nothing_rejected(&c);
 }
 

@@ -547,3 +547,37 @@ bool h_resolves(void *has) {
   const h_has *x = has;
   return h_resolve_has(x->n, x->rid, x->sid);
 }
+
+long long h_info_int(const h_node *n, const char *path) {
+  json_t *info = h_ok(n, "node.info", NULL), *v = info;
+  char part[64];
+  for (const char *p = path; v && *p;) {
+    size_t len = strcspn(p, ".");
+    snprintf(part, sizeof part, "%.*s", (int)len, p);
+    v = json_object_get(v, part);
+    p += len + (p[len] == '.');
+  }
+  long long r = json_integer_value(v);
+  json_decref(info);
+  return r;
+}
+
+bool h_ready(const h_node *n) {
+  json_t *h = h_ok(n, "health", NULL);
+  bool yes = json_is_true(json_object_get(h, "ready"));
+  json_decref(h);
+  return yes;
+}
+
+bool h_ready_pred(void *n) {
+  return h_ready(n);
+}
+
+bool h_log_has(const h_node *n, const char *needle) {
+  FILE *f = fopen(n->log, "r");
+  char line[4096];
+  bool found = false;
+  while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, needle) != NULL;
+  if (f) fclose(f);
+  return found;
+}

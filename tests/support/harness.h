@@ -119,6 +119,18 @@ long h_proc_kb(pid_t pid, const char *field);
 /* Monotonic milliseconds. */
 uint64_t h_now_ms(void);
 
+/* A number in n's node.info by its dotted path ("peers", "dropped.expired",
+ * "clock.correction_s"); 0 when it has none. */
+long long h_info_int(const h_node *n, const char *path);
+
+/* Whether n's health says ready; h_ready_pred is the same as an
+ * h_wait_for predicate (ctx: the h_node). */
+bool h_ready(const h_node *n);
+bool h_ready_pred(void *n);
+
+/* Whether n's log has a line holding needle. */
+bool h_log_has(const h_node *n, const char *needle);
+
 /* Number of records resolve returns for rid on n (-1 on an error). */
 int h_resolve_count(const h_node *n, const char *rid);
 
