@@ -79,8 +79,8 @@ void dr__clock_sample(dr_node *n, const dr_entry *e, uint64_t now) {
 
 void dr__clock_inbox_put(dr_policy_ctx *pc, const dr_entry *e, uint64_t now) {
   dr_clock_inbox *in = &pc->inbox;
-  if (e->kind == DR_KIND_RESOURCE || memcmp(e->issuer, pc->self, DR_ID_LEN) == 0) return;
-  if (!in->ready) return;
+  if (!in->ready || e->kind == DR_KIND_RESOURCE || (pc->self && memcmp(e->issuer, pc->self, DR_ID_LEN) == 0))
+    return;
   int64_t age = (int64_t)now - (int64_t)e->issued_at;
   pthread_mutex_lock(&in->lock);
   size_t i = 0;

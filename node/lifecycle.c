@@ -135,6 +135,10 @@ static void on_one_withdrawn(void *ctx, int err, const dr_entry *e, bool publish
   free(w);
 }
 
+static void on_withdrawals_written(void *ctx, int err) {
+  on_one_withdrawn(ctx, err, NULL, false);
+}
+
 size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx) {
   size_t b, count = 0, n_live = 0;
   withdraw_all *w = calloc(1, sizeof *w);
@@ -163,6 +167,10 @@ size_t dr_node_withdraw_all(dr_node *n, void (*done)(void *ctx), void *ctx) {
   }
   free(live);
   if (count) DR_INFO(&n->log, "withdrew %zu advertisement%s", count, count == 1 ? "" : "s");
+  /* the ended leases' tombstones are written now, off the loop, not when
+   * the node closes: a stop cut short at its bound keeps them all the same */
+  w->left++;
+  dr_node_sync(n, on_withdrawals_written, w);
   on_one_withdrawn(w, 0, NULL, false);
   return count;
 }
