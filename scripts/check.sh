@@ -18,8 +18,9 @@ export DR_NODE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-
 # (thousands of pipelined calls and a stop under load), test_lease (lifetimes measured to the
 # tens of milliseconds), test_paging (30 s of walks while records move), test_bootstrap and
 # test_clock (windows of seconds, a preloaded libfaketime), test_rpc_limits (the limits of
-# the socket) and test_watch (nine nodes and eight plain OpenDHT peers, on deadlines of events),
-# each run plain and under ASan: the suite stays within ten minutes
+# the socket), test_watch (nine nodes and eight plain OpenDHT peers, on deadlines of events),
+# test_lifecycle and test_checks (lifetimes of seconds, programs run as checks), each run plain
+# and under ASan: the suite stays within ten minutes
 cd build
-# two at a time: the tests mostly wait on their nodes, so two share the two cores without missing deadlines
-ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards|test_persist|test_flags|test_service|test_stress|test_lease|test_paging|test_bootstrap|test_clock|test_rpc_limits|test_watch' --output-on-failure --timeout 1200 -j 2 "$@"
+# three at a time: the tests mostly wait on their nodes, so three share the two cores without missing deadlines
+ctest -L integration -E 'test_churn|test_gc|test_burst|test_shards|test_persist|test_flags|test_service|test_stress|test_lease|test_paging|test_bootstrap|test_clock|test_rpc_limits|test_watch|test_lifecycle|test_checks' --output-on-failure --timeout 1200 -j 3 "$@"
